@@ -1,0 +1,217 @@
+// Package store owns the database handle: opening SQLite (modernc.org/sqlite)
+// or PostgreSQL (jackc/pgx/v5 through database/sql), applying each
+// component's embedded migrations, and running write transactions with a
+// fixed "now".
+//
+// SQL is written once for both dialects where possible: $1-style
+// placeholders (SQLite accepts them too), BIGINT unix-microsecond times,
+// TEXT for JSON, ON CONFLICT and RETURNING. Where a migration must differ,
+// a component ships NNN_name.sqlite.sql and NNN_name.postgres.sql.
+//
+// store knows nothing about HTTP or about any domain table; it must never
+// import a domain package.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"modernc.org/sqlite"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Dialect names the SQL dialect of a DB.
+type Dialect string
+
+// The supported dialects.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is an open database. Writes go through Tx; reads may use Read.
+//
+// On SQLite the writer is a single connection (one writer, BEGIN IMMEDIATE)
+// and readers use a separate pool of WAL readers. On PostgreSQL both are the
+// same pool.
+type DB struct {
+	Dialect Dialect
+	DSN     string
+
+	write *sql.DB
+	read  *sql.DB
+
+	// Now returns the current time; tests may replace it before use.
+	Now func() time.Time
+}
+
+// Open opens the database named by dsn: "sqlite:PATH" (or a bare path, or
+// "file:PATH") for SQLite, "postgres://..." or "postgresql://..." for
+// PostgreSQL. It does not apply migrations.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	db := &DB{DSN: dsn, Now: func() time.Time { return time.Now().UTC() }}
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		db.Dialect = Postgres
+		pool, err := sql.Open("pgx", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		pool.SetMaxOpenConns(32)
+		pool.SetMaxIdleConns(32)
+		pool.SetConnMaxIdleTime(5 * time.Minute)
+		db.write, db.read = pool, pool
+	default:
+		db.Dialect = SQLite
+		path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "file:")
+		if path == "" {
+			return nil, errors.New("open sqlite: empty path")
+		}
+		w, err := sql.Open("sqlite", sqliteDSN(path, true))
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+		w.SetMaxOpenConns(1)
+		w.SetMaxIdleConns(1)
+		w.SetConnMaxLifetime(0)
+		w.SetConnMaxIdleTime(0)
+		db.write = w
+		// The writer must create the file and switch it to WAL before
+		// readers open it.
+		if err := w.PingContext(ctx); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		}
+		r, err := sql.Open("sqlite", sqliteDSN(path, false))
+		if err != nil {
+			w.Close()
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+		r.SetMaxOpenConns(8)
+		r.SetMaxIdleConns(8)
+		db.read = r
+	}
+	if err := db.read.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ping %s: %w", db.Dialect, err)
+	}
+	return db, nil
+}
+
+func sqliteDSN(path string, writer bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	if writer {
+		q.Set("_txlock", "immediate")
+	} else {
+		q.Add("_pragma", "query_only(1)")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Close closes every pool.
+func (db *DB) Close() error {
+	var err error
+	if db.write != nil {
+		err = db.write.Close()
+	}
+	if db.read != nil && db.read != db.write {
+		if e := db.read.Close(); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// Read returns the pool for read-only queries. On SQLite these run on WAL
+// readers and never wait for the writer.
+func (db *DB) Read() *sql.DB { return db.read }
+
+// Write returns the writer pool. Prefer Tx; this is for statements that
+// must run outside a transaction.
+func (db *DB) Write() *sql.DB { return db.write }
+
+// Ping checks that the database answers, for readiness probes.
+func (db *DB) Ping(ctx context.Context) error { return db.read.PingContext(ctx) }
+
+// Tx is a write transaction with the time fixed at its start, so every row
+// written by one transaction carries the same "now".
+type Tx struct {
+	*sql.Tx
+	Now     time.Time
+	Dialect Dialect
+}
+
+// InTx runs fn in a write transaction and commits it if fn returns nil.
+// On PostgreSQL a serialization failure or deadlock is retried a few
+// times; fn must therefore have no effects outside the transaction.
+func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		err := db.inTx(ctx, fn)
+		if err != nil && attempt < 5 && retryable(err) {
+			time.Sleep(time.Duration(attempt+1) * 3 * time.Millisecond)
+			continue
+		}
+		return err
+	}
+}
+
+func (db *DB) inTx(ctx context.Context, fn func(tx *Tx) error) error {
+	stx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	tx := &Tx{Tx: stx, Now: db.Now().UTC(), Dialect: db.Dialect}
+	defer stx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := stx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "40001" || pe.Code == "40P01"
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		c := se.Code() & 0xff
+		return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
+	}
+	return false
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint violation
+// on either dialect.
+func IsUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23505"
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// Micros converts t to the unix microseconds stored in BIGINT time columns.
+func Micros(t time.Time) int64 { return t.UnixMicro() }
+
+// Time converts stored unix microseconds back to a UTC time.
+func Time(us int64) time.Time { return time.UnixMicro(us).UTC() }

@@ -1,0 +1,82 @@
+package store_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"testing/fstest"
+
+	"github.com/opencarbon/opencarbon/store"
+	"github.com/opencarbon/opencarbon/store/storetest"
+)
+
+var demo = store.Component{Name: "demo", FS: fstest.MapFS{
+	"001_init.sql": {Data: []byte("CREATE TABLE kv (k TEXT PRIMARY KEY, v BIGINT NOT NULL);\nCREATE INDEX kv_v ON kv (v);\n")},
+	"002_more.sqlite.sql":   {Data: []byte("ALTER TABLE kv ADD COLUMN note TEXT NOT NULL DEFAULT 'sqlite';\n")},
+	"002_more.postgres.sql": {Data: []byte("ALTER TABLE kv ADD COLUMN note TEXT NOT NULL DEFAULT 'postgres';\n")},
+}}
+
+func TestMigrate(t *testing.T) {
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			dsn := storetest.DSN(t, d)
+			ctx := context.Background()
+			// Two processes' worth of handles migrating at once, then again.
+			var wg sync.WaitGroup
+			errs := make([]error, 4)
+			for i := range errs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					db, err := store.Open(ctx, dsn)
+					if err != nil {
+						errs[i] = err
+						return
+					}
+					defer db.Close()
+					errs[i] = db.Migrate(ctx, demo)
+				}()
+			}
+			wg.Wait()
+			for _, err := range errs {
+				if err != nil {
+					t.Fatalf("concurrent migrate: %v", err)
+				}
+			}
+			db, err := store.Open(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if err := db.Migrate(ctx, demo); err != nil {
+				t.Fatalf("second migrate: %v", err)
+			}
+			var n int
+			if err := db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE component = 'demo'`).Scan(&n); err != nil || n != 2 {
+				t.Fatalf("recorded migrations = %d, %v; want 2", n, err)
+			}
+			err = db.InTx(ctx, func(tx *store.Tx) error {
+				_, err := tx.ExecContext(ctx, `INSERT INTO kv (k, v) VALUES ($2, $1)`, 7, "seven")
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v int64
+			var note string
+			if err := db.Read().QueryRowContext(ctx, `SELECT v, note FROM kv WHERE k = $1`, "seven").Scan(&v, &note); err != nil {
+				t.Fatal(err)
+			}
+			if v != 7 || note != string(d) {
+				t.Fatalf("got v=%d note=%q; want 7 %q (out-of-order $N placeholders and dialect files)", v, note, d)
+			}
+			err = db.InTx(ctx, func(tx *store.Tx) error {
+				_, err := tx.ExecContext(ctx, `INSERT INTO kv (k, v) VALUES ($1, $2)`, "seven", 8)
+				return err
+			})
+			if !store.IsUniqueViolation(err) {
+				t.Fatalf("duplicate insert: %v; want a unique violation", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,110 @@
+// Package storetest opens real databases for tests: a SQLite file in
+// t.TempDir() and a fresh PostgreSQL schema per test, so one test body runs
+// unchanged on both dialects and tests can run in parallel.
+//
+// PostgreSQL is found through OPENCARBON_TEST_POSTGRES (default
+// postgres://postgres@127.0.0.1:5432/test?sslmode=disable). When it does not
+// answer the PostgreSQL half is skipped with a message, unless
+// OPENCARBON_REQUIRE_SERVICES=1, where it fails the test.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/opencarbon/opencarbon/store"
+)
+
+// PostgresURL returns the base PostgreSQL URL used by tests.
+func PostgresURL() string {
+	if u := os.Getenv("OPENCARBON_TEST_POSTGRES"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+}
+
+// RequireServices reports whether a missing service must fail the test run.
+func RequireServices() bool { return os.Getenv("OPENCARBON_REQUIRE_SERVICES") == "1" }
+
+// SkipOrFail skips tb with why, or fails it when services are required.
+func SkipOrFail(tb testing.TB, why string) {
+	tb.Helper()
+	if RequireServices() {
+		tb.Fatalf("required service unavailable (OPENCARBON_REQUIRE_SERVICES=1): %s", why)
+	}
+	tb.Skipf("skipping: %s (set OPENCARBON_TEST_POSTGRES / OPENCARBON_TEST_REDIS or start the service)", why)
+}
+
+// Each runs fn as a subtest named "sqlite" and one named "postgres", each on
+// a freshly migrated database.
+func Each(t *testing.T, comps []store.Component, fn func(t *testing.T, db *store.DB)) {
+	t.Helper()
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			fn(t, Open(t, d, comps...))
+		})
+	}
+}
+
+// Open returns a migrated database of dialect d that is closed (and, on
+// PostgreSQL, dropped) when tb ends.
+func Open(tb testing.TB, d store.Dialect, comps ...store.Component) *store.DB {
+	tb.Helper()
+	dsn := DSN(tb, d)
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		tb.Fatalf("open %s: %v", d, err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx, comps...); err != nil {
+		tb.Fatalf("migrate %s: %v", d, err)
+	}
+	return db
+}
+
+// DSN returns the DSN of a new, empty database of dialect d that lives as
+// long as tb: a file in tb.TempDir() or a new PostgreSQL schema.
+func DSN(tb testing.TB, d store.Dialect) string {
+	tb.Helper()
+	if d == store.SQLite {
+		return "sqlite:" + filepath.Join(tb.TempDir(), "test.db")
+	}
+	base := PostgresURL()
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		SkipOrFail(tb, "postgres: "+err.Error())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := admin.PingContext(ctx); err != nil {
+		admin.Close()
+		SkipOrFail(tb, "postgres at "+base+" does not answer: "+err.Error())
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	schema := "t_" + hex.EncodeToString(b[:])
+	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+		admin.Close()
+		tb.Fatalf("create schema: %v", err)
+	}
+	tb.Cleanup(func() {
+		admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`)
+		admin.Close()
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatalf("parse %s: %v", base, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
