@@ -11,7 +11,7 @@ import (
 )
 
 var demo = store.Component{Name: "demo", FS: fstest.MapFS{
-	"001_init.sql": {Data: []byte("CREATE TABLE kv (k TEXT PRIMARY KEY, v BIGINT NOT NULL);\nCREATE INDEX kv_v ON kv (v);\n")},
+	"001_init.sql":          {Data: []byte("CREATE TABLE kv (k TEXT PRIMARY KEY, v BIGINT NOT NULL);\nCREATE INDEX kv_v ON kv (v);\n")},
 	"002_more.sqlite.sql":   {Data: []byte("ALTER TABLE kv ADD COLUMN note TEXT NOT NULL DEFAULT 'sqlite';\n")},
 	"002_more.postgres.sql": {Data: []byte("ALTER TABLE kv ADD COLUMN note TEXT NOT NULL DEFAULT 'postgres';\n")},
 }}

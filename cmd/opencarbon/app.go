@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/opencarbon/opencarbon/store"
+	"github.com/opencarbon/opencarbon/web"
+)
+
+// components lists every capability's migrations in dependency order.
+func components() []store.Component {
+	return []store.Component{
+		// -- components --
+	}
+}
+
+// app is the wired system: the database and every domain service.
+type app struct {
+	cfg    *config
+	log    *slog.Logger
+	db     *store.DB
+	server *web.Server
+	// -- app services --
+}
+
+func newLogger(format string) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, nil))
+}
+
+// openApp opens and migrates the database and builds the services.
+func openApp(ctx context.Context, cfg *config) (*app, error) {
+	log := newLogger(cfg.LogFormat)
+	slog.SetDefault(log)
+	db, err := store.Open(ctx, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx, components()...); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	a := &app{cfg: cfg, log: log, db: db}
+	a.server = &web.Server{DB: db, Logger: log, AdminToken: cfg.AdminToken, Demo: cfg.Demo}
+	// -- wire services --
+	return a, nil
+}
+
+// start launches background workers (outbox delivery, expiry, leaderboard
+// feeds); they stop when ctx ends.
+func (a *app) start(ctx context.Context) {
+	// -- start workers --
+}
+
+func (a *app) close() {
+	// -- close services --
+	a.db.Close()
+}

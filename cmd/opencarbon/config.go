@@ -1,0 +1,75 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is every setting of the server, from flags or OPENCARBON_* env.
+type config struct {
+	Addr           string
+	DB             string
+	AdminToken     string
+	PersonTokenKey string
+	SecretKeyFile  string
+	Redis          string
+	Demo           bool
+	Quorum         int
+	Shutdown       time.Duration
+	LogFormat      string
+}
+
+// flagSet returns a FlagSet for cmd with the common database flags and, for
+// serving commands, the server flags. Defaults come from the environment.
+func newConfigFlags(cmd string, server bool) (*flag.FlagSet, *config) {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	c := &config{}
+	fs.StringVar(&c.DB, "db", env("DB", "sqlite:./opencarbon.db"), "database: sqlite:PATH or postgres://... (OPENCARBON_DB)")
+	fs.StringVar(&c.SecretKeyFile, "secret-key-file", env("SECRET_KEY_FILE", ""), "file holding the key that encrypts partner secrets at rest; default: <db>.key beside a SQLite file, required for PostgreSQL unless OPENCARBON_SECRET_KEY is set (OPENCARBON_SECRET_KEY_FILE)")
+	fs.StringVar(&c.LogFormat, "log", env("LOG", "text"), "log format: text or json (OPENCARBON_LOG)")
+	if server {
+		fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address (OPENCARBON_ADDR)")
+		fs.StringVar(&c.AdminToken, "admin-token", env("ADMIN_TOKEN", ""), "bearer token for /v1/admin calls; empty disables them, --demo generates one (OPENCARBON_ADMIN_TOKEN)")
+		fs.StringVar(&c.PersonTokenKey, "person-token-key", env("PERSON_TOKEN_KEY", ""), "HS256 key that verifies person tokens (OPENCARBON_PERSON_TOKEN_KEY)")
+		fs.StringVar(&c.Redis, "redis", env("REDIS", ""), "redis://host:port for shared leaderboards; empty keeps them in process (OPENCARBON_REDIS)")
+		fs.BoolVar(&c.Demo, "demo", envBool("DEMO"), "load demo partners, people, methodologies, offers and campaigns (OPENCARBON_DEMO)")
+		fs.IntVar(&c.Quorum, "quorum", envInt("QUORUM", 2), "distinct reviewers needed to approve a methodology (OPENCARBON_QUORUM)")
+		fs.DurationVar(&c.Shutdown, "shutdown-timeout", 20*time.Second, "how long in-flight requests may finish after SIGTERM")
+	}
+	return fs, c
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv("OPENCARBON_" + name); ok {
+		return v
+	}
+	return def
+}
+
+func envBool(name string) bool {
+	v, _ := strconv.ParseBool(env(name, "false"))
+	return v
+}
+
+func envInt(name string, def int) int {
+	v, err := strconv.Atoi(env(name, strconv.Itoa(def)))
+	if err != nil {
+		return def
+	}
+	return v
+}
+
+// parse parses args and refuses positional leftovers.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected arguments: %s", fs.Name(), strings.Join(fs.Args(), " "))
+	}
+	return nil
+}

@@ -1,0 +1,4 @@
+package web
+
+// registerCampaignRoutes registers the campaign routes. Owned by the campaign feature.
+func (s *Server) registerCampaignRoutes() {}

@@ -1,0 +1,4 @@
+package web
+
+// registerMethodologyRoutes registers the methodology routes. Owned by the methodology feature.
+func (s *Server) registerMethodologyRoutes() {}

@@ -1,0 +1,78 @@
+// Package web is OpenCarbon's HTTP edge: the JSON API (v1), the OpenAPI
+// document, operations endpoints and the server-rendered UI.
+//
+// It decodes and authenticates requests, calls the domain services and maps
+// their *opencarbon.Error codes to HTTP statuses in one table (errors.go).
+// It holds no business rules and no SQL: those live in the domain packages,
+// which must never import web.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/opencarbon/opencarbon/store"
+)
+
+// Server is the HTTP server. Fill the exported fields, then call Handler.
+// Each domain service is optional: routes whose service is nil answer 503.
+type Server struct {
+	DB         *store.DB
+	Logger     *slog.Logger
+	AdminToken string // Bearer token for /v1/admin/*; empty disables admin calls
+	Demo       bool   // demo mode: the UI offers sign-in as the demo people
+
+	// Domain services (set by cmd/opencarbon). Keep one line each.
+	// -- services --
+
+	mux     *http.ServeMux
+	metrics *metrics
+}
+
+// Handler builds the routes and returns the root handler.
+func (s *Server) Handler() http.Handler {
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	s.mux = http.NewServeMux()
+	s.metrics = newMetrics(prometheus.NewRegistry())
+	s.routes()
+	return s.observe(s.mux)
+}
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("GET /readyz", s.handleReady)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	s.mux.HandleFunc("GET /openapi.json", s.handleOpenAPI)
+	// Each feature registers its own routes in its own file.
+	s.registerPartnerRoutes()
+	s.registerAccountRoutes()
+	s.registerMethodologyRoutes()
+	s.registerEventRoutes()
+	s.registerRewardRoutes()
+	s.registerCampaignRoutes()
+	s.registerUIRoutes()
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if s.DB == nil {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		return
+	}
+	if err := s.DB.Ping(ctx); err != nil {
+		s.Logger.Warn("readyz: database does not answer", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
