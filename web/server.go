@@ -27,11 +27,19 @@ type Server struct {
 	AdminToken string // Bearer token for /v1/admin/*; empty disables admin calls
 	Demo       bool   // demo mode: the UI offers sign-in as the demo people
 
+	// PersonTokenKey verifies HS256 person tokens (Authorization: Bearer).
+	PersonTokenKey []byte
+	// Partners verifies signed partner requests.
+	Partners PartnerAuth
+
 	// Domain services (set by cmd/opencarbon). Keep one line each.
 	// -- services --
 
 	mux     *http.ServeMux
 	metrics *metrics
+
+	// sessionPerson, set by the UI, reads the person of a session cookie.
+	sessionPerson func(*http.Request) (string, bool)
 }
 
 // Handler builds the routes and returns the root handler.

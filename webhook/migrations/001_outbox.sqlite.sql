@@ -1,0 +1,15 @@
+CREATE TABLE outbox (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  txid BIGINT NOT NULL DEFAULT 0,
+  topic TEXT NOT NULL,
+  partner TEXT NOT NULL DEFAULT '',
+  account_id BIGINT NOT NULL DEFAULT 0,
+  body TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE outbox_cursors (
+  consumer TEXT PRIMARY KEY,
+  txid BIGINT NOT NULL,
+  last_id BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);

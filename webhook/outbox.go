@@ -1,0 +1,141 @@
+// Package webhook is the transactional outbox and the signed delivery of
+// its messages to partners.
+//
+// A change and the message announcing it are written in the same
+// transaction (EnqueueTx); consumers (webhook delivery, leaderboards, medal
+// checks) read the outbox after commit through a Feed with a durable cursor,
+// so a message is never lost and never seen before its change is durable.
+// Consumers must be idempotent: delivery is at least once.
+//
+// The package never changes domain tables; it only moves messages.
+package webhook
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/opencarbon/opencarbon/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations is the outbox's schema.
+var Migrations = store.Component{Name: "webhook", FS: mustSub(migrations, "migrations")}
+
+// Topics of outbox messages.
+const (
+	TopicCreditCreated   = "credit.created"
+	TopicCreditReversed  = "credit.reversed"
+	TopicVoucherIssued   = "voucher.issued"
+	TopicVoucherRedeemed = "voucher.redeemed"
+	TopicPointsExpiring  = "points.expiring"
+	TopicMedalAwarded    = "medal.awarded"
+)
+
+// Message is one outbox row.
+type Message struct {
+	ID        int64           `json:"id"`
+	Topic     string          `json:"topic"`
+	Partner   string          `json:"partner,omitempty"`
+	Account   int64           `json:"account,omitempty"`
+	Body      json.RawMessage `json:"body"`
+	CreatedAt time.Time       `json:"created_at"`
+	txid      int64
+}
+
+// EnqueueTx writes a message in tx. partner names the partner whose
+// webhook receives it ("" for internal-only messages); account is the
+// parent account concerned (0 if none); body is marshalled to JSON.
+func EnqueueTx(ctx context.Context, tx *store.Tx, topic, partner string, account int64, body any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return fmt.Errorf("outbox %s: %w", topic, err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO outbox (topic, partner, account_id, body, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		topic, partner, account, string(b), store.Micros(tx.Now))
+	if err != nil {
+		return fmt.Errorf("outbox %s: %w", topic, err)
+	}
+	return nil
+}
+
+// Feed is one named consumer's durable position in the outbox.
+type Feed struct {
+	db   *store.DB
+	name string
+}
+
+// NewFeed returns the feed of consumer name.
+func NewFeed(db *store.DB, name string) *Feed { return &Feed{db: db, name: name} }
+
+// Next returns up to max messages after the consumer's cursor, oldest
+// first. It does not move the cursor: call Ack after handling them.
+func (f *Feed) Next(ctx context.Context, max int) ([]Message, error) {
+	var ct, cid int64
+	err := f.db.Read().QueryRowContext(ctx, `SELECT txid, last_id FROM outbox_cursors WHERE consumer = $1`, f.name).Scan(&ct, &cid)
+	if err != nil && !isNoRows(err) {
+		return nil, fmt.Errorf("feed %s: %w", f.name, err)
+	}
+	horizon := `9223372036854775807`
+	if f.db.Dialect == store.Postgres {
+		horizon = `pg_snapshot_xmin(pg_current_snapshot())::text::bigint`
+	}
+	rows, err := f.db.Read().QueryContext(ctx, `SELECT id, txid, topic, partner, account_id, body, created_at FROM outbox
+		WHERE (txid > $1 OR (txid = $1 AND id > $2)) AND txid < `+horizon+`
+		ORDER BY txid, id LIMIT $3`, ct, cid, max)
+	if err != nil {
+		return nil, fmt.Errorf("feed %s: %w", f.name, err)
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		var m Message
+		var body string
+		var at int64
+		if err := rows.Scan(&m.ID, &m.txid, &m.Topic, &m.Partner, &m.Account, &body, &at); err != nil {
+			return nil, fmt.Errorf("feed %s: %w", f.name, err)
+		}
+		m.Body, m.CreatedAt = json.RawMessage(body), store.Time(at)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// Ack moves the cursor past m (the last message handled).
+func (f *Feed) Ack(ctx context.Context, m Message) error {
+	return f.db.InTx(ctx, func(tx *store.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO outbox_cursors (consumer, txid, last_id, updated_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (consumer) DO UPDATE SET txid = excluded.txid, last_id = excluded.last_id, updated_at = excluded.updated_at`,
+			f.name, m.txid, m.ID, store.Micros(tx.Now))
+		return err
+	})
+}
+
+// Run calls handle with batches of new messages until ctx ends, acking each
+// batch after handle returns nil. A failing batch is retried after a pause.
+// poll is the idle wait between empty reads.
+func (f *Feed) Run(ctx context.Context, poll time.Duration, handle func(context.Context, []Message) error) error {
+	for {
+		msgs, err := f.Next(ctx, 500)
+		if err == nil && len(msgs) > 0 {
+			if err = handle(ctx, msgs); err == nil {
+				err = f.Ack(ctx, msgs[len(msgs)-1])
+			}
+		}
+		wait := poll
+		if err != nil {
+			wait = time.Second
+		} else if len(msgs) > 0 {
+			wait = 0
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
