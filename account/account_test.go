@@ -149,10 +149,16 @@ func TestConsentRules(t *testing.T) {
 		}
 	}
 	link := func(p string) step {
-		return func(ctx context.Context, s *account.Service, person string) error { _, err := s.Link(ctx, person, p); return err }
+		return func(ctx context.Context, s *account.Service, person string) error {
+			_, err := s.Link(ctx, person, p)
+			return err
+		}
 	}
 	revoke := func(p string) step {
-		return func(ctx context.Context, s *account.Service, person string) error { _, err := s.Revoke(ctx, person, p); return err }
+		return func(ctx context.Context, s *account.Service, person string) error {
+			_, err := s.Revoke(ctx, person, p)
+			return err
+		}
 	}
 	erase := func(ctx context.Context, s *account.Service, person string) error { return s.Erase(ctx, person) }
 	tests := []struct {
