@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/opencarbon/opencarbon/account"
+	"github.com/opencarbon/opencarbon/partner"
 	"github.com/opencarbon/opencarbon/store"
 )
 
@@ -34,6 +36,11 @@ type Server struct {
 
 	// Domain services (set by cmd/opencarbon). Keep one line each.
 	// -- services --
+	PartnerRegistry *partner.Service // admin calls on partners (registration, rotation)
+	Accounts        *account.Service // 1+N accounts and consent
+	// AccountExtras add keys (balances, level, medals, expiries) to
+	// GET /v1/me/account; each returns its key and value for the account.
+	AccountExtras []func(ctx context.Context, accountID int64) (key string, val any, err error)
 
 	mux     *http.ServeMux
 	metrics *metrics
