@@ -322,3 +322,10 @@ func TestAccountRoutesUnconfigured(t *testing.T) {
 }
 
 func base64Std(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+func jsonText(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+func stringOf(v any) string { s, _ := v.(string); return s }
