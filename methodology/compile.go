@@ -74,7 +74,9 @@ func (m *Methodology) Reporters() []string { return append([]string(nil), m.Doc.
 
 // Excludes returns the behaviors that may not also be credited for the
 // same real-world act.
-func (m *Methodology) Excludes() []string { return append([]string(nil), m.Doc.Exclusivity.Excludes...) }
+func (m *Methodology) Excludes() []string {
+	return append([]string(nil), m.Doc.Exclusivity.Excludes...)
+}
 
 // Title returns the title in lang ("zh" or "en").
 func (m *Methodology) Title(lang string) string { return m.Doc.Title.Get(lang) }
