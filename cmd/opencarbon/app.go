@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/opencarbon/opencarbon/account"
+	"github.com/opencarbon/opencarbon/partner"
 	"github.com/opencarbon/opencarbon/store"
 	"github.com/opencarbon/opencarbon/web"
 )
@@ -13,6 +15,8 @@ import (
 // components lists every capability's migrations in dependency order.
 func components() []store.Component {
 	return []store.Component{
+		partner.Migrations,
+		account.Migrations,
 		// -- components --
 	}
 }
@@ -24,6 +28,9 @@ type app struct {
 	db     *store.DB
 	server *web.Server
 	// -- app services --
+	secretKey []byte           // encrypts partner secrets; see keys.go
+	partners  *partner.Service // nil when no secret key (migrate on PostgreSQL)
+	accounts  *account.Service
 }
 
 func newLogger(format string) *slog.Logger {
@@ -47,6 +54,10 @@ func openApp(ctx context.Context, cfg *config) (*app, error) {
 	}
 	a := &app{cfg: cfg, log: log, db: db}
 	a.server = &web.Server{DB: db, Logger: log, AdminToken: cfg.AdminToken, Demo: cfg.Demo}
+	if err := a.wireAccounts(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	// -- wire services --
 	return a, nil
 }

@@ -27,6 +27,9 @@ func demoCmd(ctx context.Context, args []string) error {
 // loadDemo seeds demo data. It is idempotent: running it twice changes
 // nothing the second time.
 func loadDemo(ctx context.Context, a *app) error {
+	if err := seedAccounts(ctx, a); err != nil {
+		return err
+	}
 	// -- demo seeds --
 	return nil
 }
@@ -35,5 +38,6 @@ func loadDemo(ctx context.Context, a *app) error {
 func printDemo(a *app, base string) {
 	w := os.Stdout
 	fmt.Fprintf(w, "\nOpenCarbon demo is ready at %s\n", base)
+	printAccountsDemo(w, a, base)
 	// -- demo help --
 }

@@ -72,6 +72,8 @@ func run(ctx context.Context, args []string) error {
 		fmt.Print(usage)
 		return nil
 	// -- commands --
+	case "token":
+		return tokenCmd(ctx, rest)
 	default:
 		fmt.Fprint(os.Stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
