@@ -182,7 +182,7 @@ func compile(ix *posIndex, d *Document, factors *Factors) (*Methodology, Problem
 		return nil, ps
 	}
 	uc := &unitChecker{units: units}
-	prog := func(path, src string, want *cel.Type, unitCheck bool) cel.Program {
+	prog := func(path, src string, want *cel.Type, mass bool) cel.Program {
 		if strings.TrimSpace(src) == "" {
 			return nil
 		}
@@ -201,12 +201,12 @@ func compile(ix *posIndex, d *Document, factors *Factors) (*Methodology, Problem
 			add(path, "expression has type %s, want %s%s", ast.OutputType(), want, hint)
 			return nil
 		}
-		if unitCheck {
+		{
 			native := ast.NativeRep()
 			uc.info = native.SourceInfo()
 			uc.errs = nil
 			u := uc.infer(native.Expr())
-			if len(uc.errs) == 0 && !(u.num && (u.zero || u.d.equal(co2eMass))) {
+			if mass && len(uc.errs) == 0 && !(u.num && (u.zero || u.d.equal(co2eMass))) {
 				what := "not a number with a unit"
 				if u.num {
 					what = "in " + u.d.String()
