@@ -37,10 +37,10 @@ func FuzzVerify(f *testing.F) {
 			sig = sig[:len(sig)-min(len(sigSuffix), len(sig))] + sigSuffix
 		}
 		h := http.Header{}
-		h[partner.HeaderPartner] = []string{id}
-		h[partner.HeaderTimestamp] = []string{strconv.FormatInt(ts, 10)}
-		h[partner.HeaderNonce] = []string{nonce}
-		h[partner.HeaderSignature] = []string{sig}
+		h.Set(partner.HeaderPartner, id)
+		h.Set(partner.HeaderTimestamp, strconv.FormatInt(ts, 10))
+		h.Set(partner.HeaderNonce, nonce)
+		h.Set(partner.HeaderSignature, sig)
 		got, err := s.Verify(context.Background(), method, path, h, body, partner.ScopeEventsWrite)
 		if !known[oc.ErrorCode(err)] {
 			t.Fatalf("unexpected error %v", err)
