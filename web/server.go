@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/opencarbon/opencarbon/account"
+	"github.com/opencarbon/opencarbon/methodology"
 	"github.com/opencarbon/opencarbon/partner"
 	"github.com/opencarbon/opencarbon/store"
 )
@@ -38,6 +39,8 @@ type Server struct {
 	// -- services --
 	PartnerRegistry *partner.Service // admin calls on partners (registration, rotation)
 	Accounts        *account.Service // 1+N accounts and consent
+	// Methodologies is the methodology registry and review workflow.
+	Methodologies *methodology.Service
 	// AccountExtras add keys (balances, level, medals, expiries) to
 	// GET /v1/me/account; each returns its key and value for the account.
 	AccountExtras []func(ctx context.Context, accountID int64) (key string, val any, err error)
