@@ -37,6 +37,8 @@ type Server struct {
 
 	// Domain services (set by cmd/opencarbon). Keep one line each.
 	// -- services --
+	ui *uiRuntime // web UI templates, catalogs and session key (ui.go)
+
 	PartnerRegistry *partner.Service // admin calls on partners (registration, rotation)
 	Accounts        *account.Service // 1+N accounts and consent
 	// Methodologies is the methodology registry and review workflow.

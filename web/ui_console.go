@@ -1,0 +1,157 @@
+package web
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/opencarbon/opencarbon/partner"
+)
+
+// registerConsolePages registers the operator and reviewer console.
+func (s *Server) registerConsolePages() {
+	s.mux.HandleFunc("GET /console/signin", s.uiHandler(s.handleConsoleSignInPage))
+	s.mux.HandleFunc("POST /console/signin", s.uiHandler(s.handleConsoleSignIn))
+	s.mux.HandleFunc("GET /console/partners", s.consolePage(true, s.handleConsolePartners))
+	s.mux.HandleFunc("POST /console/partners", s.consolePage(true, s.handleConsoleRegister))
+	s.mux.HandleFunc("POST /console/partners/{id}/rotate", s.consolePage(true, s.handleConsoleRotate))
+	s.registerConsoleExtraPages()
+}
+
+// consolePage wraps a console page: a console session is needed, and an
+// admin session when adminOnly (reviewers see the methodology pages).
+func (s *Server) consolePage(adminOnly bool, h func(w http.ResponseWriter, r *http.Request, rq *uiReq)) http.HandlerFunc {
+	return s.uiHandler(func(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+		if rq.console == nil {
+			see(w, r, "/console/signin")
+			return
+		}
+		if adminOnly && rq.console.Kind != kindAdmin {
+			s.uiStatus(w, r, rq, http.StatusForbidden, "error.forbidden")
+			return
+		}
+		h(w, r, rq)
+	})
+}
+
+type consoleSignInView struct {
+	uiPage
+}
+
+func (s *Server) handleConsoleSignInPage(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+	s.render(w, r, rq, http.StatusOK, "console_signin", &consoleSignInView{uiPage: uiPage{TitleKey: "console.signin.title", Console: true}})
+}
+
+// handleConsoleSignIn accepts the admin token, or a reviewer's token when
+// the methodology registry is wired.
+func (s *Server) handleConsoleSignIn(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+	tok := strings.TrimSpace(r.PostForm.Get("token"))
+	if tok != "" && s.AdminToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.AdminToken)) == 1 {
+		s.startSession(w, r, rq, kindAdmin, "admin")
+		see(w, r, "/console")
+		return
+	}
+	if id, ok := s.reviewerByToken(r, tok); ok {
+		s.startSession(w, r, rq, kindReviewer, id)
+		see(w, r, "/console/methodologies")
+		return
+	}
+	s.render(w, r, rq, http.StatusUnauthorized, "console_signin", &consoleSignInView{uiPage: uiPage{TitleKey: "console.signin.title", Console: true, Flash: "signin.failed"}})
+}
+
+// partnerRow is a partner in the console list.
+type partnerRow struct {
+	*partner.Partner
+}
+
+type consolePartnersView struct {
+	uiPage
+	Partners  []*partner.Partner
+	AllScopes []string
+	SecretFor string
+	Until     time.Time
+}
+
+func (s *Server) handleConsolePartners(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+	s.renderPartners(w, r, rq, http.StatusOK, &consolePartnersView{})
+}
+
+func (s *Server) renderPartners(w http.ResponseWriter, r *http.Request, rq *uiReq, status int, v *consolePartnersView) {
+	v.TitleKey, v.Nav, v.Console, v.AllScopes = "console.partners.title", "partners", true, partner.AllScopes
+	if s.PartnerRegistry == nil {
+		s.uiStatus(w, r, rq, http.StatusServiceUnavailable, "error.unavailable")
+		return
+	}
+	list, err := s.PartnerRegistry.List(r.Context())
+	if err != nil {
+		s.uiFail(w, r, rq, err)
+		return
+	}
+	v.Partners = list
+	s.render(w, r, rq, status, "console_partners", v)
+}
+
+// handleConsoleRegister registers a partner and shows its secret once, in
+// this response only (it is not kept anywhere in the UI).
+func (s *Server) handleConsoleRegister(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+	if s.PartnerRegistry == nil {
+		s.uiStatus(w, r, rq, http.StatusServiceUnavailable, "error.unavailable")
+		return
+	}
+	reg := partner.Registration{ID: strings.TrimSpace(r.PostForm.Get("id")), Name: strings.TrimSpace(r.PostForm.Get("name")),
+		Scopes: r.PostForm["scope"], WebhookURL: strings.TrimSpace(r.PostForm.Get("webhook_url"))}
+	secret, err := s.PartnerRegistry.Register(r.Context(), reg)
+	if err != nil {
+		s.uiFail(w, r, rq, err)
+		return
+	}
+	v := &consolePartnersView{SecretFor: reg.ID}
+	v.Secret, v.Flash = secret, "flash.partner_registered"
+	s.renderPartners(w, r, rq, http.StatusCreated, v)
+}
+
+func (s *Server) handleConsoleRotate(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+	if s.PartnerRegistry == nil {
+		s.uiStatus(w, r, rq, http.StatusServiceUnavailable, "error.unavailable")
+		return
+	}
+	id := r.PathValue("id")
+	secret, until, err := s.PartnerRegistry.Rotate(r.Context(), id, partner.DefaultOverlap)
+	if err != nil {
+		s.uiFail(w, r, rq, err)
+		return
+	}
+	v := &consolePartnersView{SecretFor: id, Until: until}
+	v.Secret, v.Flash = secret, "flash.partner_rotated"
+	s.renderPartners(w, r, rq, http.StatusOK, v)
+}
+
+// registerConsoleExtraPages registers the console pages fed by services
+// that land separately (methodology, ledger, reward, campaign, webhook).
+func (s *Server) registerConsoleExtraPages() {
+	s.mux.HandleFunc("GET /console", s.consolePage(false, func(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+		if rq.console.Kind == kindReviewer {
+			see(w, r, "/console/methodologies")
+			return
+		}
+		s.render(w, r, rq, http.StatusOK, "pending", &pendingView{uiPage: uiPage{TitleKey: "console.dashboard.title", Nav: "dashboard", Console: true}, WhatKey: "console.dashboard.pending"})
+	}))
+	for _, p := range []struct{ path, nav string }{
+		{"/console/methodologies", "methodologies"},
+		{"/console/factors", "factors"},
+		{"/console/offers", "offers"},
+		{"/console/campaigns", "campaigns"},
+		{"/console/deadletters", "deadletters"},
+	} {
+		s.mux.HandleFunc("GET "+p.path, s.consolePage(p.nav != "methodologies" && p.nav != "factors", func(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+			s.render(w, r, rq, http.StatusOK, "pending", &pendingView{uiPage: uiPage{TitleKey: "console." + p.nav + ".title", Nav: p.nav, Console: true}, WhatKey: "console." + p.nav + ".pending"})
+		}))
+	}
+}
+
+// reviewerByToken authenticates a reviewer token with the methodology
+// registry, when it is wired.
+func (s *Server) reviewerByToken(r *http.Request, tok string) (string, bool) {
+	return "", false
+}

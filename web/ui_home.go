@@ -1,0 +1,47 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/opencarbon/opencarbon/account"
+)
+
+// homeView is the person's home: totals, Carbon Bao, sub-accounts. A part
+// whose service is not wired stays empty (Has* false) and the page says so.
+type homeView struct {
+	uiPage
+	Account    *account.Account
+	Subs       []subView
+	HasBalance bool
+	TotalMG    int64
+	Points     int64
+	HasBao     bool
+	Bao        baoView
+}
+
+func (s *Server) handleHome(w http.ResponseWriter, r *http.Request, rq *uiReq, a *account.Account) {
+	v := &homeView{uiPage: uiPage{TitleKey: "home.title", Nav: "home"}, Account: a, Subs: s.subViews(r, a)}
+	s.render(w, r, rq, http.StatusOK, "home", v)
+}
+
+// pendingView is a page whose service has not landed in this build.
+type pendingView struct {
+	uiPage
+	WhatKey string
+}
+
+// registerPersonExtraPages registers the pages fed by the ledger, honor,
+// reward and campaign services.
+func (s *Server) registerPersonExtraPages() {
+	for _, p := range []struct{ path, nav, title string }{
+		{"/footprint", "footprint", "footprint.title"},
+		{"/history", "history", "history.title"},
+		{"/rewards", "rewards", "rewards.title"},
+		{"/medals", "medals", "medals.title"},
+		{"/campaigns", "campaigns", "campaigns.title"},
+	} {
+		s.mux.HandleFunc("GET "+p.path, s.personPage(func(w http.ResponseWriter, r *http.Request, rq *uiReq, a *account.Account) {
+			s.render(w, r, rq, http.StatusOK, "pending", &pendingView{uiPage: uiPage{TitleKey: p.title, Nav: p.nav}, WhatKey: p.nav + ".pending"})
+		}))
+	}
+}
