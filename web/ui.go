@@ -106,7 +106,7 @@ func contains(list []string, s string) bool {
 
 // uiFuncs are the template helpers; none produces unescaped HTML.
 var uiFuncs = template.FuncMap{
-	"add": func(a, b int) int { return a + b },
+	"add":   func(a, b int) int { return a + b },
 	"grams": fmtMass,
 	"pct": func(v, total int64) int {
 		if total <= 0 {
