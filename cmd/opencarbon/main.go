@@ -72,6 +72,8 @@ func run(ctx context.Context, args []string) error {
 		fmt.Print(usage)
 		return nil
 	// -- commands --
+	case "methodology":
+		return methodologyCmd(rest)
 	case "token":
 		return tokenCmd(ctx, rest)
 	default:
