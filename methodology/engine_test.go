@@ -257,3 +257,23 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 }
+
+// TestCalcParamsNormalized: an event decoded with json.Number gives the
+// same calc bytes as one decoded with float64, and as the stored record.
+func TestCalcParamsNormalized(t *testing.T) {
+	e := shippedEngine(t)
+	ev := metroEvent
+	ev.Params = map[string]any{"trip_id": "M1", "city": "BJ", "distance": json.Number("12.40"), "extra": map[string]any{"n": json.Number("7")}}
+	r1, _ := e.Evaluate(ev, methodology.Usage{})
+	ev.Params = map[string]any{"trip_id": "M1", "city": "BJ", "distance": 12.4, "extra": map[string]any{"n": 7.0}}
+	r2, _ := e.Evaluate(ev, methodology.Usage{})
+	if !bytes.Equal(r1.Calc.Canonical(), r2.Calc.Canonical()) {
+		t.Fatalf("json.Number params change the calc:\n%s\n%s", r1.Calc.Canonical(), r2.Calc.Canonical())
+	}
+	var stored methodology.Calc
+	json.Unmarshal(r1.Calc.Canonical(), &stored)
+	again, err := e.Recompute(&stored)
+	if err != nil || !bytes.Equal(again.Canonical(), r1.Calc.Canonical()) {
+		t.Fatalf("recompute: %v", err)
+	}
+}

@@ -191,7 +191,7 @@ func (m *Methodology) evaluate(ev Event, used Usage, loc *time.Location) Result 
 		MethodologyHash:    m.hash,
 		MethodologyVersion: d.Version,
 		OccurredAt:         ev.OccurredAt.UTC(),
-		Params:             ev.Params,
+		Params:             normalizeParams(ev.Params),
 		Partner:            ev.Partner,
 		Project:            fmtFloat(vals[1]),
 		UsedDayMG:          used.DayMG,
@@ -260,4 +260,63 @@ func (m *Methodology) ActKey(ev Event) (string, bool) {
 		return fmtFloat(f), true
 	}
 	return fmt.Sprint(v), true
+}
+
+// normalizeParams returns params with every json.Number (and other integer
+// kinds) replaced by float64, so that the canonical bytes of a calc are the
+// same whether the event was decoded with UseNumber or not, and equal to
+// what a verifier gets by decoding the stored record. It copies only when
+// something must change.
+func normalizeParams(p map[string]any) map[string]any {
+	if !needsNormalizing(p) {
+		return p
+	}
+	out := make(map[string]any, len(p))
+	for k, v := range p {
+		out[k] = normalizeValue(v)
+	}
+	return out
+}
+
+func needsNormalizing(v any) bool {
+	switch x := v.(type) {
+	case nil, string, bool, float64:
+		return false
+	case map[string]any:
+		for _, e := range x {
+			if needsNormalizing(e) {
+				return true
+			}
+		}
+		return false
+	case []any:
+		for _, e := range x {
+			if needsNormalizing(e) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+func normalizeValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = normalizeValue(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = normalizeValue(e)
+		}
+		return out
+	}
+	if f, ok := toFloat(v); ok {
+		return f
+	}
+	return v
 }
