@@ -1,4 +1,184 @@
 package web
 
-// registerEventRoutes registers the event routes. Owned by the event feature.
-func (s *Server) registerEventRoutes() {}
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	oc "github.com/opencarbon/opencarbon"
+	"github.com/opencarbon/opencarbon/intake"
+	"github.com/opencarbon/opencarbon/methodology"
+)
+
+// registerEventRoutes registers the event intake, reversal, calc and
+// footprint routes. Owned by the event feature.
+//
+// POST /v1/events always answers 200 with {"results":[...]}, one result
+// per event in request order, also for a single event: a batch is never
+// all-or-nothing, so each event carries its own status. Only a body that is
+// not an event at all (or a failure of the whole request) is an error.
+func (s *Server) registerEventRoutes() {
+	s.mux.HandleFunc("POST /v1/events", s.signed("events:write", s.handleEvents))
+	s.mux.HandleFunc("POST /v1/events/{event_id}/reversal", s.signed("events:reverse", s.handleReversal))
+	s.mux.HandleFunc("GET /v1/calcs/{calc_id}", s.handleCalc)
+	s.mux.HandleFunc("GET /v1/me/footprint", s.person(s.handleFootprint))
+	s.mux.HandleFunc("GET /v1/me/entries", s.person(s.handleEntries))
+}
+
+func (s *Server) intakeReady(w http.ResponseWriter, r *http.Request) bool {
+	if s.Intake == nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{"code": oc.EInternal, "message": "event intake is not configured"}})
+		return false
+	}
+	return true
+}
+
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, partner string, body []byte) {
+	if !s.intakeReady(w, r) {
+		return
+	}
+	evs, err := intake.Decode(body, r.Header.Get("Content-Type"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out, err := s.Intake.Submit(r.Context(), partner, evs)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": out})
+}
+
+func (s *Server) handleReversal(w http.ResponseWriter, r *http.Request, partner string, body []byte) {
+	if !s.intakeReady(w, r) {
+		return
+	}
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if err := decodeStrict(body, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	rv, err := s.Intake.Reverse(r.Context(), partner, r.PathValue("event_id"), req.Reason)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rv)
+}
+
+// handleCalc shows a calc record to the person it credited, or to an
+// admin/verifier (admin bearer token). Anyone else gets not_found, so ids
+// reveal nothing.
+func (s *Server) handleCalc(w http.ResponseWriter, r *http.Request) {
+	if !s.intakeReady(w, r) {
+		return
+	}
+	verifier := s.checkAdmin(r) == nil
+	var person string
+	if !verifier {
+		p, err := s.personOf(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		person = p
+	}
+	lang := r.URL.Query().Get("lang")
+	if lang == "" && strings.HasPrefix(r.Header.Get("Accept-Language"), "zh") {
+		lang = "zh"
+	}
+	v, err := s.Intake.Calc(r.Context(), r.PathValue("calc_id"), lang)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if !verifier {
+		acct, err := s.accountOf(r, person)
+		if err != nil || acct != v.AccountID {
+			writeError(w, r, oc.Errorf(oc.ENotFound, "no calc record %q", r.PathValue("calc_id")))
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) accountOf(r *http.Request, person string) (int64, error) {
+	if s.Accounts == nil {
+		return 0, oc.Errorf(oc.EInternal, "accounts are not configured")
+	}
+	return s.Accounts.AccountID(r.Context(), person)
+}
+
+// handleFootprint: from and to are local dates (YYYY-MM-DD, Asia/Shanghai)
+// or RFC 3339 times, inclusive; the default is the last 30 days.
+func (s *Server) handleFootprint(w http.ResponseWriter, r *http.Request, person string) {
+	if !s.intakeReady(w, r) {
+		return
+	}
+	acct, err := s.accountOf(r, person)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	loc := methodology.DefaultLocation
+	to := time.Now().In(loc)
+	if v := q.Get("to"); v != "" {
+		if to, err = parseDay(v); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
+	from := to.AddDate(0, 0, -29)
+	if v := q.Get("from"); v != "" {
+		if from, err = parseDay(v); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
+	fp, err := s.Intake.Footprint(r.Context(), acct, from, to, q.Get("by"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, fp)
+}
+
+func parseDay(v string) (time.Time, error) {
+	loc := methodology.DefaultLocation
+	if t, err := time.ParseInLocation(time.DateOnly, v, loc); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t.In(loc), nil
+	}
+	return time.Time{}, oc.Errorf(oc.EInvalid, "dates are YYYY-MM-DD or RFC 3339, got %q", v)
+}
+
+func (s *Server) handleEntries(w http.ResponseWriter, r *http.Request, person string) {
+	if !s.intakeReady(w, r) {
+		return
+	}
+	acct, err := s.accountOf(r, person)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	limit := 0
+	if v := r.URL.Query().Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 200 {
+			writeError(w, r, oc.Errorf(oc.EInvalid, "limit must be 1 to 200"))
+			return
+		}
+	}
+	entries, next, err := s.Intake.Entries(r.Context(), acct, r.URL.Query().Get("cursor"), limit)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entries": entries, "next_cursor": next})
+}

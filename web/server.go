@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/opencarbon/opencarbon/account"
+	"github.com/opencarbon/opencarbon/intake"
 	"github.com/opencarbon/opencarbon/methodology"
 	"github.com/opencarbon/opencarbon/partner"
 	"github.com/opencarbon/opencarbon/store"
@@ -41,6 +42,7 @@ type Server struct {
 
 	PartnerRegistry *partner.Service // admin calls on partners (registration, rotation)
 	Accounts        *account.Service // 1+N accounts and consent
+	Intake          *intake.Service  // event intake, reversal, calcs, footprint and entries
 	// Methodologies is the methodology registry and review workflow.
 	Methodologies *methodology.Service
 	// AccountExtras add keys (balances, level, medals, expiries) to

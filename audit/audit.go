@@ -1,0 +1,226 @@
+// Package audit keeps the calc log: the calculation record of every credit,
+// chained by hash to the previous record of the same shard, so anyone can
+// recompute each credit from its record and the methodology registry and
+// detect a changed, removed or reordered record.
+//
+// Records are stored compactly: the canonical bytes of methodology.Calc
+// without its factor list (which is fixed by the methodology version the
+// record names and restored from the registry), deflated with a fixed
+// dictionary. The full canonical form, and so the hash, is rebuilt exactly
+// on read. Calc ids are "<shard>-<seq>".
+//
+// The package must never change or delete a stored record, and never
+// decide whether an event is credited: intake does, in the same
+// transaction that appends the record.
+package audit
+
+import (
+	"bytes"
+	"compress/flate"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strconv"
+	"strings"
+	"sync"
+
+	oc "github.com/opencarbon/opencarbon"
+	"github.com/opencarbon/opencarbon/methodology"
+	"github.com/opencarbon/opencarbon/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations is the calc log's schema.
+var Migrations = store.Component{Name: "audit", FS: mustSub(migrations, "migrations")}
+
+// Head is the end of one shard's chain: the last sequence number and the
+// hash of the last record ("" for an empty chain).
+type Head struct {
+	Shard int
+	Seq   int64
+	Hash  string
+}
+
+// HeadTx returns the head of shard's chain in tx, creating it if needed.
+// On PostgreSQL the head row is locked until tx ends, so two processes
+// never extend the same chain at once.
+func HeadTx(ctx context.Context, tx *store.Tx, shard int) (Head, error) {
+	h := Head{Shard: shard}
+	q := `SELECT seq, hash FROM calc_chain WHERE shard = $1`
+	if tx.Dialect == store.Postgres {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO calc_chain (shard, seq, hash) VALUES ($1, 0, '') ON CONFLICT (shard) DO NOTHING`, shard); err != nil {
+			return h, fmt.Errorf("calc chain head: %w", err)
+		}
+		q += ` FOR UPDATE`
+	}
+	err := tx.QueryRowContext(ctx, q, shard).Scan(&h.Seq, &h.Hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return h, nil
+	}
+	if err != nil {
+		return h, fmt.Errorf("calc chain head: %w", err)
+	}
+	return h, nil
+}
+
+// AppendTx stores c as the next record after head, setting c.PrevHash, and
+// returns the calc id and the new head. The caller keeps the new head only
+// if the statement's savepoint is kept, and stores the final head with
+// SetHeadTx before commit.
+func AppendTx(ctx context.Context, tx *store.Tx, head Head, accountID int64, c *methodology.Calc) (string, Head, error) {
+	c.PrevHash = head.Hash
+	canon := c.Canonical()
+	rec, err := compact(c)
+	if err != nil {
+		return "", head, err
+	}
+	next := Head{Shard: head.Shard, Seq: head.Seq + 1, Hash: hashOf(canon)}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO calc_log (shard, seq, account_id, record) VALUES ($1, $2, $3, $4)`,
+		head.Shard, next.Seq, accountID, rec); err != nil {
+		return "", head, fmt.Errorf("append calc: %w", err)
+	}
+	return CalcID(head.Shard, next.Seq), next, nil
+}
+
+// SetHeadTx records head as the end of its chain.
+func SetHeadTx(ctx context.Context, tx *store.Tx, head Head) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO calc_chain (shard, seq, hash) VALUES ($1, $2, $3)
+		ON CONFLICT (shard) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, head.Shard, head.Seq, head.Hash)
+	if err != nil {
+		return fmt.Errorf("calc chain head: %w", err)
+	}
+	return nil
+}
+
+// CalcID formats the id of record seq of shard.
+func CalcID(shard int, seq int64) string {
+	return strconv.Itoa(shard) + "-" + strconv.FormatInt(seq, 10)
+}
+
+// ParseCalcID splits a calc id. Errors: ENotFound for a malformed id.
+func ParseCalcID(id string) (int, int64, error) {
+	a, b, ok := strings.Cut(id, "-")
+	shard, err1 := strconv.Atoi(a)
+	seq, err2 := strconv.ParseInt(b, 10, 64)
+	if !ok || err1 != nil || err2 != nil || shard < 0 || seq < 1 || len(id) > 40 {
+		return 0, 0, oc.Errorf(oc.ENotFound, "no calc record %q", trunc(id))
+	}
+	return shard, seq, nil
+}
+
+// Record is one stored calc record.
+type Record struct {
+	ID        string            `json:"calc_id"`
+	AccountID int64             `json:"-"`
+	Hash      string            `json:"hash"` // hex SHA-256 of Canonical
+	Calc      *methodology.Calc `json:"record"`
+}
+
+// Get returns the record calcID with its factors restored from eng.
+// Errors: ENotFound.
+func Get(ctx context.Context, db *store.DB, eng *methodology.Engine, calcID string) (*Record, error) {
+	shard, seq, err := ParseCalcID(calcID)
+	if err != nil {
+		return nil, err
+	}
+	var acct int64
+	var rec []byte
+	err = db.Read().QueryRowContext(ctx, `SELECT account_id, record FROM calc_log WHERE shard = $1 AND seq = $2`, shard, seq).Scan(&acct, &rec)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, oc.Errorf(oc.ENotFound, "no calc record %q", calcID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get calc: %w", err)
+	}
+	c, err := expand(rec, eng)
+	if err != nil {
+		return nil, err
+	}
+	return &Record{ID: calcID, AccountID: acct, Hash: hashOf(c.Canonical()), Calc: c}, nil
+}
+
+func hashOf(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// format byte of a stored record: deflate with dictionary v1, factors
+// dropped. A new layout gets a new byte; old records keep theirs.
+const formatDeflateV1 = 1
+
+// dictV1 primes deflate with the keys and common values of a calc record.
+// It must never change: records written with it are read with it.
+const dictV1 = `{"after_discount_mg":"","baseline_mg":"","behavior":"","cap_applied":"","cap_mg":0,"discount_pct":"30","engine_version":"opencarbon-methodology/1","event_id":"","evidence_keys":["order_id"],"factors":null,"gross_mg":"","leakage_mg":"0","methodology":"","methodology_hash":"","methodology_version":"1.0.0","occurred_at":"2026-01-01T00:00:00.000000Z","params":{"order_id":""},"partner":"","prev_hash":"","project_mg":"0","result_mg":0,"used_day_mg":0,"used_year_mg":0}` +
+	`eleme.no_cutlery eleme.small_portion cainiao.box_return cainiao.e_waybill tmall.e_waybill tmall.low_carbon_product travel.bus_trip travel.metro_trip xianyu.secondhand_ ride_record trip_id waybill_id parcel_id station_id cutlery_choice portion_choice daily yearly`
+
+var writers = sync.Pool{New: func() any {
+	w, err := flate.NewWriterDict(nil, flate.BestSpeed, []byte(dictV1))
+	if err != nil {
+		panic(err)
+	}
+	return w
+}}
+
+func compact(c *methodology.Calc) ([]byte, error) {
+	cc := *c
+	cc.Factors = nil
+	var buf bytes.Buffer
+	buf.WriteByte(formatDeflateV1)
+	w := writers.Get().(*flate.Writer)
+	defer writers.Put(w)
+	w.Reset(&buf)
+	if _, err := w.Write(cc.Canonical()); err != nil {
+		return nil, fmt.Errorf("compact calc: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("compact calc: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// expand decodes a stored record and restores its factor list from the
+// methodology version it names.
+func expand(rec []byte, eng *methodology.Engine) (*methodology.Calc, error) {
+	if len(rec) < 2 || rec[0] != formatDeflateV1 {
+		return nil, fmt.Errorf("calc record: unknown format")
+	}
+	r := flate.NewReaderDict(bytes.NewReader(rec[1:]), []byte(dictV1))
+	b, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("calc record: %w", err)
+	}
+	var c methodology.Calc
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("calc record: %w", err)
+	}
+	if eng != nil {
+		if m, ok := eng.Version(c.Methodology, c.MethodologyVersion); ok {
+			c.Factors = m.FactorRefs()
+		}
+	}
+	return &c, nil
+}
+
+func trunc(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}

@@ -1,0 +1,113 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	oc "github.com/opencarbon/opencarbon"
+	"github.com/opencarbon/opencarbon/methodology"
+	"github.com/opencarbon/opencarbon/store"
+)
+
+// Problem is one finding of Verify.
+type Problem struct {
+	CalcID string `json:"calc_id"`
+	Kind   string `json:"kind"` // unreadable, chain_broken, recompute_failed, mismatch, head_mismatch, gap
+	Detail string `json:"detail"`
+}
+
+func (p Problem) String() string { return p.CalcID + ": " + p.Kind + ": " + p.Detail }
+
+// Verify reads every stored record, shard by shard in sequence order, and
+// checks that each one's prev_hash is the hash of the record before it,
+// that sequence numbers have no gap, that the chain head matches the last
+// record, and that eng.Recompute rebuilds exactly the stored record (same
+// canonical bytes, so the same hash). eng must hold every methodology
+// version ever approved (methodology.Service.Engine does). It returns the
+// problems found; the error is for failures to read.
+func Verify(ctx context.Context, db *store.DB, eng *methodology.Engine) ([]Problem, int64, error) {
+	var problems []Problem
+	heads := map[int]Head{}
+	rows, err := db.Read().QueryContext(ctx, `SELECT shard, seq, hash FROM calc_chain ORDER BY shard`)
+	if err != nil {
+		return nil, 0, fmt.Errorf("verify: %w", err)
+	}
+	for rows.Next() {
+		var h Head
+		if err := rows.Scan(&h.Shard, &h.Seq, &h.Hash); err != nil {
+			rows.Close()
+			return nil, 0, fmt.Errorf("verify: %w", err)
+		}
+		heads[h.Shard] = h
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("verify: %w", err)
+	}
+	rows, err = db.Read().QueryContext(ctx, `SELECT shard, seq, record FROM calc_log ORDER BY shard, seq`)
+	if err != nil {
+		return nil, 0, fmt.Errorf("verify: %w", err)
+	}
+	defer rows.Close()
+	var n int64
+	cur := Head{Shard: -1}
+	endShard := func() {
+		if cur.Shard < 0 {
+			return
+		}
+		h := heads[cur.Shard]
+		if h.Seq != cur.Seq || h.Hash != cur.Hash {
+			problems = append(problems, Problem{CalcID: CalcID(cur.Shard, cur.Seq), Kind: "head_mismatch",
+				Detail: fmt.Sprintf("chain head says %d/%s, the log ends at %d/%s", h.Seq, h.Hash, cur.Seq, cur.Hash)})
+		}
+		delete(heads, cur.Shard)
+	}
+	for rows.Next() {
+		var shard int
+		var seq int64
+		var rec []byte
+		if err := rows.Scan(&shard, &seq, &rec); err != nil {
+			return nil, n, fmt.Errorf("verify: %w", err)
+		}
+		n++
+		if shard != cur.Shard {
+			endShard()
+			cur = Head{Shard: shard}
+		}
+		id := CalcID(shard, seq)
+		if seq != cur.Seq+1 {
+			problems = append(problems, Problem{CalcID: id, Kind: "gap", Detail: fmt.Sprintf("expected sequence %d", cur.Seq+1)})
+		}
+		c, err := expand(rec, eng)
+		if err != nil {
+			problems = append(problems, Problem{CalcID: id, Kind: "unreadable", Detail: err.Error()})
+			cur.Seq, cur.Hash = seq, ""
+			continue
+		}
+		canon := c.Canonical()
+		if c.PrevHash != cur.Hash {
+			problems = append(problems, Problem{CalcID: id, Kind: "chain_broken",
+				Detail: fmt.Sprintf("prev_hash %s, previous record hashes to %s", c.PrevHash, cur.Hash)})
+		}
+		re, err := eng.Recompute(c)
+		switch {
+		case err != nil:
+			problems = append(problems, Problem{CalcID: id, Kind: "recompute_failed", Detail: oc.ErrorMessage(err)})
+		case !bytes.Equal(re.Canonical(), canon):
+			problems = append(problems, Problem{CalcID: id, Kind: "mismatch",
+				Detail: fmt.Sprintf("stored result %d mg, recomputed %d mg; stored hash %s, recomputed %s", c.ResultMG, re.ResultMG, hashOf(canon), re.Hash())})
+		}
+		cur.Seq, cur.Hash = seq, hashOf(canon)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, n, fmt.Errorf("verify: %w", err)
+	}
+	endShard()
+	for _, h := range heads {
+		if h.Seq != 0 {
+			problems = append(problems, Problem{CalcID: CalcID(h.Shard, h.Seq), Kind: "head_mismatch", Detail: "the chain head names records that are not in the log"})
+		}
+	}
+	return problems, n, nil
+}

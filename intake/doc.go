@@ -1,0 +1,39 @@
+// Package intake turns partner-reported events into credits: it decodes and
+// validates events (plain JSON or CloudEvents 1.0), answers duplicates from
+// memory, applies the consent gate, the methodology, per-person caps and
+// exclusivity between behaviors, and records each credit in the ledger and
+// the calc log, all in one transaction per group of events.
+//
+// Writes go through a single-writer group-commit batcher per shard (shard =
+// hash(person) mod N): a request enqueues its events, the shard's writer
+// takes everything pending, runs one transaction with a SAVEPOINT per event
+// (one event's SQL failure never poisons the others), commits, and only
+// then answers each waiting request. Two events racing for the last gram of
+// a cap are therefore serialised by construction on SQLite; on PostgreSQL
+// the usage rows are also locked (FOR UPDATE) so several processes stay
+// correct.
+//
+// Idempotency. (partner, event_id) is unique. A repeat of a remembered event
+// with the same body hash answers "duplicate" carrying the original outcome
+// and changes nothing; the same id with another body is "event_id_conflict".
+// Outcomes that depend only on the event and the ledger at the time are
+// remembered (credited, and the rejections not_applicable,
+// param_out_of_range, missing_evidence, reporter_not_allowed, cap_reached,
+// excluded_by, too_old). Outcomes the partner or person can still change
+// are not remembered, so a retry after the fix is credited: no_consent,
+// partner_not_linked (consent given later), unknown_behavior (methodology
+// approved later), occurred_in_future (clock skew) and invalid (no usable
+// id).
+//
+// Exclusivity. A methodology may name an act field (params.order_id...).
+// The acts table holds (account, act key, behavior) of every credited
+// event; an event is refused excluded_by when the same act was already
+// credited under the same behavior or under one the methodology engine
+// reports in ExcludedWith.
+//
+// The package must never credit an event that its methodology refused,
+// never credit an event twice, never answer a request before the
+// transaction holding its events is durable, and never write to a table it
+// does not own except through the ledger, account, audit and webhook
+// functions made for it.
+package intake

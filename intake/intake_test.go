@@ -1,0 +1,374 @@
+package intake_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	oc "github.com/opencarbon/opencarbon"
+	"github.com/opencarbon/opencarbon/audit"
+	"github.com/opencarbon/opencarbon/intake"
+	"github.com/opencarbon/opencarbon/store"
+	"github.com/opencarbon/opencarbon/store/storetest"
+)
+
+func TestSubmitOutcomes(t *testing.T) {
+	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db, intake.Config{})
+		e.open("alice", "eleme", "tmall", "cainiao")
+		e.open("bob", "cainiao") // not linked to eleme
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		metro := func(id, trip string, dist float64) intake.Event {
+			return intake.Event{ID: id, Person: "alice", Behavior: "travel.metro_trip", OccurredAt: now.Add(-time.Hour),
+				Params: map[string]any{"trip_id": trip, "city": "BJ", "distance": dist}, Evidence: map[string]any{"ride_record": "R"}}
+		}
+		waybill := func(id, partner, wb string) intake.Event {
+			return intake.Event{ID: id, Person: "alice", Behavior: partner + ".e_waybill", OccurredAt: now.Add(-time.Hour),
+				Params: map[string]any{"waybill_id": wb}, Evidence: map[string]any{"order_id": "T1"}}
+		}
+		future := cutlery("future", "alice", "F1")
+		future.OccurredAt = now.Add(time.Hour)
+		old := cutlery("old", "alice", "O1")
+		old.OccurredAt = now.Add(-31 * 24 * time.Hour)
+		noEvidence := cutlery("noev", "alice", "N1")
+		noEvidence.Evidence = nil
+		twoOrders := cutlery("two", "alice", "T2")
+		twoOrders.Params["orders"] = 2
+		unknown := cutlery("unknown", "alice", "U1")
+		unknown.Behavior = "eleme.teleport"
+		tests := []struct {
+			name    string
+			partner string
+			ev      intake.Event
+			status  string
+			code    string
+			mg      int64
+		}{
+			{"OK", "eleme", cutlery("ok", "alice", "E1"), intake.StatusCredited, "", 11130},
+			{"ErrNoConsent", "eleme", cutlery("nc", "nobody", "E2"), intake.StatusRejected, oc.ENoConsent, 0},
+			{"ErrPartnerNotLinked", "eleme", cutlery("nl", "bob", "E3"), intake.StatusRejected, oc.EPartnerNotLinked, 0},
+			{"ErrUnknownBehavior", "eleme", unknown, intake.StatusRejected, oc.EUnknownBehavior, 0},
+			{"ErrNotApplicable", "tmall", metro("short", "M1", 0.3), intake.StatusRejected, oc.ENotApplicable, 0},
+			{"ErrParamOutOfRange", "eleme", twoOrders, intake.StatusRejected, oc.EParamOutOfRange, 0},
+			{"ErrMissingEvidence", "eleme", noEvidence, intake.StatusRejected, oc.EMissingEvidence, 0},
+			{"ErrReporterNotAllowed", "cainiao", cutlery("rna", "alice", "E4"), intake.StatusRejected, oc.EReporterNotAllowed, 0},
+			{"ErrFuture", "eleme", future, intake.StatusRejected, oc.EFuture, 0},
+			{"ErrTooOld", "eleme", old, intake.StatusRejected, oc.ETooOld, 0},
+			{"WaybillOK", "tmall", waybill("wb1", "tmall", "YT1"), intake.StatusCredited, "", 1750},
+			{"ErrExcludedBy", "cainiao", waybill("wb2", "cainiao", "YT1"), intake.StatusRejected, oc.EExcludedBy, 0},
+			{"ErrExcludedBySameBehavior", "eleme", cutlery("ok-again", "alice", "E1"), intake.StatusRejected, oc.EExcludedBy, 0},
+			{"SecondOrder", "eleme", cutlery("ok2", "alice", "E5"), intake.StatusCredited, "", 11130},
+			{"ThirdOrder", "eleme", cutlery("ok3", "alice", "E6"), intake.StatusCredited, "", 11130},
+			{"ErrCapReached", "eleme", cutlery("ok4", "alice", "E7"), intake.StatusRejected, oc.ECapReached, 0},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				out := e.submit(tc.partner, tc.ev)
+				if len(out) != 1 {
+					t.Fatalf("got %d outcomes", len(out))
+				}
+				o := out[0]
+				if o.Status != tc.status || o.Code != tc.code || o.MG != tc.mg || o.EventID != tc.ev.ID {
+					t.Fatalf("got %+v; want status %s code %q mg %d", o, tc.status, tc.code, tc.mg)
+				}
+				if tc.status == intake.StatusCredited && (o.CalcID == "" || o.Points < 0) {
+					t.Fatalf("credited without calc id: %+v", o)
+				}
+			})
+		}
+		// Credited events add up in the ledger; rejections changed nothing.
+		if got := e.totalMG(1); got != 3*11130+1750 {
+			t.Fatalf("ledger mg = %d; want %d", got, 3*11130+1750)
+		}
+		// Remembered rejections answer duplicates; transient ones do not.
+		if out := e.submit("eleme", noEvidence); out[0].Status != intake.StatusDuplicate || out[0].Original != intake.StatusRejected || out[0].Code != oc.EMissingEvidence {
+			t.Fatalf("repeat of a remembered rejection: %+v", out[0])
+		}
+		e.open("carol", "eleme")
+		nc := cutlery("nc", "nobody", "E2")
+		if out := e.submit("eleme", nc); out[0].Code != oc.ENoConsent {
+			t.Fatalf("no_consent is transient, got %+v", out[0])
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM intake_events WHERE status = 'rejected'`); n != 8 {
+			t.Fatalf("remembered rejections = %d; want 8", n)
+		}
+	})
+}
+
+func TestDuplicateAndConflict(t *testing.T) {
+	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db, intake.Config{})
+		acct := e.open("alice", "eleme")
+		ev := cutlery("d1", "alice", "E1")
+		first := e.submit("eleme", ev)[0]
+		if first.Status != intake.StatusCredited {
+			t.Fatalf("first = %+v", first)
+		}
+		t.Run("Duplicate", func(t *testing.T) {
+			again := e.submit("eleme", ev)[0]
+			if again.Status != intake.StatusDuplicate || again.Original != intake.StatusCredited || again.MG != first.MG || again.CalcID != first.CalcID || again.Points != first.Points {
+				t.Fatalf("duplicate = %+v; first %+v", again, first)
+			}
+		})
+		t.Run("DuplicateInSameBatch", func(t *testing.T) {
+			ev2 := cutlery("d2", "alice", "E2")
+			out := e.submit("eleme", ev2, ev2)
+			if out[0].Status != intake.StatusCredited || out[1].Status != intake.StatusDuplicate {
+				t.Fatalf("same id twice in a batch: %+v", out)
+			}
+		})
+		t.Run("ErrEventConflict", func(t *testing.T) {
+			other := cutlery("d1", "alice", "E9")
+			o := e.submit("eleme", other)[0]
+			if o.Status != intake.StatusConflict || o.Code != oc.EEventConflict {
+				t.Fatalf("conflict = %+v", o)
+			}
+		})
+		if got := e.totalMG(acct); got != 2*11130 {
+			t.Fatalf("ledger mg = %d; want %d", got, 2*11130)
+		}
+	})
+}
+
+// TestConcurrentOverlap: 32 goroutines send overlapping batches with
+// repeated ids; each event is credited exactly once.
+func TestConcurrentOverlap(t *testing.T) {
+	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db, intake.Config{})
+		const people, perPerson = 8, 3 // 3 orders fit the daily cap
+		var accts []int64
+		for p := 0; p < people; p++ {
+			accts = append(accts, e.open(fmt.Sprintf("p%d", p), "eleme"))
+		}
+		var all []intake.Event
+		for p := 0; p < people; p++ {
+			for i := 0; i < perPerson; i++ {
+				all = append(all, cutlery(fmt.Sprintf("ev-%d-%d", p, i), fmt.Sprintf("p%d", p), fmt.Sprintf("O-%d-%d", p, i)))
+			}
+		}
+		var wg sync.WaitGroup
+		credited := make([]int, len(all))
+		var mu sync.Mutex
+		for g := 0; g < 32; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// Each goroutine sends an overlapping window, twice.
+				start := (g * 5) % len(all)
+				var batch []intake.Event
+				idx := []int{}
+				for k := 0; k < 12; k++ {
+					i := (start + k) % len(all)
+					batch = append(batch, all[i])
+					idx = append(idx, i)
+				}
+				for r := 0; r < 2; r++ {
+					out, err := e.svc.Submit(context.Background(), "eleme", batch)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					for n, o := range out {
+						switch o.Status {
+						case intake.StatusCredited:
+							credited[idx[n]]++
+						case intake.StatusDuplicate:
+							if o.Original != intake.StatusCredited {
+								t.Errorf("duplicate of a non-credit: %+v", o)
+							}
+						default:
+							t.Errorf("unexpected outcome %+v", o)
+						}
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		for i, n := range credited {
+			if n != 1 {
+				t.Fatalf("event %s answered credited %d times", all[i].ID, n)
+			}
+		}
+		for _, a := range accts {
+			if got := e.totalMG(a); got != perPerson*11130 {
+				t.Fatalf("account %d mg = %d; want %d", a, got, perPerson*11130)
+			}
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM calc_log`); n != int64(len(all)) {
+			t.Fatalf("calc records = %d; want %d", n, len(all))
+		}
+		problems, _, err := audit.Verify(context.Background(), db, e.eng)
+		if err != nil || len(problems) != 0 {
+			t.Fatalf("verify: %v %v", problems, err)
+		}
+	})
+}
+
+// TestCapRace: many events race for the last room of a daily cap from
+// concurrent requests (and, on PostgreSQL, several shards and services);
+// the cap holds.
+func TestCapRace(t *testing.T) {
+	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db, intake.Config{})
+		acct := e.open("alice", "eleme")
+		// A second service on the same database: another process.
+		other := intake.NewService(db, fixedEngine{e.eng}, intake.Config{Shards: 3})
+		defer other.Close()
+		var wg sync.WaitGroup
+		for g := 0; g < 10; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				svc := e.svc
+				if g%2 == 1 {
+					svc = other
+				}
+				_, err := svc.Submit(context.Background(), "eleme", []intake.Event{cutlery(fmt.Sprintf("race-%d", g), "alice", fmt.Sprintf("R%d", g))})
+				if err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if got := e.totalMG(acct); got != 33390 {
+			t.Fatalf("credited %d mg; the daily cap is 33390", got)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM intake_events WHERE code = 'cap_reached'`); n != 7 {
+			t.Fatalf("cap_reached = %d; want 7", n)
+		}
+	})
+}
+
+func TestRevokedConsentStopsCredits(t *testing.T) {
+	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db, intake.Config{})
+		acct := e.open("alice", "eleme")
+		if o := e.submit("eleme", cutlery("a", "alice", "E1"))[0]; o.Status != intake.StatusCredited {
+			t.Fatalf("before revoke: %+v", o)
+		}
+		if _, err := e.accounts.Revoke(context.Background(), "alice", "eleme"); err != nil {
+			t.Fatal(err)
+		}
+		if o := e.submit("eleme", cutlery("b", "alice", "E2"))[0]; o.Code != oc.EPartnerNotLinked {
+			t.Fatalf("after revoke: %+v", o)
+		}
+		if got := e.totalMG(acct); got != 11130 {
+			t.Fatalf("mg = %d after revoke", got)
+		}
+		// Relinking lets the same event through: the refusal was not remembered.
+		if _, err := e.accounts.Link(context.Background(), "alice", "eleme"); err != nil {
+			t.Fatal(err)
+		}
+		if o := e.submit("eleme", cutlery("b", "alice", "E2"))[0]; o.Status != intake.StatusCredited {
+			t.Fatalf("after relink: %+v", o)
+		}
+	})
+}
+
+func TestReverse(t *testing.T) {
+	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db, intake.Config{})
+		acct := e.open("alice", "eleme")
+		ctx := context.Background()
+		e.submit("eleme", cutlery("r1", "alice", "E1"), cutlery("r2", "alice", "E2"))
+		t.Run("ErrReasonRequired", func(t *testing.T) {
+			if _, err := e.svc.Reverse(ctx, "eleme", "r1", " "); oc.ErrorCode(err) != oc.EInvalid {
+				t.Fatalf("err = %v", err)
+			}
+		})
+		t.Run("ErrNotCredited", func(t *testing.T) {
+			if _, err := e.svc.Reverse(ctx, "eleme", "nope", "refund"); oc.ErrorCode(err) != oc.ENotCredited {
+				t.Fatalf("err = %v", err)
+			}
+			if _, err := e.svc.Reverse(ctx, "cainiao", "r1", "refund"); oc.ErrorCode(err) != oc.ENotCredited {
+				t.Fatalf("other partner: err = %v", err)
+			}
+		})
+		t.Run("OK", func(t *testing.T) {
+			r, err := e.svc.Reverse(ctx, "eleme", "r1", "order refunded")
+			if err != nil || r.MG != 11130 {
+				t.Fatalf("reverse = %+v, %v", r, err)
+			}
+			again, err := e.svc.Reverse(ctx, "eleme", "r1", "another reason")
+			if err != nil || *again != *r {
+				t.Fatalf("second reverse = %+v, %v; want %+v", again, err, r)
+			}
+			if got := e.totalMG(acct); got != 11130 {
+				t.Fatalf("mg after reversal = %d", got)
+			}
+			if n := count(t, db, `SELECT COUNT(*) FROM outbox WHERE topic = 'credit.reversed'`); n != 1 {
+				t.Fatalf("credit.reversed messages = %d", n)
+			}
+			dup := e.submit("eleme", cutlery("r1", "alice", "E1"))[0]
+			if dup.Status != intake.StatusDuplicate || !dup.Reversed {
+				t.Fatalf("duplicate of reversed = %+v", dup)
+			}
+			// The act and the cap room are released: the order can be reported again.
+			if o := e.submit("eleme", cutlery("r1-corrected", "alice", "E1"))[0]; o.Status != intake.StatusCredited {
+				t.Fatalf("after reversal the act is free: %+v", o)
+			}
+		})
+	})
+}
+
+func TestReadSide(t *testing.T) {
+	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db, intake.Config{})
+		acct := e.open("alice", "eleme", "tmall")
+		ctx := context.Background()
+		var evs []intake.Event
+		for i := 0; i < 3; i++ {
+			evs = append(evs, cutlery(fmt.Sprintf("c%d", i), "alice", fmt.Sprintf("E%d", i)))
+		}
+		evs = append(evs, intake.Event{ID: "m1", Person: "alice", Behavior: "travel.metro_trip", OccurredAt: time.Now().UTC().Add(-time.Minute),
+			Params: map[string]any{"trip_id": "M1", "city": "BJ", "distance": 10.0}, Evidence: map[string]any{"ride_record": "R"}})
+		e.submit("eleme", evs[:3]...)
+		e.submit("tmall", evs[3])
+		day := time.Now().In(e.eng.Location())
+		from := day.AddDate(0, 0, -1)
+		for _, by := range []string{"scenario", "partner", "day", "month"} {
+			t.Run("Footprint/"+by, func(t *testing.T) {
+				fp, err := e.svc.Footprint(ctx, acct, from, day, by)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fp.TotalMG != 3*11130+1055000 {
+					t.Fatalf("total = %d", fp.TotalMG)
+				}
+				want := map[string]int{"scenario": 2, "partner": 2, "day": 1, "month": 1}[by]
+				if len(fp.Buckets) != want {
+					t.Fatalf("buckets = %+v", fp.Buckets)
+				}
+			})
+		}
+		t.Run("ErrFootprintBy", func(t *testing.T) {
+			if _, err := e.svc.Footprint(ctx, acct, from, day, "week"); oc.ErrorCode(err) != oc.EInvalid {
+				t.Fatalf("err = %v", err)
+			}
+		})
+		t.Run("Entries", func(t *testing.T) {
+			page, next, err := e.svc.Entries(ctx, acct, "", 3)
+			if err != nil || len(page) != 3 || next == "" || page[0].EventID != "m1" {
+				t.Fatalf("page 1 = %+v %q %v", page, next, err)
+			}
+			page2, next2, err := e.svc.Entries(ctx, acct, next, 3)
+			if err != nil || len(page2) != 1 || next2 != "" || page2[0].EventID != "c0" {
+				t.Fatalf("page 2 = %+v %q %v", page2, next2, err)
+			}
+		})
+		t.Run("Calc", func(t *testing.T) {
+			page, _, _ := e.svc.Entries(ctx, acct, "", 1)
+			v, err := e.svc.Calc(ctx, page[0].CalcID, "en")
+			if err != nil || v.AccountID != acct || v.Calc.ResultMG != 1055000 || v.Explanation == "" || len(v.Calc.Factors) == 0 {
+				t.Fatalf("calc = %+v %v", v, err)
+			}
+			if _, err := e.svc.Calc(ctx, "0-999999", "en"); oc.ErrorCode(err) != oc.ENotFound {
+				t.Fatalf("missing calc: %v", err)
+			}
+		})
+	})
+}

@@ -1,0 +1,91 @@
+package intake
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	oc "github.com/opencarbon/opencarbon"
+	"github.com/opencarbon/opencarbon/ledger"
+	"github.com/opencarbon/opencarbon/store"
+	"github.com/opencarbon/opencarbon/webhook"
+)
+
+// Reversal is the answer to a reversal request.
+type Reversal struct {
+	EventID string `json:"event_id"`
+	Status  string `json:"status"` // "reversed"
+	MG      int64  `json:"mg"`     // reduction taken back
+	Points  int64  `json:"points"` // points clawed back from the balance
+	Debt    int64  `json:"debt"`   // points already spent, recorded as debt
+	Reason  string `json:"reason"`
+}
+
+// Reverse reverses the credit of event eventID reported by partner: the
+// ledger claws back its mg and points (debt for points already spent),
+// the person's cap usage and the act are released, and credit.reversed is
+// written to the outbox. Reversing again returns the first answer and
+// changes nothing. Errors: EInvalid (empty reason), ENotCredited (the
+// partner has no credited event with that id).
+func (s *Service) Reverse(ctx context.Context, partner, eventID, reason string) (*Reversal, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" || len(reason) > 500 {
+		return nil, oc.Errorf(oc.EInvalid, "reason is required (at most 500 characters)")
+	}
+	eng, err := s.engines.Engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out *Reversal
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		var (
+			status, behavior, scenario string
+			acct, sub                  sql.NullInt64
+			occurred, mg, points       int64
+			calcID, actKey, prevReason sql.NullString
+			reversedAt                 sql.NullInt64
+		)
+		err := tx.QueryRowContext(ctx, `SELECT status, account_id, sub_id, behavior, COALESCE(scenario, ''), occurred_at, mg, points, calc_id, act_key, reversed_at, reverse_reason
+			FROM intake_events WHERE partner = $1 AND event_id = $2`, partner, eventID).
+			Scan(&status, &acct, &sub, &behavior, &scenario, &occurred, &mg, &points, &calcID, &actKey, &reversedAt, &prevReason)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && status != StatusCredited) {
+			return oc.Errorf(oc.ENotCredited, "partner %s has no credited event %q", partner, eventID)
+		}
+		if err != nil {
+			return fmt.Errorf("find event: %w", err)
+		}
+		ref := Ref(partner, eventID)
+		r, err := ledger.ReverseTx(ctx, tx, ref, "rev:"+ref, reason)
+		if err != nil {
+			return err
+		}
+		if reversedAt.Valid {
+			out = &Reversal{EventID: eventID, Status: "reversed", MG: r.MG, Points: r.Points, Debt: r.Debt, Reason: prevReason.String}
+			return nil
+		}
+		out = &Reversal{EventID: eventID, Status: "reversed", MG: r.MG, Points: r.Points, Debt: r.Debt, Reason: reason}
+		if _, err := tx.ExecContext(ctx, `UPDATE intake_events SET reversed_at = $1, reverse_reason = $2 WHERE partner = $3 AND event_id = $4`,
+			store.Micros(tx.Now), reason, partner, eventID); err != nil {
+			return fmt.Errorf("mark reversed: %w", err)
+		}
+		day, _, _ := dayKeys(store.Time(occurred), eng.Location())
+		if _, err := tx.ExecContext(ctx, `UPDATE intake_usage SET mg = mg - $1, events = events - 1 WHERE account_id = $2 AND behavior = $3 AND day = $4 AND partner = $5`,
+			mg, acct.Int64, behavior, day, partner); err != nil {
+			return fmt.Errorf("release usage: %w", err)
+		}
+		if actKey.Valid {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM intake_acts WHERE account_id = $1 AND act_key = $2 AND behavior = $3`, acct.Int64, actKey.String, behavior); err != nil {
+				return fmt.Errorf("release act: %w", err)
+			}
+		}
+		return webhook.EnqueueTx(ctx, tx, webhook.TopicCreditReversed, partner, acct.Int64, webhook.CreditBody{
+			Ref: ref, EventID: eventID, Partner: partner, Account: acct.Int64, Sub: sub.Int64, Behavior: behavior, Scenario: scenario,
+			MG: r.MG, Points: r.Points, CalcID: calcID.String, OccurredAt: store.Time(occurred), ReversedAt: tx.Now, Reason: reason})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

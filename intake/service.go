@@ -1,0 +1,290 @@
+package intake
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"hash/fnv"
+	"io/fs"
+	"log/slog"
+	"sync"
+	"time"
+
+	oc "github.com/opencarbon/opencarbon"
+	"github.com/opencarbon/opencarbon/methodology"
+	"github.com/opencarbon/opencarbon/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations is the intake's schema (events, usage, acts).
+var Migrations = store.Component{Name: "intake", FS: mustSub(migrations, "migrations")}
+
+// Outcome statuses.
+const (
+	StatusCredited  = "credited"
+	StatusDuplicate = "duplicate"
+	StatusConflict  = "event_id_conflict"
+	StatusRejected  = "rejected"
+	// StatusError means the event hit an unexpected failure; nothing was
+	// recorded and the partner should retry it.
+	StatusError = "error"
+)
+
+// Outcome is the answer for one event, in the order the events came.
+type Outcome struct {
+	EventID string `json:"event_id"`
+	Status  string `json:"status"`
+	// Code is the rejection code (rejected, or a duplicate of a rejected
+	// event), or the conflict/error code.
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+	MG      int64  `json:"mg,omitempty"`
+	Points  int64  `json:"points,omitempty"`
+	CalcID  string `json:"calc_id,omitempty"`
+	// Original is, for a duplicate, the status first answered (credited or
+	// rejected); the other fields then repeat the original answer.
+	Original string `json:"original_status,omitempty"`
+	// Reversed is set on a duplicate of a credit reversed since.
+	Reversed bool `json:"reversed,omitempty"`
+}
+
+// EngineSource returns the current methodology engine (approved versions);
+// *methodology.Service satisfies it.
+type EngineSource interface {
+	Engine(ctx context.Context) (*methodology.Engine, error)
+}
+
+// Config tunes the intake. Zero values take the defaults.
+type Config struct {
+	// Shards is the number of single-writer batchers (default 1 on
+	// SQLite, 4 on PostgreSQL). An event's shard is hash(person) mod Shards.
+	Shards int
+	// MaxBatch bounds the events of one transaction (default 4000).
+	MaxBatch int
+	// MaxAge refuses older events as too_old (default 30 days).
+	MaxAge time.Duration
+	// MaxSkew tolerates clocks ahead of ours (default 5 minutes).
+	MaxSkew time.Duration
+}
+
+// Service is the event intake. It is safe for concurrent use.
+type Service struct {
+	db      *store.DB
+	engines EngineSource
+	cfg     Config
+	log     *slog.Logger
+	shards  []*shard
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	once    sync.Once
+}
+
+// NewService starts the shard writers; Close stops them.
+func NewService(db *store.DB, engines EngineSource, cfg Config) *Service {
+	if cfg.Shards <= 0 {
+		cfg.Shards = 1
+		if db.Dialect == store.Postgres {
+			cfg.Shards = 4
+		}
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 4000
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = 30 * 24 * time.Hour
+	}
+	if cfg.MaxSkew <= 0 {
+		cfg.MaxSkew = 5 * time.Minute
+	}
+	s := &Service{db: db, engines: engines, cfg: cfg, log: slog.Default().With("component", "intake"), stop: make(chan struct{})}
+	for i := 0; i < cfg.Shards; i++ {
+		sh := &shard{id: i, ch: make(chan *job, 8192)}
+		s.shards = append(s.shards, sh)
+		s.wg.Add(1)
+		go s.run(sh)
+	}
+	return s
+}
+
+// Close stops the writers after the batch in progress. Submit calls made
+// after Close fail with EInternal.
+func (s *Service) Close() {
+	s.once.Do(func() { close(s.stop) })
+	s.wg.Wait()
+}
+
+type shard struct {
+	id int
+	ch chan *job
+}
+
+// job is one request's events for one shard.
+type job struct {
+	partner string
+	events  []*Event
+	out     []Outcome
+	done    chan error
+}
+
+func (s *Service) shardOf(person string) int {
+	h := fnv.New32a()
+	h.Write([]byte(person))
+	return int(h.Sum32() % uint32(len(s.shards)))
+}
+
+// Submit records events reported by partner and returns one outcome per
+// event, in order, once every credited event is durable. Events with Err
+// set are answered invalid without touching the database. The error is
+// for failures of the whole request (database down, ctx ended): the
+// partner retries and idempotency makes that safe.
+func (s *Service) Submit(ctx context.Context, partner string, events []Event) ([]Outcome, error) {
+	out := make([]Outcome, len(events))
+	per := make([]*job, len(s.shards))
+	index := make([][]int, len(s.shards))
+	for i := range events {
+		ev := &events[i]
+		if ev.Err != nil {
+			out[i] = Outcome{EventID: ev.ID, Status: StatusRejected, Code: ev.Err.Code, Message: ev.Err.Message}
+			continue
+		}
+		k := s.shardOf(ev.Person)
+		if per[k] == nil {
+			per[k] = &job{partner: partner, done: make(chan error, 1)}
+		}
+		per[k].events = append(per[k].events, ev)
+		index[k] = append(index[k], i)
+	}
+	for k, j := range per {
+		if j == nil {
+			continue
+		}
+		select {
+		case s.shards[k].ch <- j:
+		case <-s.stop:
+			return nil, oc.Errorf(oc.EInternal, "intake is shutting down")
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	for k, j := range per {
+		if j == nil {
+			continue
+		}
+		select {
+		case err := <-j.done:
+			if err != nil {
+				return nil, err
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		for n, i := range index[k] {
+			out[i] = j.out[n]
+		}
+	}
+	return out, nil
+}
+
+// run is a shard's single writer: it takes every pending job (up to
+// MaxBatch events), writes them in one transaction and answers them after
+// commit.
+func (s *Service) run(sh *shard) {
+	defer s.wg.Done()
+	var batch []*job
+	for {
+		batch = batch[:0]
+		select {
+		case j := <-sh.ch:
+			batch = append(batch, j)
+		case <-s.stop:
+			return
+		}
+		n := len(batch[0].events)
+	drain:
+		for n < s.cfg.MaxBatch {
+			select {
+			case j := <-sh.ch:
+				batch = append(batch, j)
+				n += len(j.events)
+			default:
+				break drain
+			}
+		}
+		err := s.write(sh.id, batch)
+		for _, j := range batch {
+			j.done <- err
+		}
+	}
+}
+
+// write runs one group commit for batch. Events that lost a uniqueness
+// race to another writer are retried in a fresh transaction, where they
+// see the winner's row.
+func (s *Service) write(shardID int, batch []*job) error {
+	ctx := context.Background()
+	eng, err := s.engines.Engine(ctx)
+	if err != nil {
+		return err
+	}
+	type item struct {
+		j *job
+		n int
+	}
+	var todo []item
+	for _, j := range batch {
+		j.out = make([]Outcome, len(j.events))
+		for n := range j.events {
+			todo = append(todo, item{j, n})
+		}
+	}
+	for attempt := 0; len(todo) > 0; attempt++ {
+		var retry []item
+		err := s.db.InTx(ctx, func(tx *store.Tx) error {
+			retry = retry[:0]
+			w, err := newWriter(ctx, tx, s, eng, shardID)
+			if err != nil {
+				return err
+			}
+			for _, it := range todo {
+				o, again, err := w.one(it.j.partner, it.j.events[it.n])
+				if err != nil {
+					return err
+				}
+				if again && attempt < 3 {
+					retry = append(retry, it)
+					continue
+				}
+				it.j.out[it.n] = o
+			}
+			return w.finish()
+		})
+		if err != nil {
+			return err
+		}
+		todo = retry
+	}
+	return nil
+}
+
+func isCode(err error, codes ...string) bool {
+	var e *oc.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	for _, c := range codes {
+		if e.Code == c {
+			return true
+		}
+	}
+	return false
+}
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}

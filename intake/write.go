@@ -1,0 +1,273 @@
+package intake
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"time"
+
+	oc "github.com/opencarbon/opencarbon"
+	"github.com/opencarbon/opencarbon/account"
+	"github.com/opencarbon/opencarbon/audit"
+	"github.com/opencarbon/opencarbon/ledger"
+	"github.com/opencarbon/opencarbon/methodology"
+	"github.com/opencarbon/opencarbon/store"
+	"github.com/opencarbon/opencarbon/webhook"
+)
+
+// remembered lists the rejection codes stored for duplicate answers; the
+// others are transient (see the package doc).
+var remembered = map[string]bool{
+	oc.ENotApplicable: true, oc.EParamOutOfRange: true, oc.EMissingEvidence: true,
+	oc.EReporterNotAllowed: true, oc.ECapReached: true, oc.EExcludedBy: true, oc.ETooOld: true,
+}
+
+// writer processes the events of one group-commit transaction.
+type writer struct {
+	ctx  context.Context
+	tx   *store.Tx
+	s    *Service
+	eng  *methodology.Engine
+	head audit.Head
+}
+
+func newWriter(ctx context.Context, tx *store.Tx, s *Service, eng *methodology.Engine, shardID int) (*writer, error) {
+	head, err := audit.HeadTx(ctx, tx, shardID)
+	if err != nil {
+		return nil, err
+	}
+	return &writer{ctx: ctx, tx: tx, s: s, eng: eng, head: head}, nil
+}
+
+// finish stores the chain head reached by the batch.
+func (w *writer) finish() error { return audit.SetHeadTx(w.ctx, w.tx, w.head) }
+
+// Ref is the ledger reference of an event's credit.
+func Ref(partner, eventID string) string { return "evt:" + partner + ":" + eventID }
+
+// one decides and records one event inside its own savepoint. again
+// reports a uniqueness race lost to another writer (retry after commit);
+// err is returned only when the transaction itself is unusable.
+func (w *writer) one(partner string, ev *Event) (o Outcome, again bool, err error) {
+	if _, err := w.tx.ExecContext(w.ctx, `SAVEPOINT ev`); err != nil {
+		return o, false, fmt.Errorf("savepoint: %w", err)
+	}
+	head := w.head
+	o, err = w.decide(partner, ev, &head)
+	if err != nil {
+		if _, rerr := w.tx.ExecContext(w.ctx, `ROLLBACK TO SAVEPOINT ev`); rerr != nil {
+			return o, false, fmt.Errorf("rollback to savepoint: %w (after %v)", rerr, err)
+		}
+		if store.IsUniqueViolation(err) {
+			return Outcome{EventID: ev.ID, Status: StatusError, Code: oc.EConflict, Message: "a concurrent request wrote the same event; retry"}, true, nil
+		}
+		w.s.log.Error("event failed", "partner", partner, "event_id", ev.ID, "err", err)
+		return Outcome{EventID: ev.ID, Status: StatusError, Code: oc.EInternal, Message: "Internal error; nothing was recorded, retry."}, false, nil
+	}
+	if _, err := w.tx.ExecContext(w.ctx, `RELEASE SAVEPOINT ev`); err != nil {
+		return o, false, fmt.Errorf("release savepoint: %w", err)
+	}
+	w.head = head
+	return o, false, nil
+}
+
+// decide runs the event through the checks and, when credited, records
+// it. A returned error rolls the event back.
+func (w *writer) decide(partner string, ev *Event, head *audit.Head) (Outcome, error) {
+	ctx, tx := w.ctx, w.tx
+	hash := ev.Hash()
+	if o, found, err := lookup(ctx, tx, partner, ev.ID, hash); err != nil || found {
+		return o, err
+	}
+	reject := func(code, msg string) (Outcome, error) {
+		o := Outcome{EventID: ev.ID, Status: StatusRejected, Code: code, Message: msg}
+		if !remembered[code] {
+			return o, nil
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO intake_events (partner, event_id, body_hash, status, code, message, behavior, occurred_at, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			partner, ev.ID, hash, StatusRejected, code, clip(msg, 300), ev.Behavior, store.Micros(ev.OccurredAt), store.Micros(tx.Now))
+		return o, err
+	}
+	switch {
+	case ev.OccurredAt.After(tx.Now.Add(w.s.cfg.MaxSkew)):
+		return reject(oc.EFuture, fmt.Sprintf("occurred_at %s is more than %s ahead of the server clock", ev.OccurredAt.Format(time.RFC3339), w.s.cfg.MaxSkew))
+	case ev.OccurredAt.Before(tx.Now.Add(-w.s.cfg.MaxAge)):
+		return reject(oc.ETooOld, fmt.Sprintf("occurred_at %s is older than %s", ev.OccurredAt.Format(time.RFC3339), w.s.cfg.MaxAge))
+	}
+	acct, sub, err := account.ResolveTx(ctx, tx, ev.Person, partner)
+	if isCode(err, oc.ENoConsent, oc.EPartnerNotLinked, oc.EAccountErased) {
+		code := oc.ErrorCode(err)
+		if code == oc.EAccountErased {
+			code = oc.ENoConsent
+		}
+		return reject(code, oc.ErrorMessage(err))
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	m, ok := w.eng.Lookup(ev.Behavior, ev.OccurredAt)
+	day, yearFrom, yearTo := dayKeys(ev.OccurredAt, w.eng.Location())
+	var used methodology.Usage
+	if ok {
+		if used, err = usage(ctx, tx, acct, ev.Behavior, day, yearFrom, yearTo); err != nil {
+			return Outcome{}, err
+		}
+	}
+	mev := methodology.Event{ID: ev.ID, Partner: partner, Person: ev.Person, Behavior: ev.Behavior,
+		OccurredAt: ev.OccurredAt, Params: ev.Params, Evidence: ev.Evidence}
+	res, err := w.eng.Evaluate(mev, used)
+	if isCode(err, oc.EUnknownBehavior) {
+		return reject(oc.EUnknownBehavior, oc.ErrorMessage(err))
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	if res.Refusal != "" {
+		return reject(res.Refusal, res.Detail)
+	}
+	actKey, hasAct := m.ActKey(mev)
+	if hasAct {
+		other, err := excludedBy(ctx, tx, acct, actKey, append(w.eng.ExcludedWith(ev.Behavior), ev.Behavior))
+		if err != nil {
+			return Outcome{}, err
+		}
+		if other != "" {
+			return reject(oc.EExcludedBy, fmt.Sprintf("this act (%s) was already credited as %s", clip(actKey, 64), other))
+		}
+	}
+
+	// Credited: calc record, ledger, usage, act, event row, outbox.
+	calcID, next, err := audit.AppendTx(ctx, tx, *head, acct, res.Calc)
+	if err != nil {
+		return Outcome{}, err
+	}
+	*head = next
+	ref := Ref(partner, ev.ID)
+	cr, err := ledger.CreditTx(ctx, tx, ledger.Credit{Parent: acct, Sub: sub, MG: res.MG, Ref: ref, CalcID: calcID})
+	if err != nil {
+		return Outcome{}, err
+	}
+	scenario := m.Scenario()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO intake_usage (account_id, behavior, day, partner, scenario, mg, events) VALUES ($1, $2, $3, $4, $5, $6, 1)
+		ON CONFLICT (account_id, behavior, day, partner) DO UPDATE SET mg = intake_usage.mg + excluded.mg, events = intake_usage.events + 1`,
+		acct, ev.Behavior, day, partner, scenario, res.MG); err != nil {
+		return Outcome{}, fmt.Errorf("usage: %w", err)
+	}
+	var act any
+	if hasAct {
+		act = actKey
+		if _, err := tx.ExecContext(ctx, `INSERT INTO intake_acts (account_id, act_key, behavior) VALUES ($1, $2, $3)`, acct, actKey, ev.Behavior); err != nil {
+			return Outcome{}, fmt.Errorf("act: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO intake_events (partner, event_id, body_hash, status, account_id, sub_id, behavior, scenario, occurred_at, mg, points, calc_id, act_key, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		partner, ev.ID, hash, StatusCredited, acct, sub, ev.Behavior, scenario, store.Micros(ev.OccurredAt), res.MG, cr.Points, calcID, act, store.Micros(tx.Now)); err != nil {
+		return Outcome{}, fmt.Errorf("record event: %w", err)
+	}
+	err = webhook.EnqueueTx(ctx, tx, webhook.TopicCreditCreated, partner, acct, webhook.CreditBody{
+		Ref: ref, EventID: ev.ID, Partner: partner, Account: acct, Sub: sub, Behavior: ev.Behavior, Scenario: scenario,
+		MG: res.MG, Points: cr.Points, CalcID: calcID, OccurredAt: ev.OccurredAt, CreditedAt: tx.Now})
+	if err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{EventID: ev.ID, Status: StatusCredited, MG: res.MG, Points: cr.Points, CalcID: calcID}, nil
+}
+
+// lookup answers a repeat of a remembered event: duplicate with the
+// original outcome, or event_id_conflict when the body differs.
+func lookup(ctx context.Context, q querier, partner, eventID, hash string) (Outcome, bool, error) {
+	var h, status string
+	var code, msg, calcID sql.NullString
+	var mg, points int64
+	var reversed sql.NullInt64
+	err := q.QueryRowContext(ctx, `SELECT body_hash, status, code, message, mg, points, calc_id, reversed_at FROM intake_events WHERE partner = $1 AND event_id = $2`,
+		partner, eventID).Scan(&h, &status, &code, &msg, &mg, &points, &calcID, &reversed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Outcome{}, false, nil
+	}
+	if err != nil {
+		return Outcome{}, false, fmt.Errorf("find event: %w", err)
+	}
+	if h != hash {
+		return Outcome{EventID: eventID, Status: StatusConflict, Code: oc.EEventConflict,
+			Message: "event_id was already used for a different event by this partner"}, true, nil
+	}
+	return Outcome{EventID: eventID, Status: StatusDuplicate, Original: status, Code: code.String, Message: msg.String,
+		MG: mg, Points: points, CalcID: calcID.String, Reversed: reversed.Valid}, true, nil
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+// usage returns what the person was credited for behavior on day and in
+// its year. On PostgreSQL it first takes a transaction lock on (account,
+// behavior) so writers in other processes cannot both pass a cap.
+func usage(ctx context.Context, tx *store.Tx, acct int64, behavior string, day, from, to int) (methodology.Usage, error) {
+	var u methodology.Usage
+	if tx.Dialect == store.Postgres {
+		h := fnv.New64a()
+		fmt.Fprintf(h, "intake.usage.%d.%s", acct, behavior)
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(h.Sum64()>>1)); err != nil {
+			return u, fmt.Errorf("usage lock: %w", err)
+		}
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT day, mg FROM intake_usage WHERE account_id = $1 AND behavior = $2 AND day BETWEEN $3 AND $4`, acct, behavior, from, to)
+	if err != nil {
+		return u, fmt.Errorf("usage: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d int
+		var mg int64
+		if err := rows.Scan(&d, &mg); err != nil {
+			return u, fmt.Errorf("usage: %w", err)
+		}
+		u.YearMG += mg
+		if d == day {
+			u.DayMG += mg
+		}
+	}
+	return u, rows.Err()
+}
+
+// excludedBy returns a behavior among behaviors already credited for the
+// act, or "".
+func excludedBy(ctx context.Context, tx *store.Tx, acct int64, actKey string, behaviors []string) (string, error) {
+	args := []any{acct, actKey}
+	ph := make([]string, len(behaviors))
+	for i, b := range behaviors {
+		args = append(args, b)
+		ph[i] = fmt.Sprintf("$%d", i+3)
+	}
+	var b string
+	err := tx.QueryRowContext(ctx, `SELECT behavior FROM intake_acts WHERE account_id = $1 AND act_key = $2 AND behavior IN (`+strings.Join(ph, ", ")+`) LIMIT 1`, args...).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("exclusivity: %w", err)
+	}
+	return b, nil
+}
+
+// dayKeys returns t's local day as YYYYMMDD and the first and last day
+// keys of its year.
+func dayKeys(t time.Time, loc *time.Location) (day, from, to int) {
+	l := t.In(loc)
+	y := l.Year()
+	return y*10000 + int(l.Month())*100 + l.Day(), y*10000 + 101, y*10000 + 1231
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
