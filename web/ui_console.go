@@ -17,6 +17,7 @@ func (s *Server) registerConsolePages() {
 	s.mux.HandleFunc("POST /console/partners", s.consolePage(true, s.handleConsoleRegister))
 	s.mux.HandleFunc("POST /console/partners/{id}/rotate", s.consolePage(true, s.handleConsoleRotate))
 	s.registerConsoleExtraPages()
+	s.registerMethodologyPages()
 }
 
 // consolePage wraps a console page: a console session is needed, and an
@@ -58,11 +59,6 @@ func (s *Server) handleConsoleSignIn(w http.ResponseWriter, r *http.Request, rq 
 		return
 	}
 	s.render(w, r, rq, http.StatusUnauthorized, "console_signin", &consoleSignInView{uiPage: uiPage{TitleKey: "console.signin.title", Console: true, Flash: "signin.failed"}})
-}
-
-// partnerRow is a partner in the console list.
-type partnerRow struct {
-	*partner.Partner
 }
 
 type consolePartnersView struct {
@@ -138,20 +134,12 @@ func (s *Server) registerConsoleExtraPages() {
 		s.render(w, r, rq, http.StatusOK, "pending", &pendingView{uiPage: uiPage{TitleKey: "console.dashboard.title", Nav: "dashboard", Console: true}, WhatKey: "console.dashboard.pending"})
 	}))
 	for _, p := range []struct{ path, nav string }{
-		{"/console/methodologies", "methodologies"},
-		{"/console/factors", "factors"},
 		{"/console/offers", "offers"},
 		{"/console/campaigns", "campaigns"},
 		{"/console/deadletters", "deadletters"},
 	} {
-		s.mux.HandleFunc("GET "+p.path, s.consolePage(p.nav != "methodologies" && p.nav != "factors", func(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+		s.mux.HandleFunc("GET "+p.path, s.consolePage(true, func(w http.ResponseWriter, r *http.Request, rq *uiReq) {
 			s.render(w, r, rq, http.StatusOK, "pending", &pendingView{uiPage: uiPage{TitleKey: "console." + p.nav + ".title", Nav: p.nav, Console: true}, WhatKey: "console." + p.nav + ".pending"})
 		}))
 	}
-}
-
-// reviewerByToken authenticates a reviewer token with the methodology
-// registry, when it is wired.
-func (s *Server) reviewerByToken(r *http.Request, tok string) (string, bool) {
-	return "", false
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/opencarbon/opencarbon/account"
+	"github.com/opencarbon/opencarbon/methodologies"
+	"github.com/opencarbon/opencarbon/methodology"
 	"github.com/opencarbon/opencarbon/partner"
 	"github.com/opencarbon/opencarbon/store"
 	"github.com/opencarbon/opencarbon/web"
@@ -42,13 +44,15 @@ type Env struct {
 	DB       *store.DB
 	Partners *partner.Service
 	Accounts *account.Service
+	// Methodologies holds the shipped methodologies, approved.
+	Methodologies *methodology.Service
 	// Secrets are the partner secrets by partner id.
 	Secrets map[string]string
 }
 
 // Components lists the migrations of every wired service, in order.
 func Components() []store.Component {
-	return []store.Component{partner.Migrations, account.Migrations}
+	return []store.Component{partner.Migrations, account.Migrations, methodology.Migrations}
 }
 
 // New starts the environment; demo turns on demo mode (the people picker)
@@ -77,8 +81,12 @@ func New(tb testing.TB, demo bool) *Env {
 		e.Secrets[reg.ID] = sec
 	}
 	e.Accounts = account.NewService(db)
+	e.Methodologies = methodology.NewService(db, methodology.DefaultQuorum)
+	if err := e.Methodologies.SeedApproved(ctx, methodologies.FS); err != nil {
+		tb.Fatal(err)
+	}
 	e.Server = &web.Server{DB: db, PersonTokenKey: PersonKey, AdminToken: AdminToken, Demo: demo,
-		Partners: e.Partners, PartnerRegistry: e.Partners, Accounts: e.Accounts}
+		Partners: e.Partners, PartnerRegistry: e.Partners, Accounts: e.Accounts, Methodologies: e.Methodologies}
 	if demo {
 		for _, p := range account.DemoPeople {
 			req := account.OpenRequest{EntryPoint: p.EntryPoint, ConsentVersion: p.ConsentVersion, Partners: p.Partners}
