@@ -14,6 +14,7 @@ func (s *Server) registerPartnerRoutes() {
 	s.mux.HandleFunc("POST /v1/admin/partners", s.admin(s.handleRegisterPartner))
 	s.mux.HandleFunc("GET /v1/admin/partners", s.admin(s.handleListPartners))
 	s.mux.HandleFunc("GET /v1/admin/partners/{id}", s.admin(s.handleGetPartner))
+	s.mux.HandleFunc("PATCH /v1/admin/partners/{id}", s.admin(s.handleUpdatePartner))
 	s.mux.HandleFunc("POST /v1/admin/partners/{id}/secrets", s.admin(s.handleRotatePartnerSecret))
 }
 
@@ -79,6 +80,36 @@ func (s *Server) handleGetPartner(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := s.PartnerRegistry.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+// updatePartnerRequest changes a partner; absent fields stay as they are.
+type updatePartnerRequest struct {
+	WebhookURL *string `json:"webhook_url"`
+}
+
+func (s *Server) handleUpdatePartner(w http.ResponseWriter, r *http.Request) {
+	if s.PartnerRegistry == nil {
+		serviceMissing(w, "the partner registry")
+		return
+	}
+	var req updatePartnerRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	if req.WebhookURL != nil {
+		if err := s.PartnerRegistry.SetWebhookURL(r.Context(), id, *req.WebhookURL); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
+	p, err := s.PartnerRegistry.Get(r.Context(), id)
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -45,6 +45,22 @@ func TestPartnerRoutes(t *testing.T) {
 			t.Fatalf("get = %d %v", st, body)
 		}
 
+		if st, body := e.call("PATCH", "/v1/admin/partners/xianyu", admin, []byte(`{"webhook_url":"https://example.com/v2"}`)); st != 200 || body["webhook_url"] != "https://example.com/v2" {
+			t.Fatalf("patch = %d %v", st, body)
+		}
+		if st, body := e.call("PATCH", "/v1/admin/partners/xianyu", admin, []byte(`{"webhook_url":"gopher://x"}`)); st != 400 || errCode(body) != "invalid" {
+			t.Fatalf("patch bad url = %d %v", st, body)
+		}
+		if st, body := e.call("PATCH", "/v1/admin/partners/nobody", admin, []byte(`{"webhook_url":""}`)); st != 404 || errCode(body) != "not_found" {
+			t.Fatalf("patch unknown = %d %v", st, body)
+		}
+		if st, body := e.call("PATCH", "/v1/admin/partners/xianyu", admin, []byte(`{"name":"renamed"}`)); st != 400 || errCode(body) != "invalid" {
+			t.Fatalf("patch unknown field = %d %v", st, body)
+		}
+		if _, body := e.call("GET", "/v1/admin/partners/xianyu", admin, nil); body["webhook_url"] != "https://example.com/v2" || body["name"] != "Xianyu 闲鱼" {
+			t.Fatalf("after refused patches: %v", body)
+		}
+
 		st, body = e.call("POST", "/v1/admin/partners/xianyu/secrets", admin, nil)
 		fresh, _ := body["secret"].(string)
 		until, _ := time.Parse(time.RFC3339Nano, stringOf(body["previous_valid_until"]))
