@@ -163,7 +163,7 @@ const dictV1 = `{"after_discount_mg":"","baseline_mg":"","behavior":"","cap_appl
 	`eleme.no_cutlery eleme.small_portion cainiao.box_return cainiao.e_waybill tmall.e_waybill tmall.low_carbon_product travel.bus_trip travel.metro_trip xianyu.secondhand_ ride_record trip_id waybill_id parcel_id station_id cutlery_choice portion_choice daily yearly`
 
 var writers = sync.Pool{New: func() any {
-	w, err := flate.NewWriterDict(nil, flate.BestSpeed, []byte(dictV1))
+	w, err := flate.NewWriterDict(nil, flate.BestCompression, []byte(dictV1))
 	if err != nil {
 		panic(err)
 	}

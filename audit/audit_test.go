@@ -1,0 +1,175 @@
+package audit_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	oc "github.com/opencarbon/opencarbon"
+	"github.com/opencarbon/opencarbon/audit"
+	"github.com/opencarbon/opencarbon/methodologies"
+	"github.com/opencarbon/opencarbon/methodology"
+	"github.com/opencarbon/opencarbon/store"
+	"github.com/opencarbon/opencarbon/store/storetest"
+)
+
+func engine(t *testing.T) *methodology.Engine {
+	t.Helper()
+	ms, f, err := methodology.LoadFS(methodologies.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := methodology.NewEngine(ms, f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// appendN writes n records to shard 0 in one transaction.
+func appendN(t *testing.T, db *store.DB, eng *methodology.Engine, n int) []string {
+	t.Helper()
+	var ids []string
+	at := time.Date(2026, 11, 20, 12, 0, 0, 123000, time.UTC)
+	err := db.InTx(context.Background(), func(tx *store.Tx) error {
+		head, err := audit.HeadTx(context.Background(), tx, 0)
+		if err != nil {
+			return err
+		}
+		for i := 0; i < n; i++ {
+			r, err := eng.Evaluate(methodology.Event{ID: fmt.Sprintf("e%d", i), Partner: "tmall", Person: "p", Behavior: "travel.metro_trip", OccurredAt: at,
+				Params: map[string]any{"trip_id": fmt.Sprint(i), "city": "BJ", "distance": float64(i + 1)}, Evidence: map[string]any{"ride_record": "R"}},
+				methodology.Usage{DayMG: int64(i) * 1000})
+			if err != nil || r.Refusal != "" {
+				return fmt.Errorf("evaluate: %v %s", err, r.Detail)
+			}
+			var id string
+			id, head, err = audit.AppendTx(context.Background(), tx, head, 7, r.Calc)
+			if err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return audit.SetHeadTx(context.Background(), tx, head)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+func TestVerify(t *testing.T) {
+	storetest.Each(t, []store.Component{audit.Migrations}, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		eng := engine(t)
+		ids := appendN(t, db, eng, 5)
+		kinds := func() map[string]string {
+			t.Helper()
+			ps, n, err := audit.Verify(ctx, db, eng)
+			if err != nil || n != 5 {
+				t.Fatalf("verify read %d: %v", n, err)
+			}
+			out := map[string]string{}
+			for _, p := range ps {
+				out[p.CalcID] = p.Kind
+			}
+			return out
+		}
+		t.Run("OK", func(t *testing.T) {
+			if ps := kinds(); len(ps) != 0 {
+				t.Fatalf("clean log: %v", ps)
+			}
+			rec, err := audit.Get(ctx, db, eng, ids[2])
+			if err != nil || rec.Calc.EventID != "e2" || rec.AccountID != 7 || len(rec.Calc.Factors) == 0 {
+				t.Fatalf("get = %+v %v", rec, err)
+			}
+			if _, err := audit.Get(ctx, db, eng, "0-99"); oc.ErrorCode(err) != oc.ENotFound {
+				t.Fatalf("missing: %v", err)
+			}
+			if _, err := audit.Get(ctx, db, eng, "x"); oc.ErrorCode(err) != oc.ENotFound {
+				t.Fatalf("malformed: %v", err)
+			}
+		})
+		t.Run("ErrTamperedResult", func(t *testing.T) {
+			var raw []byte
+			if err := db.Read().QueryRow(`SELECT record FROM calc_log WHERE shard = 0 AND seq = 3`).Scan(&raw); err != nil {
+				t.Fatal(err)
+			}
+			c, err := audit.Expand(raw, eng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.ResultMG += 1000
+			bad, _ := audit.Compact(c)
+			setRecord(t, db, 3, bad)
+			got := kinds()
+			// The changed record no longer recomputes, and the next one's
+			// prev_hash no longer matches it.
+			if got[ids[2]] != "mismatch" || got[ids[3]] != "chain_broken" {
+				t.Fatalf("problems = %v", got)
+			}
+			setRecord(t, db, 3, raw)
+			if ps := kinds(); len(ps) != 0 {
+				t.Fatalf("restored log: %v", ps)
+			}
+		})
+		t.Run("ErrRemovedRecord", func(t *testing.T) {
+			var raw []byte
+			db.Read().QueryRow(`SELECT record FROM calc_log WHERE shard = 0 AND seq = 5`).Scan(&raw)
+			exec(t, db, `DELETE FROM calc_log WHERE shard = 0 AND seq = 5`)
+			if got := kindsN(t, db, eng); got[ids[3]] != "head_mismatch" {
+				t.Fatalf("problems = %v", got)
+			}
+			exec(t, db, `INSERT INTO calc_log (shard, seq, account_id, record) VALUES (0, 5, 7, $1)`, raw)
+		})
+	})
+}
+
+func kindsN(t *testing.T, db *store.DB, eng *methodology.Engine) map[string]string {
+	ps, _, err := audit.Verify(context.Background(), db, eng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, p := range ps {
+		out[p.CalcID] = p.Kind
+	}
+	return out
+}
+
+func setRecord(t *testing.T, db *store.DB, seq int, rec []byte) {
+	exec(t, db, `UPDATE calc_log SET record = $1 WHERE shard = 0 AND seq = $2`, rec, seq)
+}
+
+func exec(t *testing.T, db *store.DB, q string, args ...any) {
+	t.Helper()
+	if err := db.InTx(context.Background(), func(tx *store.Tx) error {
+		_, err := tx.ExecContext(context.Background(), q, args...)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRecordSize keeps stored calc records compact.
+func TestRecordSize(t *testing.T) {
+	eng := engine(t)
+	r, _ := eng.Evaluate(methodology.Event{ID: "evt-000123", Partner: "eleme", Person: "p", Behavior: "eleme.no_cutlery", OccurredAt: time.Now(),
+		Params: map[string]any{"order_id": "E123456"}, Evidence: map[string]any{"cutlery_choice": "none"}}, methodology.Usage{})
+	r.Calc.PrevHash = "0f3e6a1c77d2b9e84f5a03c6d1e2b7a9c4f8e0d3b6a5c2e1f4d7a8b9c0e3f6a2"
+	b, err := audit.Compact(r.Calc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := *r.Calc
+	cc.Factors = nil
+	t.Logf("canonical %d bytes, stored %d bytes: %s", len(r.Calc.Canonical()), len(b), cc.Canonical())
+	if len(b) > 300 {
+		t.Fatalf("stored record is %d bytes", len(b))
+	}
+	back, err := audit.Expand(b, eng)
+	if err != nil || back.Hash() != r.Calc.Hash() {
+		t.Fatalf("round trip changed the record: %v", err)
+	}
+}
