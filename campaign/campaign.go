@@ -105,14 +105,17 @@ type Medal struct {
 }
 
 // Bonus is a grant of campaign bonus points, handed to the ledger by the
-// BonusFunc inside the consumer's transaction. Points is negative when a
-// reversal claws a bonus back. Ref is unique per grant.
+// BonusFunc inside the consumer's transaction. When a counted credit is
+// reversed, a Bonus with negative Points and Reverses set to the grant's
+// Ref claws the bonus back (ledger.ReverseTx of that grant). Ref is unique
+// per grant or clawback.
 type Bonus struct {
 	Campaign  string
 	Parent    int64
 	Sub       int64
 	Points    int64
 	Ref       string
+	Reverses  string    // for a clawback: the Ref of the grant taken back
 	ExpiresAt time.Time // zero: the ledger's default expiry
 }
 

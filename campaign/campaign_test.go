@@ -384,7 +384,7 @@ func TestScores(t *testing.T) {
 			ref := credit(t, db, 3, 4000, sh(2022, 8, 14, 9, 0, 0, 0), sh(2022, 8, 14, 9, 0, 0, 0))
 			reverse(t, db, 3, 4000, ref, sh(2022, 8, 14, 10, 0, 0, 0))
 			drain(t, db, s, FeedName)
-			if len(grants) != 2 || grants[0].Points != 2 || grants[1].Points != -2 || grants[0].Ref == grants[1].Ref {
+			if len(grants) != 2 || grants[0].Points != 2 || grants[1].Points != -2 || grants[1].Reverses != grants[0].Ref || grants[0].Ref == grants[1].Ref {
 				t.Fatalf("grants %+v", grants)
 			}
 		})

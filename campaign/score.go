@@ -106,6 +106,16 @@ func (s *Service) creditTx(ctx context.Context, tx *store.Tx, b webhook.CreditBo
 			continue
 		}
 		bonus := b.Points * c.BonusPercent / 100
+		var expires time.Time
+		if c.BonusExpiryDays > 0 {
+			expires = b.CreditedAt.Add(time.Duration(c.BonusExpiryDays) * 24 * time.Hour)
+			if !expires.After(tx.Now) {
+				bonus = 0 // processed after the bonus would have expired: nothing to grant
+			}
+		}
+		if s.Bonus == nil {
+			bonus = 0
+		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO campaign_credits (campaign_id, ref, account_id, mg, bonus_points, credited_at)
 			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (campaign_id, ref) DO NOTHING`, c.ID, b.Ref, b.Account, b.MG, bonus, at)
 		if err != nil {
@@ -117,11 +127,8 @@ func (s *Service) creditTx(ctx context.Context, tx *store.Tx, b webhook.CreditBo
 		if err := bumpTx(ctx, tx, c.ID, b.Account, b.MG, at); err != nil {
 			return nil, err
 		}
-		if bonus > 0 && s.Bonus != nil {
-			g := Bonus{Campaign: c.ID, Parent: b.Account, Sub: b.Sub, Points: bonus, Ref: "campaign:" + c.ID + ":" + b.Ref}
-			if c.BonusExpiryDays > 0 {
-				g.ExpiresAt = b.CreditedAt.Add(time.Duration(c.BonusExpiryDays) * 24 * time.Hour)
-			}
+		if bonus > 0 {
+			g := Bonus{Campaign: c.ID, Parent: b.Account, Sub: b.Sub, Points: bonus, Ref: bonusRef(c.ID, b.Ref), ExpiresAt: expires}
 			if err := s.Bonus(ctx, tx, g); err != nil {
 				return nil, fmt.Errorf("campaign bonus: %w", err)
 			}
@@ -166,7 +173,8 @@ func (s *Service) reverseTx(ctx context.Context, tx *store.Tx, b webhook.CreditB
 			return nil, err
 		}
 		if h.bonusPoint > 0 && s.Bonus != nil {
-			g := Bonus{Campaign: h.campaign, Parent: h.account, Sub: b.Sub, Points: -h.bonusPoint, Ref: "campaign:" + h.campaign + ":" + b.Ref + ":reversal"}
+			g := Bonus{Campaign: h.campaign, Parent: h.account, Sub: b.Sub, Points: -h.bonusPoint,
+				Ref: bonusRef(h.campaign, b.Ref) + ":reversal", Reverses: bonusRef(h.campaign, b.Ref)}
 			if err := s.Bonus(ctx, tx, g); err != nil {
 				return nil, fmt.Errorf("campaign bonus reversal: %w", err)
 			}
@@ -175,6 +183,9 @@ func (s *Service) reverseTx(ctx context.Context, tx *store.Tx, b webhook.CreditB
 	}
 	return ids, nil
 }
+
+// bonusRef is the ledger reference of the bonus for credit ref.
+func bonusRef(campaign, ref string) string { return "campaign:" + campaign + ":" + ref }
 
 // bumpTx adds delta mg to a member's score; reached_at becomes the later of
 // its old value and at, so replays in any order give the same result.
