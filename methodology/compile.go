@@ -89,6 +89,10 @@ func sha256Hex(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
+// maxExprLen bounds an expression's source. With loops refused by the
+// unit checker, evaluation cost is bounded by expression size.
+const maxExprLen = 2000
+
 // baseEnv declares the event variables every expression sees.
 var baseEnv = mustEnv(cel.NewEnv(
 	cel.Variable("params", cel.MapType(cel.StringType, cel.DynType)),
@@ -184,6 +188,10 @@ func compile(ix *posIndex, d *Document, factors *Factors) (*Methodology, Problem
 	uc := &unitChecker{units: units}
 	prog := func(path, src string, want *cel.Type, mass bool) cel.Program {
 		if strings.TrimSpace(src) == "" {
+			return nil
+		}
+		if len(src) > maxExprLen {
+			add(path, "expression is longer than %d characters", maxExprLen)
 			return nil
 		}
 		ast, iss := env.Compile(src)

@@ -60,6 +60,7 @@ type activation struct {
 	vals []any
 }
 
+// ResolveName implements interpreter.Activation.
 func (a *activation) ResolveName(name string) (any, bool) {
 	i, ok := a.m.varIndex[name]
 	if !ok {
@@ -68,6 +69,7 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	return a.vals[i], true
 }
 
+// Parent implements interpreter.Activation; there is none.
 func (a *activation) Parent() interpreter.Activation { return nil }
 
 var activations = sync.Pool{New: func() any { return &activation{} }}

@@ -110,6 +110,7 @@ func TestLoadErrors(t *testing.T) {
 		{"ErrCELUndeclared", "baseline: ef * orders", "baseline: ef * oders", 18, "undeclared reference"},
 		{"ErrCELTypeMismatch", "baseline: ef * orders", "baseline: ef * city", 18, "no matching overload"},
 		{"ErrCELIntResult", "project: \"0.0\"", "project: \"0\"", 19, "want double"},
+		{"ErrLoop", `applicability: "true"`, `applicability: "[1, 2].all(x, x > 0)"`, 9, "loops"},
 		{"ErrApplicabilityNotBool", `applicability: "true"`, `applicability: "orders"`, 9, "want bool"},
 	}
 	for _, c := range cases {

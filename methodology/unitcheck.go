@@ -65,6 +65,8 @@ func (c *unitChecker) infer(e celast.Expr) uval {
 		return uval{name: e.AsSelect().FieldName()}
 	case celast.CallKind:
 		return c.call(e)
+	case celast.ComprehensionKind:
+		return c.fail(e, "loops (all, exists, map, filter) are not allowed: an expression must cost the same for every event")
 	}
 	return uval{}
 }
