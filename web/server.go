@@ -20,7 +20,9 @@ import (
 	"github.com/opencarbon/opencarbon/intake"
 	"github.com/opencarbon/opencarbon/methodology"
 	"github.com/opencarbon/opencarbon/partner"
+	"github.com/opencarbon/opencarbon/reward"
 	"github.com/opencarbon/opencarbon/store"
+	"github.com/opencarbon/opencarbon/webhook"
 )
 
 // Server is the HTTP server. Fill the exported fields, then call Handler.
@@ -38,6 +40,9 @@ type Server struct {
 
 	// Domain services (set by cmd/opencarbon). Keep one line each.
 	// -- services --
+	Rewards  *reward.Service    // offers, redemptions, donations and vouchers
+	Webhooks *webhook.Deliverer // webhook deliveries (admin: dead letters, retry)
+
 	ui *uiRuntime // web UI templates, catalogs and session key (ui.go)
 
 	PartnerRegistry *partner.Service // admin calls on partners (registration, rotation)
