@@ -30,14 +30,14 @@ var (
 
 // acctEnv is a running server with the partner registry and accounts.
 type acctEnv struct {
-	t        *testing.T
+	t        testing.TB
 	db       *store.DB
 	srv      *web.Server
 	url      string
 	partners *partner.Service
 }
 
-func newAcctEnv(t *testing.T, db *store.DB, configure func(*web.Server)) *acctEnv {
+func newAcctEnv(t testing.TB, db *store.DB, configure func(*web.Server)) *acctEnv {
 	t.Helper()
 	ps, err := partner.NewService(db, []byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
@@ -57,7 +57,7 @@ func newAcctEnv(t *testing.T, db *store.DB, configure func(*web.Server)) *acctEn
 	return &acctEnv{t: t, db: db, srv: srv, url: ts.URL, partners: ps}
 }
 
-func personToken(t *testing.T, person string) string {
+func personToken(t testing.TB, person string) string {
 	t.Helper()
 	tok, err := web.MintPersonToken(acctKey, person, time.Hour)
 	if err != nil {
@@ -96,7 +96,7 @@ func errCode(body map[string]any) string {
 }
 
 // acctRows counts accounts, sub-accounts and consents.
-func acctRows(t *testing.T, db *store.DB) [3]int {
+func acctRows(t testing.TB, db *store.DB) [3]int {
 	t.Helper()
 	var out [3]int
 	for i, table := range []string{"accounts", "subaccounts", "consents"} {
