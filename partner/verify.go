@@ -44,7 +44,9 @@ const pruneEvery = time.Minute
 //     record is a unique row, so the check holds across processes;
 //   - EMissingScope: the partner does not hold scope ("" skips the check).
 //
-// Verify implements web.PartnerAuth.
+// Verify implements web.PartnerAuth. It writes (the nonce) outside any
+// transaction, so it must not be called inside a write transaction: on
+// SQLite that one writer connection is what it waits for.
 func (s *Service) Verify(ctx context.Context, method, pathWithQuery string, h http.Header, body []byte, scope string) (string, error) {
 	id, ok := header(h, HeaderPartner)
 	if !ok || !ValidID(id) {

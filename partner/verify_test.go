@@ -298,6 +298,33 @@ func TestRotate(t *testing.T) {
 				}
 			}
 		})
+		t.Run("ConcurrentRotations", func(t *testing.T) {
+			secrets := make([]string, 4)
+			var wg sync.WaitGroup
+			for i := range secrets {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					sec, _, err := s.Rotate(ctx, "cainiao", time.Hour)
+					if err != nil {
+						t.Error(err)
+					}
+					secrets[i] = sec
+				}()
+			}
+			wg.Wait()
+			_, current, _ := s.Endpoint(ctx, "cainiao")
+			found := false
+			for _, sec := range secrets {
+				if c := verify(other, sec); c != "" {
+					t.Fatalf("secret of a concurrent rotation refused: %s", c)
+				}
+				found = found || sec == current
+			}
+			if !found {
+				t.Fatal("the current secret is none of the rotations")
+			}
+		})
 		t.Run("ErrUnknownPartner", func(t *testing.T) {
 			if _, _, err := s.Rotate(ctx, "nobody", time.Hour); oc.ErrorCode(err) != oc.ENotFound {
 				t.Fatalf("rotate unknown: %v", err)
