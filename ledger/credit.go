@@ -161,14 +161,14 @@ func inflow(ctx context.Context, tx *store.Tx, txID, parent, sub, mg, extra, src
 	if pg {
 		// Lock the parent row first (see the package comment); SQLite's
 		// single writer needs no lock, so it updates the parent once, below.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_balances (parent, sub, mg, points, debt) VALUES ($1, 0, $2, 0, 0)
+		if _, err := exec(ctx, tx, `INSERT INTO ledger_balances (parent, sub, mg, points, debt) VALUES ($1, 0, $2, 0, 0)
 			ON CONFLICT (parent, sub) DO UPDATE SET mg = ledger_balances.mg + excluded.mg`, parent, mg); err != nil {
 			return inflowResult{}, fmt.Errorf("ledger balance %d: %w", parent, err)
 		}
 	}
 	var after bal
 	var err error
-	if err := tx.QueryRowContext(ctx, subInflowSQL, parent, sub, mg, mg/MGPerPoint+extra, extra).
+	if err := queryRow(ctx, tx, subInflowSQL, parent, sub, mg, mg/MGPerPoint+extra, extra).
 		Scan(&after.mg, &after.points, &after.debt); err != nil {
 		return inflowResult{}, fmt.Errorf("ledger balance %d/%d: %w", parent, sub, err)
 	}
@@ -208,7 +208,7 @@ func setDebt(ctx context.Context, tx *store.Tx, txID, debt int64) error {
 	if debt == 0 {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE ledger_tx SET debt = $1 WHERE id = $2`, debt, txID); err != nil {
+	if _, err := exec(ctx, tx, `UPDATE ledger_tx SET debt = $1 WHERE id = $2`, debt, txID); err != nil {
 		return fmt.Errorf("ledger debt: %w", err)
 	}
 	return nil
@@ -216,7 +216,7 @@ func setDebt(ctx context.Context, tx *store.Tx, txID, debt int64) error {
 
 // addLot adds points to the sub-account's lot expiring at exp.
 func addLot(ctx context.Context, tx *store.Tx, parent, sub, creditedAt, exp, points int64) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO ledger_lots (parent, sub, credited_at, expires_at, remaining) VALUES ($1, $2, $3, $4, $5)
+	_, err := exec(ctx, tx, `INSERT INTO ledger_lots (parent, sub, credited_at, expires_at, remaining) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (sub, expires_at) DO UPDATE SET remaining = ledger_lots.remaining + excluded.remaining`,
 		parent, sub, creditedAt, exp, points)
 	if err != nil {

@@ -158,7 +158,7 @@ func insertTx(ctx context.Context, tx *store.Tx, ref, kind string, parent, sub i
 	if note != "" {
 		noteArg = note
 	}
-	err = tx.QueryRowContext(ctx, `INSERT INTO ledger_tx (ref, kind, parent, sub, calc_id, created_at, debt, orig, note)
+	err = queryRow(ctx, tx, `INSERT INTO ledger_tx (ref, kind, parent, sub, calc_id, created_at, debt, orig, note)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (ref) DO NOTHING RETURNING id`,
 		ref, kind, parent, sub, calcID, store.Micros(tx.Now), debt, origArg, noteArg).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -234,7 +234,7 @@ func insertPostingsFrom(ctx context.Context, tx *store.Tx, txID int64, seq *int,
 	if n == 0 {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+	if _, err := exec(ctx, tx, q, args...); err != nil {
 		return fmt.Errorf("ledger postings: %w", err)
 	}
 	return nil
@@ -264,7 +264,7 @@ func lockParent(ctx context.Context, tx *store.Tx, parent int64) (bal, error) {
 	if tx.Dialect == store.Postgres {
 		q += ` FOR UPDATE`
 	}
-	err := tx.QueryRowContext(ctx, q, parent).Scan(&b.mg, &b.points, &b.debt)
+	err := queryRow(ctx, tx, q, parent).Scan(&b.mg, &b.points, &b.debt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return bal{}, nil
 	}
@@ -281,7 +281,7 @@ func subBalance(ctx context.Context, tx *store.Tx, parent, sub int64) (bal, erro
 	if tx.Dialect == store.Postgres {
 		q += ` FOR UPDATE`
 	}
-	err := tx.QueryRowContext(ctx, q, parent, sub).Scan(&b.mg, &b.points, &b.debt)
+	err := queryRow(ctx, tx, q, parent, sub).Scan(&b.mg, &b.points, &b.debt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return bal{}, nil
 	}
@@ -296,7 +296,7 @@ func addBalance(ctx context.Context, tx *store.Tx, parent, sub int64, d bal) err
 	if d == (bal{}) {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO ledger_balances (parent, sub, mg, points, debt) VALUES ($1, $2, $3, $4, $5)
+	_, err := exec(ctx, tx, `INSERT INTO ledger_balances (parent, sub, mg, points, debt) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (parent, sub) DO UPDATE SET mg = ledger_balances.mg + excluded.mg,
 		points = ledger_balances.points + excluded.points, debt = ledger_balances.debt + excluded.debt`,
 		parent, sub, d.mg, d.points, d.debt)
@@ -310,7 +310,7 @@ func addBalance(ctx context.Context, tx *store.Tx, parent, sub int64, d bal) err
 // proposed row of an upsert would fail the CHECK constraints on
 // PostgreSQL before the conflict is seen).
 func updateBalance(ctx context.Context, tx *store.Tx, parent, sub int64, d bal) error {
-	res, err := tx.ExecContext(ctx, `UPDATE ledger_balances SET mg = mg + $3, points = points + $4, debt = debt + $5
+	res, err := exec(ctx, tx, `UPDATE ledger_balances SET mg = mg + $3, points = points + $4, debt = debt + $5
 		WHERE parent = $1 AND sub = $2`, parent, sub, d.mg, d.points, d.debt)
 	if err != nil {
 		return fmt.Errorf("ledger balance %d/%d: %w", parent, sub, err)
