@@ -7,6 +7,8 @@ import (
 	"os"
 
 	"github.com/opencarbon/opencarbon/account"
+	"github.com/opencarbon/opencarbon/audit"
+	"github.com/opencarbon/opencarbon/intake"
 	"github.com/opencarbon/opencarbon/partner"
 	"github.com/opencarbon/opencarbon/store"
 	"github.com/opencarbon/opencarbon/web"
@@ -18,6 +20,8 @@ func components() []store.Component {
 		partner.Migrations,
 		account.Migrations,
 		// -- components --
+		audit.Migrations,
+		intake.Migrations,
 	}
 }
 
@@ -28,6 +32,7 @@ type app struct {
 	db     *store.DB
 	server *web.Server
 	// -- app services --
+	intake    *intake.Service  // event intake (intake.go)
 	secretKey []byte           // encrypts partner secrets; see keys.go
 	partners  *partner.Service // nil when no secret key (migrate on PostgreSQL)
 	accounts  *account.Service
@@ -59,6 +64,7 @@ func openApp(ctx context.Context, cfg *config) (*app, error) {
 		return nil, err
 	}
 	// -- wire services --
+	a.wireIntake()
 	return a, nil
 }
 
@@ -70,5 +76,8 @@ func (a *app) start(ctx context.Context) {
 
 func (a *app) close() {
 	// -- close services --
+	if a.intake != nil {
+		a.intake.Close()
+	}
 	a.db.Close()
 }

@@ -31,6 +31,9 @@ func loadDemo(ctx context.Context, a *app) error {
 		return err
 	}
 	// -- demo seeds --
+	if err := seedEvents(ctx, a); err != nil {
+		return err
+	}
 	return nil
 }
 

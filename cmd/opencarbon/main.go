@@ -72,6 +72,10 @@ func run(ctx context.Context, args []string) error {
 		fmt.Print(usage)
 		return nil
 	// -- commands --
+	case "verify":
+		return verifyCmd(ctx, rest)
+	case "bench":
+		return benchCmd(ctx, rest)
 	case "methodology":
 		return methodologyCmd(rest)
 	case "token":
