@@ -11,11 +11,11 @@ import (
 
 // registerConsolePages registers the operator and reviewer console.
 func (s *Server) registerConsolePages() {
-	s.mux.HandleFunc("GET /console/signin", s.uiHandler(s.handleConsoleSignInPage))
-	s.mux.HandleFunc("POST /console/signin", s.uiHandler(s.handleConsoleSignIn))
-	s.mux.HandleFunc("GET /console/partners", s.consolePage(true, s.handleConsolePartners))
-	s.mux.HandleFunc("POST /console/partners", s.consolePage(true, s.handleConsoleRegister))
-	s.mux.HandleFunc("POST /console/partners/{id}/rotate", s.consolePage(true, s.handleConsoleRotate))
+	s.mux.HandleFunc("GET /console/signin", s.uiHandler(s.pageConsoleSignInPage))
+	s.mux.HandleFunc("POST /console/signin", s.uiHandler(s.pageConsoleSignIn))
+	s.mux.HandleFunc("GET /console/partners", s.consolePage(true, s.pageConsolePartners))
+	s.mux.HandleFunc("POST /console/partners", s.consolePage(true, s.pageConsoleRegister))
+	s.mux.HandleFunc("POST /console/partners/{id}/rotate", s.consolePage(true, s.pageConsoleRotate))
 	s.registerConsoleExtraPages()
 	s.registerMethodologyPages()
 }
@@ -40,13 +40,13 @@ type consoleSignInView struct {
 	uiPage
 }
 
-func (s *Server) handleConsoleSignInPage(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+func (s *Server) pageConsoleSignInPage(w http.ResponseWriter, r *http.Request, rq *uiReq) {
 	s.render(w, r, rq, http.StatusOK, "console_signin", &consoleSignInView{uiPage: uiPage{TitleKey: "console.signin.title", Console: true}})
 }
 
-// handleConsoleSignIn accepts the admin token, or a reviewer's token when
+// pageConsoleSignIn accepts the admin token, or a reviewer's token when
 // the methodology registry is wired.
-func (s *Server) handleConsoleSignIn(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+func (s *Server) pageConsoleSignIn(w http.ResponseWriter, r *http.Request, rq *uiReq) {
 	tok := strings.TrimSpace(r.PostForm.Get("token"))
 	if tok != "" && s.AdminToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.AdminToken)) == 1 {
 		s.startSession(w, r, rq, kindAdmin, "admin")
@@ -69,7 +69,7 @@ type consolePartnersView struct {
 	Until     time.Time
 }
 
-func (s *Server) handleConsolePartners(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+func (s *Server) pageConsolePartners(w http.ResponseWriter, r *http.Request, rq *uiReq) {
 	s.renderPartners(w, r, rq, http.StatusOK, &consolePartnersView{})
 }
 
@@ -88,9 +88,9 @@ func (s *Server) renderPartners(w http.ResponseWriter, r *http.Request, rq *uiRe
 	s.render(w, r, rq, status, "console_partners", v)
 }
 
-// handleConsoleRegister registers a partner and shows its secret once, in
+// pageConsoleRegister registers a partner and shows its secret once, in
 // this response only (it is not kept anywhere in the UI).
-func (s *Server) handleConsoleRegister(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+func (s *Server) pageConsoleRegister(w http.ResponseWriter, r *http.Request, rq *uiReq) {
 	if s.PartnerRegistry == nil {
 		s.uiStatus(w, r, rq, http.StatusServiceUnavailable, "error.unavailable")
 		return
@@ -107,7 +107,7 @@ func (s *Server) handleConsoleRegister(w http.ResponseWriter, r *http.Request, r
 	s.renderPartners(w, r, rq, http.StatusCreated, v)
 }
 
-func (s *Server) handleConsoleRotate(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+func (s *Server) pageConsoleRotate(w http.ResponseWriter, r *http.Request, rq *uiReq) {
 	if s.PartnerRegistry == nil {
 		s.uiStatus(w, r, rq, http.StatusServiceUnavailable, "error.unavailable")
 		return

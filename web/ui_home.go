@@ -19,7 +19,7 @@ type homeView struct {
 	Bao        baoView
 }
 
-func (s *Server) handleHome(w http.ResponseWriter, r *http.Request, rq *uiReq, a *account.Account) {
+func (s *Server) pageHome(w http.ResponseWriter, r *http.Request, rq *uiReq, a *account.Account) {
 	v := &homeView{uiPage: uiPage{TitleKey: "home.title", Nav: "home"}, Account: a, Subs: s.subViews(r, a)}
 	s.render(w, r, rq, http.StatusOK, "home", v)
 }
@@ -33,9 +33,10 @@ type pendingView struct {
 // registerPersonExtraPages registers the pages fed by the ledger, honor,
 // reward and campaign services.
 func (s *Server) registerPersonExtraPages() {
+	s.mux.HandleFunc("GET /footprint", s.personPage(s.pageFootprint))
+	s.mux.HandleFunc("GET /history", s.personPage(s.pageHistory))
+	s.mux.HandleFunc("GET /history/{calc}", s.personPage(s.pageWhy))
 	for _, p := range []struct{ path, nav, title string }{
-		{"/footprint", "footprint", "footprint.title"},
-		{"/history", "history", "history.title"},
 		{"/rewards", "rewards", "rewards.title"},
 		{"/medals", "medals", "medals.title"},
 		{"/campaigns", "campaigns", "campaigns.title"},

@@ -15,12 +15,12 @@ import (
 // registerMethodologyPages registers the public registry pages and the
 // console's review workflow.
 func (s *Server) registerMethodologyPages() {
-	s.mux.HandleFunc("GET /registry", s.uiHandler(s.handleRegistry))
-	s.mux.HandleFunc("GET /registry/{id}/{version}", s.uiHandler(s.handleRegistryVersion))
-	s.mux.HandleFunc("GET /console/methodologies", s.consolePage(false, s.handleConsoleMethodologies))
-	s.mux.HandleFunc("GET /console/methodologies/{id}/{version}", s.consolePage(false, s.handleConsoleMethodology))
-	s.mux.HandleFunc("POST /console/methodologies/{id}/{version}/{action}", s.consolePage(false, s.handleConsoleMethodologyAction))
-	s.mux.HandleFunc("GET /console/factors", s.consolePage(false, s.handleConsoleFactors))
+	s.mux.HandleFunc("GET /registry", s.uiHandler(s.pageRegistry))
+	s.mux.HandleFunc("GET /registry/{id}/{version}", s.uiHandler(s.pageRegistryVersion))
+	s.mux.HandleFunc("GET /console/methodologies", s.consolePage(false, s.pageConsoleMethodologies))
+	s.mux.HandleFunc("GET /console/methodologies/{id}/{version}", s.consolePage(false, s.pageConsoleMethodology))
+	s.mux.HandleFunc("POST /console/methodologies/{id}/{version}/{action}", s.consolePage(false, s.pageConsoleMethodologyAction))
+	s.mux.HandleFunc("GET /console/factors", s.consolePage(false, s.pageConsoleFactors))
 }
 
 // reviewerByToken authenticates a reviewer token with the registry.
@@ -64,7 +64,7 @@ func (s *Server) listVersions(w http.ResponseWriter, r *http.Request, rq *uiReq,
 	return out, true
 }
 
-func (s *Server) handleRegistry(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+func (s *Server) pageRegistry(w http.ResponseWriter, r *http.Request, rq *uiReq) {
 	rows, ok := s.listVersions(w, r, rq, "")
 	if !ok {
 		return
@@ -144,7 +144,7 @@ func (s *Server) loadVersion(w http.ResponseWriter, r *http.Request, rq *uiReq) 
 	return vv, true
 }
 
-func (s *Server) handleRegistryVersion(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+func (s *Server) pageRegistryVersion(w http.ResponseWriter, r *http.Request, rq *uiReq) {
 	vv, ok := s.loadVersion(w, r, rq)
 	if !ok {
 		return
@@ -157,7 +157,7 @@ func (s *Server) handleRegistryVersion(w http.ResponseWriter, r *http.Request, r
 	s.render(w, r, rq, http.StatusOK, "registry_version", vv)
 }
 
-func (s *Server) handleConsoleMethodologies(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+func (s *Server) pageConsoleMethodologies(w http.ResponseWriter, r *http.Request, rq *uiReq) {
 	rows, ok := s.listVersions(w, r, rq, "")
 	if !ok {
 		return
@@ -166,7 +166,7 @@ func (s *Server) handleConsoleMethodologies(w http.ResponseWriter, r *http.Reque
 	s.render(w, r, rq, http.StatusOK, "console_methodologies", v)
 }
 
-func (s *Server) handleConsoleMethodology(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+func (s *Server) pageConsoleMethodology(w http.ResponseWriter, r *http.Request, rq *uiReq) {
 	vv, ok := s.loadVersion(w, r, rq)
 	if !ok {
 		return
@@ -226,9 +226,9 @@ func prettyJSON(b []byte) []string {
 	return strings.Split(out.String(), "\n")
 }
 
-// handleConsoleMethodologyAction records a review or moves the lifecycle:
+// pageConsoleMethodologyAction records a review or moves the lifecycle:
 // review (approve/reject with comment), approve, suspend, reinstate.
-func (s *Server) handleConsoleMethodologyAction(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+func (s *Server) pageConsoleMethodologyAction(w http.ResponseWriter, r *http.Request, rq *uiReq) {
 	if s.Methodologies == nil {
 		s.uiStatus(w, r, rq, http.StatusServiceUnavailable, "error.unavailable")
 		return
@@ -278,7 +278,7 @@ type factorsView struct {
 	Factors []methodology.Factor
 }
 
-func (s *Server) handleConsoleFactors(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+func (s *Server) pageConsoleFactors(w http.ResponseWriter, r *http.Request, rq *uiReq) {
 	if s.Methodologies == nil {
 		s.uiStatus(w, r, rq, http.StatusServiceUnavailable, "error.unavailable")
 		return

@@ -15,15 +15,15 @@ const uiConsentVersion = "2026-01"
 
 // registerPersonPages registers the person app.
 func (s *Server) registerPersonPages() {
-	s.mux.HandleFunc("GET /{$}", s.personPage(s.handleHome))
-	s.mux.HandleFunc("GET /welcome", s.uiHandler(s.handleWelcomePage))
-	s.mux.HandleFunc("POST /welcome", s.uiHandler(s.handleWelcome))
-	s.mux.HandleFunc("GET /privacy", s.personPage(s.handlePrivacy))
-	s.mux.HandleFunc("POST /privacy/partners/{partner}/revoke", s.personPage(s.handleRevoke))
-	s.mux.HandleFunc("POST /privacy/partners/{partner}/link", s.personPage(s.handleLink))
-	s.mux.HandleFunc("GET /privacy/export", s.personPage(s.handleExportDownload))
-	s.mux.HandleFunc("GET /privacy/erase", s.personPage(s.handleErasePage))
-	s.mux.HandleFunc("POST /privacy/erase", s.personPage(s.handleEraseConfirm))
+	s.mux.HandleFunc("GET /{$}", s.personPage(s.pageHome))
+	s.mux.HandleFunc("GET /welcome", s.uiHandler(s.pageWelcomePage))
+	s.mux.HandleFunc("POST /welcome", s.uiHandler(s.pageWelcome))
+	s.mux.HandleFunc("GET /privacy", s.personPage(s.pagePrivacy))
+	s.mux.HandleFunc("POST /privacy/partners/{partner}/revoke", s.personPage(s.pageRevoke))
+	s.mux.HandleFunc("POST /privacy/partners/{partner}/link", s.personPage(s.pageLink))
+	s.mux.HandleFunc("GET /privacy/export", s.personPage(s.pageExportDownload))
+	s.mux.HandleFunc("GET /privacy/erase", s.personPage(s.pageErasePage))
+	s.mux.HandleFunc("POST /privacy/erase", s.personPage(s.pageEraseConfirm))
 	s.registerPersonExtraPages()
 }
 
@@ -99,7 +99,7 @@ func entryPointOf(from string) string {
 	return account.EntryPointMyPage
 }
 
-func (s *Server) handleWelcomePage(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+func (s *Server) pageWelcomePage(w http.ResponseWriter, r *http.Request, rq *uiReq) {
 	if rq.person == nil {
 		signInFirst(w, r)
 		return
@@ -119,7 +119,7 @@ func (s *Server) handleWelcomePage(w http.ResponseWriter, r *http.Request, rq *u
 	s.render(w, r, rq, http.StatusOK, "welcome", v)
 }
 
-func (s *Server) handleWelcome(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+func (s *Server) pageWelcome(w http.ResponseWriter, r *http.Request, rq *uiReq) {
 	if rq.person == nil {
 		signInFirst(w, r)
 		return
@@ -169,7 +169,7 @@ type privacyView struct {
 	Unlinked []partnerChoice
 }
 
-func (s *Server) handlePrivacy(w http.ResponseWriter, r *http.Request, rq *uiReq, a *account.Account) {
+func (s *Server) pagePrivacy(w http.ResponseWriter, r *http.Request, rq *uiReq, a *account.Account) {
 	v := &privacyView{uiPage: uiPage{TitleKey: "privacy.title", Nav: "privacy", Flash: flashOf(r)}, Account: a, Subs: s.subViews(r, a)}
 	names := s.partnerNames(r)
 	for _, id := range sortedKeys(names) {
@@ -190,7 +190,7 @@ func flashOf(r *http.Request) string {
 	return ""
 }
 
-func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request, rq *uiReq, a *account.Account) {
+func (s *Server) pageRevoke(w http.ResponseWriter, r *http.Request, rq *uiReq, a *account.Account) {
 	if _, err := s.Accounts.Revoke(r.Context(), rq.person.Subject, r.PathValue("partner")); err != nil {
 		s.uiFail(w, r, rq, err)
 		return
@@ -198,7 +198,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request, rq *uiReq,
 	see(w, r, "/privacy?done=flash.revoked")
 }
 
-func (s *Server) handleLink(w http.ResponseWriter, r *http.Request, rq *uiReq, a *account.Account) {
+func (s *Server) pageLink(w http.ResponseWriter, r *http.Request, rq *uiReq, a *account.Account) {
 	if _, err := s.Accounts.Link(r.Context(), rq.person.Subject, r.PathValue("partner")); err != nil {
 		s.uiFail(w, r, rq, err)
 		return
@@ -206,7 +206,7 @@ func (s *Server) handleLink(w http.ResponseWriter, r *http.Request, rq *uiReq, a
 	see(w, r, "/privacy?done=flash.linked")
 }
 
-func (s *Server) handleExportDownload(w http.ResponseWriter, r *http.Request, rq *uiReq, a *account.Account) {
+func (s *Server) pageExportDownload(w http.ResponseWriter, r *http.Request, rq *uiReq, a *account.Account) {
 	exp, err := s.Accounts.Export(r.Context(), rq.person.Subject)
 	if err != nil {
 		s.uiFail(w, r, rq, err)
@@ -227,13 +227,13 @@ type eraseView struct {
 	Account *account.Account
 }
 
-func (s *Server) handleErasePage(w http.ResponseWriter, r *http.Request, rq *uiReq, a *account.Account) {
+func (s *Server) pageErasePage(w http.ResponseWriter, r *http.Request, rq *uiReq, a *account.Account) {
 	s.render(w, r, rq, http.StatusOK, "erase", &eraseView{uiPage: uiPage{TitleKey: "erase.title", Nav: "privacy"}, Account: a})
 }
 
-// handleEraseConfirm erases only when the person typed the confirmation
+// pageEraseConfirm erases only when the person typed the confirmation
 // word of their language; then the session ends.
-func (s *Server) handleEraseConfirm(w http.ResponseWriter, r *http.Request, rq *uiReq, a *account.Account) {
+func (s *Server) pageEraseConfirm(w http.ResponseWriter, r *http.Request, rq *uiReq, a *account.Account) {
 	if r.PostForm.Get("confirm") != rq.rt.catalog[rq.lang]["erase.word"] {
 		v := &eraseView{uiPage: uiPage{TitleKey: "erase.title", Nav: "privacy", Flash: "erase.mismatch"}, Account: a}
 		s.render(w, r, rq, http.StatusBadRequest, "erase", v)

@@ -31,15 +31,15 @@ func (s *Server) registerUIRoutes() {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		files.ServeHTTP(w, r)
 	})
-	s.mux.HandleFunc("GET /lang/{lang}", s.uiHandler(s.handleLang))
-	s.mux.HandleFunc("GET /signin", s.uiHandler(s.handleSignInPage))
-	s.mux.HandleFunc("POST /signin", s.uiHandler(s.handleSignIn))
-	s.mux.HandleFunc("POST /signout", s.uiHandler(s.handleSignOut))
+	s.mux.HandleFunc("GET /lang/{lang}", s.uiHandler(s.pageLang))
+	s.mux.HandleFunc("GET /signin", s.uiHandler(s.pageSignInPage))
+	s.mux.HandleFunc("POST /signin", s.uiHandler(s.pageSignIn))
+	s.mux.HandleFunc("POST /signout", s.uiHandler(s.pageSignOut))
 	s.registerPersonPages()
 	s.registerConsolePages()
 }
 
-func (s *Server) handleLang(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+func (s *Server) pageLang(w http.ResponseWriter, r *http.Request, rq *uiReq) {
 	lang := r.PathValue("lang")
 	if !contains(uiLangs, lang) {
 		s.uiStatus(w, r, rq, http.StatusNotFound, "error.not_found")
@@ -56,7 +56,7 @@ type signInView struct {
 	Failed bool
 }
 
-func (s *Server) handleSignInPage(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+func (s *Server) pageSignInPage(w http.ResponseWriter, r *http.Request, rq *uiReq) {
 	v := &signInView{uiPage: uiPage{TitleKey: "signin.title"}, Next: localPath(r.URL.Query().Get("next"))}
 	if s.Demo {
 		v.Demo = account.DemoPeople
@@ -64,9 +64,9 @@ func (s *Server) handleSignInPage(w http.ResponseWriter, r *http.Request, rq *ui
 	s.render(w, r, rq, http.StatusOK, "signin", v)
 }
 
-// handleSignIn turns a host-platform person token (or, in demo mode, a demo
+// pageSignIn turns a host-platform person token (or, in demo mode, a demo
 // person) into a person session.
-func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+func (s *Server) pageSignIn(w http.ResponseWriter, r *http.Request, rq *uiReq) {
 	person := ""
 	if demo := r.PostForm.Get("demo"); demo != "" && s.Demo {
 		for _, p := range account.DemoPeople {
@@ -92,7 +92,7 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request, rq *uiReq)
 	see(w, r, localPath(r.PostForm.Get("next")))
 }
 
-func (s *Server) handleSignOut(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+func (s *Server) pageSignOut(w http.ResponseWriter, r *http.Request, rq *uiReq) {
 	if r.PostForm.Get("console") != "" {
 		s.endSession(w, r, rq, cookieConsole)
 		see(w, r, "/console/signin")

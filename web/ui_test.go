@@ -325,3 +325,48 @@ func catalogKeyRE(t *testing.T) *regexp.Regexp {
 	}
 	return regexp.MustCompile(`>\s*(` + strings.Join(alt, "|") + `)\.[a-z_.]+\s*<`)
 }
+
+func TestUICreditPages(t *testing.T) {
+	env := webtest.New(t, true)
+	b := newBrowser(t, env.URL)
+	b.signIn(env, "demo-xiaoming")
+	code, body := env.NoCutlery(t, "ui-ev-1", "demo-xiaoming")
+	if code != http.StatusOK || !strings.Contains(body, `"credited"`) {
+		t.Fatalf("event: %d %s", code, body)
+	}
+	t.Run("Footprint", func(t *testing.T) {
+		_, _, page := b.get("/footprint")
+		if !strings.Contains(page, "11.1 g") || !strings.Contains(page, "<svg class=\"chart\"") {
+			t.Fatal("footprint lacks the credit or the chart")
+		}
+	})
+	var calc string
+	t.Run("History", func(t *testing.T) {
+		_, _, page := b.get("/history")
+		m := regexp.MustCompile(`href="/history/([^"]+)"`).FindStringSubmatch(page)
+		if m == nil {
+			t.Fatal("no why link")
+		}
+		calc = m[1]
+	})
+	t.Run("Why", func(t *testing.T) {
+		code, _, page := b.get("/history/" + calc)
+		if code != http.StatusOK || !strings.Contains(page, "/registry/eleme.no_cutlery/") || !strings.Contains(page, `data-testid="factor-source"`) {
+			t.Fatalf("why page: %d", code)
+		}
+	})
+	t.Run("ErrWhyOfSomeoneElse", func(t *testing.T) {
+		other := newBrowser(t, env.URL)
+		other.signIn(env, "demo-lihua")
+		code, _, _ := other.get("/history/" + calc)
+		if code != http.StatusNotFound {
+			t.Fatalf("got %d", code)
+		}
+	})
+	t.Run("RegistryPage", func(t *testing.T) {
+		code, _, page := b.get("/registry/eleme.no_cutlery/1.0.0")
+		if code != http.StatusOK || !strings.Contains(page, "param-") {
+			t.Fatalf("registry page: %d", code)
+		}
+	})
+}

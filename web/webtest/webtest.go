@@ -6,18 +6,26 @@
 package webtest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/opencarbon/opencarbon/account"
+	"github.com/opencarbon/opencarbon/audit"
+	"github.com/opencarbon/opencarbon/intake"
+	"github.com/opencarbon/opencarbon/ledger"
 	"github.com/opencarbon/opencarbon/methodologies"
 	"github.com/opencarbon/opencarbon/methodology"
 	"github.com/opencarbon/opencarbon/partner"
 	"github.com/opencarbon/opencarbon/store"
 	"github.com/opencarbon/opencarbon/web"
+	"github.com/opencarbon/opencarbon/webhook"
 )
 
 // Fixed test keys; never use them outside tests.
@@ -46,13 +54,16 @@ type Env struct {
 	Accounts *account.Service
 	// Methodologies holds the shipped methodologies, approved.
 	Methodologies *methodology.Service
+	Intake        *intake.Service
+	Ledger        *ledger.Service
 	// Secrets are the partner secrets by partner id.
 	Secrets map[string]string
 }
 
 // Components lists the migrations of every wired service, in order.
 func Components() []store.Component {
-	return []store.Component{partner.Migrations, account.Migrations, methodology.Migrations}
+	return []store.Component{partner.Migrations, account.Migrations, methodology.Migrations,
+		webhook.Migrations, ledger.Migrations, audit.Migrations, intake.Migrations}
 }
 
 // New starts the environment; demo turns on demo mode (the people picker)
@@ -85,7 +96,10 @@ func New(tb testing.TB, demo bool) *Env {
 	if err := e.Methodologies.SeedApproved(ctx, methodologies.FS); err != nil {
 		tb.Fatal(err)
 	}
-	e.Server = &web.Server{DB: db, PersonTokenKey: PersonKey, AdminToken: AdminToken, Demo: demo,
+	e.Ledger = ledger.NewService(db, 0)
+	e.Intake = intake.NewService(db, e.Methodologies, intake.Config{})
+	tb.Cleanup(e.Intake.Close)
+	e.Server = &web.Server{Intake: e.Intake, DB: db, PersonTokenKey: PersonKey, AdminToken: AdminToken, Demo: demo,
 		Partners: e.Partners, PartnerRegistry: e.Partners, Accounts: e.Accounts, Methodologies: e.Methodologies}
 	if demo {
 		for _, p := range account.DemoPeople {
@@ -109,4 +123,33 @@ func (e *Env) Token(tb testing.TB, person string) string {
 		tb.Fatal(err)
 	}
 	return t
+}
+
+// SendEvent posts one event from partnerID, signed with its secret, to
+// /v1/events and returns the HTTP status and the answer body.
+func (e *Env) SendEvent(tb testing.TB, partnerID, eventID, person, behavior string, params, evidence map[string]any) (int, string) {
+	tb.Helper()
+	body, err := json.Marshal(map[string]any{"event_id": eventID, "person": person, "behavior": behavior,
+		"occurred_at": time.Now().UTC().Add(-time.Minute).Format(time.RFC3339), "params": params, "evidence": evidence})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, e.URL+"/v1/events", bytes.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	partner.SignRequest(req, partnerID, e.Secrets[partnerID], body)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(out)
+}
+
+// NoCutlery sends an eleme.no_cutlery event for person (11.13 g avoided).
+func (e *Env) NoCutlery(tb testing.TB, eventID, person string) (int, string) {
+	return e.SendEvent(tb, "eleme", eventID, person, "eleme.no_cutlery", map[string]any{"order_id": eventID}, map[string]any{"cutlery_choice": "none"})
 }
