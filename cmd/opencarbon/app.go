@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/opencarbon/opencarbon/account"
 	"github.com/opencarbon/opencarbon/audit"
 	"github.com/opencarbon/opencarbon/intake"
+	"github.com/opencarbon/opencarbon/ledger"
 	"github.com/opencarbon/opencarbon/partner"
 	"github.com/opencarbon/opencarbon/store"
 	"github.com/opencarbon/opencarbon/web"
@@ -20,6 +22,7 @@ func components() []store.Component {
 		partner.Migrations,
 		account.Migrations,
 		// -- components --
+		ledger.Migrations,
 		audit.Migrations,
 		intake.Migrations,
 	}
@@ -32,6 +35,7 @@ type app struct {
 	db     *store.DB
 	server *web.Server
 	// -- app services --
+	ledger    *ledger.Service  // balances, lots, expiry, check (check.go)
 	intake    *intake.Service  // event intake (intake.go)
 	secretKey []byte           // encrypts partner secrets; see keys.go
 	partners  *partner.Service // nil when no secret key (migrate on PostgreSQL)
@@ -64,6 +68,7 @@ func openApp(ctx context.Context, cfg *config) (*app, error) {
 		return nil, err
 	}
 	// -- wire services --
+	a.wireLedger()
 	a.wireIntake()
 	return a, nil
 }
@@ -72,6 +77,7 @@ func openApp(ctx context.Context, cfg *config) (*app, error) {
 // feeds); they stop when ctx ends.
 func (a *app) start(ctx context.Context) {
 	// -- start workers --
+	go a.ledger.RunExpiry(ctx, 24*time.Hour)
 }
 
 func (a *app) close() {

@@ -23,6 +23,7 @@ type config struct {
 	LogFormat      string
 	IntakeShards   int           // group-commit writers (0: 1 on SQLite, 4 on PostgreSQL)
 	MaxEventAge    time.Duration // events older than this are too_old
+	LotTTL         time.Duration // lifetime of point lots without a campaign expiry
 }
 
 // flagSet returns a FlagSet for cmd with the common database flags and, for
@@ -35,6 +36,7 @@ func newConfigFlags(cmd string, server bool) (*flag.FlagSet, *config) {
 	fs.StringVar(&c.LogFormat, "log", env("LOG", "text"), "log format: text or json (OPENCARBON_LOG)")
 	fs.IntVar(&c.IntakeShards, "intake-shards", envInt("INTAKE_SHARDS", 0), "event intake writers, one transaction each at a time; 0: 1 on SQLite, 4 on PostgreSQL (OPENCARBON_INTAKE_SHARDS)")
 	fs.DurationVar(&c.MaxEventAge, "max-event-age", 30*24*time.Hour, "events that occurred longer ago are refused as too_old")
+	fs.DurationVar(&c.LotTTL, "lot-ttl", envDuration("LOT_TTL", 365*24*time.Hour), "points expire this long after their credit day (OPENCARBON_LOT_TTL)")
 	if server {
 		fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address (OPENCARBON_ADDR)")
 		fs.StringVar(&c.AdminToken, "admin-token", env("ADMIN_TOKEN", ""), "bearer token for /v1/admin calls; empty disables them, --demo generates one (OPENCARBON_ADMIN_TOKEN)")
@@ -56,6 +58,14 @@ func env(name, def string) string {
 
 func envBool(name string) bool {
 	v, _ := strconv.ParseBool(env(name, "false"))
+	return v
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	v, err := time.ParseDuration(env(name, def.String()))
+	if err != nil {
+		return def
+	}
 	return v
 }
 

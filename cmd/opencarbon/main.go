@@ -72,6 +72,10 @@ func run(ctx context.Context, args []string) error {
 		fmt.Print(usage)
 		return nil
 	// -- commands --
+	case "check":
+		return checkCmd(ctx, rest)
+	case "expire":
+		return expireCmd(ctx, rest)
 	case "verify":
 		return verifyCmd(ctx, rest)
 	case "bench":
