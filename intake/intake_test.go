@@ -274,7 +274,8 @@ func TestReverse(t *testing.T) {
 		e := newEnv(t, db, intake.Config{})
 		acct := e.open("alice", "eleme")
 		ctx := context.Background()
-		e.submit("eleme", cutlery("r1", "alice", "E1"), cutlery("r2", "alice", "E2"))
+		r1 := cutlery("r1", "alice", "E1")
+		e.submit("eleme", r1, cutlery("r2", "alice", "E2"))
 		t.Run("ErrReasonRequired", func(t *testing.T) {
 			if _, err := e.svc.Reverse(ctx, "eleme", "r1", " "); oc.ErrorCode(err) != oc.EInvalid {
 				t.Fatalf("err = %v", err)
@@ -303,7 +304,7 @@ func TestReverse(t *testing.T) {
 			if n := count(t, db, `SELECT COUNT(*) FROM outbox WHERE topic = 'credit.reversed'`); n != 1 {
 				t.Fatalf("credit.reversed messages = %d", n)
 			}
-			dup := e.submit("eleme", cutlery("r1", "alice", "E1"))[0]
+			dup := e.submit("eleme", r1)[0]
 			if dup.Status != intake.StatusDuplicate || !dup.Reversed {
 				t.Fatalf("duplicate of reversed = %+v", dup)
 			}
