@@ -12,8 +12,10 @@ import (
 	"github.com/opencarbon/opencarbon/intake"
 	"github.com/opencarbon/opencarbon/ledger"
 	"github.com/opencarbon/opencarbon/partner"
+	"github.com/opencarbon/opencarbon/reward"
 	"github.com/opencarbon/opencarbon/store"
 	"github.com/opencarbon/opencarbon/web"
+	"github.com/opencarbon/opencarbon/webhook"
 )
 
 // components lists every capability's migrations in dependency order.
@@ -22,6 +24,8 @@ func components() []store.Component {
 		partner.Migrations,
 		account.Migrations,
 		// -- components --
+		webhook.Migrations,
+		reward.Migrations,
 		ledger.Migrations,
 		audit.Migrations,
 		intake.Migrations,
@@ -35,6 +39,9 @@ type app struct {
 	db     *store.DB
 	server *web.Server
 	// -- app services --
+	rewards  *reward.Service    // catalog, redemptions, vouchers (rewards.go)
+	webhooks *webhook.Deliverer // webhook delivery; nil without partner registry
+
 	ledger    *ledger.Service  // balances, lots, expiry, check (check.go)
 	intake    *intake.Service  // event intake (intake.go)
 	secretKey []byte           // encrypts partner secrets; see keys.go
@@ -68,6 +75,7 @@ func openApp(ctx context.Context, cfg *config) (*app, error) {
 		return nil, err
 	}
 	// -- wire services --
+	a.wireRewards()
 	a.wireLedger()
 	a.wireIntake()
 	return a, nil
@@ -77,6 +85,7 @@ func openApp(ctx context.Context, cfg *config) (*app, error) {
 // feeds); they stop when ctx ends.
 func (a *app) start(ctx context.Context) {
 	// -- start workers --
+	a.startWebhooks(ctx)
 	go a.ledger.RunExpiry(ctx, 24*time.Hour)
 }
 

@@ -31,6 +31,9 @@ func loadDemo(ctx context.Context, a *app) error {
 		return err
 	}
 	// -- demo seeds --
+	if err := seedRewards(ctx, a); err != nil {
+		return err
+	}
 	if err := seedEvents(ctx, a); err != nil {
 		return err
 	}
@@ -43,4 +46,5 @@ func printDemo(a *app, base string) {
 	fmt.Fprintf(w, "\nOpenCarbon demo is ready at %s\n", base)
 	printAccountsDemo(w, a, base)
 	// -- demo help --
+	printRewardsDemo(w, base)
 }
