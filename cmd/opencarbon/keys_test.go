@@ -2,13 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 func TestLoadSecretKey(t *testing.T) {
@@ -99,4 +105,45 @@ func TestDerivedKeys(t *testing.T) {
 	if demoPartnerSecret(k, "eleme") == demoPartnerSecret(k, "cainiao") || len(demoPartnerSecret(k, "eleme")) != 64 {
 		t.Fatal("demo partner secrets are not distinct 64-hex strings")
 	}
+}
+
+// TestTokenCmd mints a token the way a newcomer would and checks it is
+// signed with the key a server on the same database verifies with.
+func TestTokenCmd(t *testing.T) {
+	os.Unsetenv("OPENCARBON_SECRET_KEY")
+	os.Unsetenv("OPENCARBON_PERSON_TOKEN_KEY")
+	db := "sqlite:" + filepath.Join(t.TempDir(), "oc.db")
+	out := captureStdout(t, func() error {
+		return tokenCmd(context.Background(), []string{"--db", db, "--person", "demo-lihua", "--ttl", "1h"})
+	})
+	secret, _, err := loadSecretKey(&config{DB: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := personTokenKey(&config{}, secret)
+	claims := &jwt.RegisteredClaims{}
+	_, err = jwt.ParseWithClaims(strings.TrimSpace(out), claims, func(*jwt.Token) (any, error) { return key, nil }, jwt.WithValidMethods([]string{"HS256"}))
+	if err != nil || claims.Subject != "demo-lihua" || time.Until(claims.ExpiresAt.Time) > time.Hour {
+		t.Fatalf("token %q: %v %+v", out, err, claims)
+	}
+	for _, args := range [][]string{{"--db", db}, {"--db", db, "--person", "x", "--ttl", "-1h"}, {"--db", db, "--person", "a\nb"}, {"--db", "postgres://x@localhost/db", "--person", "p"}} {
+		if err := tokenCmd(context.Background(), args); err == nil {
+			t.Errorf("token %v succeeded", args)
+		}
+	}
+}
+
+func captureStdout(t *testing.T, fn func() error) string {
+	t.Helper()
+	r, w, _ := os.Pipe()
+	old := os.Stdout
+	os.Stdout = w
+	err := fn()
+	os.Stdout = old
+	w.Close()
+	b, _ := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
