@@ -238,3 +238,32 @@ func (s *Service) build(ctx context.Context) (*Engine, error) {
 	}
 	return NewEngine(ms, factors, nil)
 }
+
+// SetFactorStatus moves a factor version draft → approved → retired (the
+// only legal moves; the value itself never changes). A methodology can be
+// approved only when all its factors are approved. Errors: ENotFound,
+// EIllegalTransition.
+func (s *Service) SetFactorStatus(ctx context.Context, id, version, status string) error {
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var cur string
+		err := tx.QueryRowContext(ctx, `SELECT status FROM emission_factors WHERE id = $1 AND version = $2`, id, version).Scan(&cur)
+		if errors.Is(err, sql.ErrNoRows) {
+			return opencarbon.Errorf(opencarbon.ENotFound, "factor %s@%s not found", id, version)
+		}
+		if err != nil {
+			return fmt.Errorf("factor status: %w", err)
+		}
+		if !(cur == FactorDraft && status == FactorApproved) && !(cur == FactorApproved && status == FactorRetired) {
+			return opencarbon.Errorf(opencarbon.EIllegalTransition, "factor %s@%s cannot go from %s to %s", id, version, cur, status)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE emission_factors SET status = $1, changed_at = $2 WHERE id = $3 AND version = $4`,
+			status, store.Micros(tx.Now), id, version); err != nil {
+			return fmt.Errorf("factor status: %w", err)
+		}
+		return bump(ctx, tx)
+	})
+	if err == nil {
+		s.dirty.Store(true)
+	}
+	return err
+}

@@ -227,6 +227,22 @@ func TestSeedApprovedAndReload(t *testing.T) {
 		if err != nil || len(fs) < 10 {
 			t.Fatalf("factors: %d %v", len(fs), err)
 		}
+		// Factor versions are immutable; their status moves one way.
+		changed := fs[0]
+		changed.Value *= 2
+		wantCode(t, s.PutFactor(ctx, changed), opencarbon.EImmutable)
+		if err := s.PutFactor(ctx, fs[0]); err != nil {
+			t.Fatalf("same factor again: %v", err)
+		}
+		draft := fs[0]
+		draft.Version, draft.Status = "draft-test", methodology.FactorDraft
+		if err := s.PutFactor(ctx, draft); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, s.SetFactorStatus(ctx, draft.ID, draft.Version, methodology.FactorRetired), opencarbon.EIllegalTransition)
+		if err := s.SetFactorStatus(ctx, draft.ID, draft.Version, methodology.FactorApproved); err != nil {
+			t.Fatal(err)
+		}
 		e, err := s.Engine(ctx)
 		if err != nil {
 			t.Fatal(err)
