@@ -33,23 +33,34 @@ func (s *Service) Donate(ctx context.Context, person string, offerID int64, key 
 	return s.take(ctx, person, offerID, key, true)
 }
 
-// lockOfferTx reads offer id in tx, locking its row on PostgreSQL until tx
-// ends (SQLite's single writer already serialises), so that stock, budget
-// and the per-person count are checked and changed by one redemption at a
-// time.
-func lockOfferTx(ctx context.Context, tx *store.Tx, id int64) (*Offer, error) {
-	q := `SELECT ` + offerColumns + ` FROM reward_offers WHERE id = $1`
-	if tx.Dialect == store.Postgres {
-		q += ` FOR UPDATE`
-	}
-	o, err := scanOffer(tx.QueryRowContext(ctx, q, id))
+// offerTx reads offer id in tx, without locking it.
+func offerTx(ctx context.Context, tx *store.Tx, id int64) (*Offer, error) {
+	o, err := scanOffer(tx.QueryRowContext(ctx, `SELECT `+offerColumns+` FROM reward_offers WHERE id = $1`, id))
 	if isNoRows(err) {
 		return nil, notFound("offer %d does not exist", id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("lock offer: %w", err)
+		return nil, fmt.Errorf("offer: %w", err)
 	}
 	return o, nil
+}
+
+// checkLimit refuses when account holds the per-person limit of o in
+// vouchers that are not cancelled.
+func checkLimit(ctx context.Context, tx *store.Tx, o *Offer, acct int64) error {
+	if o.PerPerson == 0 {
+		return nil
+	}
+	var n int64
+	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM reward_vouchers WHERE offer_id = $1 AND account_id = $2 AND status <> $3`,
+		o.ID, acct, StatusCancelled).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("redeem limit: %w", err)
+	}
+	if n >= o.PerPerson {
+		return oc.Errorf(oc.ELimitReached, "offer %d allows %d per person", o.ID, o.PerPerson)
+	}
+	return nil
 }
 
 func (s *Service) take(ctx context.Context, person string, offerID int64, key string, donation bool) (*Voucher, error) {
@@ -62,12 +73,11 @@ func (s *Service) take(ctx context.Context, person string, offerID int64, key st
 	}
 	var v *Voucher
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
-		o, err := lockOfferTx(ctx, tx, offerID)
+		// Cheap refusals first, on the offer as it stands (unlocked).
+		o, err := offerTx(ctx, tx, offerID)
 		if err != nil {
 			return err
 		}
-		// The key is checked under the offer lock, so a retry racing its
-		// first request waits and then finds its voucher.
 		if v, err = voucherByKeyTx(ctx, tx, acct, key); err != nil || v != nil {
 			return err
 		}
@@ -80,6 +90,9 @@ func (s *Service) take(ctx context.Context, person string, offerID int64, key st
 		if err := checkTakeable(o, tx); err != nil {
 			return err
 		}
+		if err := checkLimit(ctx, tx, o, acct); err != nil {
+			return err
+		}
 		var sub int64
 		if o.Kind == KindMall {
 			var a int64
@@ -90,29 +103,37 @@ func (s *Service) take(ctx context.Context, person string, offerID int64, key st
 				return oc.Errorf(oc.ENoConsent, "account changed while redeeming")
 			}
 		}
-		if o.PerPerson > 0 {
-			var n int64
-			err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM reward_vouchers WHERE offer_id = $1 AND account_id = $2 AND status <> $3`,
-				o.ID, acct, StatusCancelled).Scan(&n)
-			if err != nil {
-				return fmt.Errorf("redeem limit: %w", err)
-			}
-			if n >= o.PerPerson {
-				return oc.Errorf(oc.ELimitReached, "offer %d allows %d per person", o.ID, o.PerPerson)
-			}
-		}
+		// The spend locks the person's parent balance row until commit
+		// (ledger: PostgreSQL FOR UPDATE; SQLite has one writer), so from
+		// here on this person's redemptions run one at a time: the key
+		// and the per-person limit are checked again under that lock.
 		ref := "reward:" + strconv.FormatInt(acct, 10) + ":" + key
 		if _, err := ledger.SpendTx(ctx, tx, ledger.Spend{Parent: acct, Sub: sub, Points: o.Points, Ref: ref, Kind: o.Kind}); err != nil {
 			return err
 		}
+		if v, err = voucherByKeyTx(ctx, tx, acct, key); err != nil || v != nil {
+			return err // a racing retry of this key won; the spend above was its own, replayed
+		}
+		if err := checkLimit(ctx, tx, o, acct); err != nil {
+			return err
+		}
+		// Stock and budget last: the offer row is locked by this
+		// conditional update only until commit, a few statements later,
+		// so a hot offer is not held while the ledger works.
 		res, err := tx.ExecContext(ctx, `UPDATE reward_offers SET stock = CASE WHEN stock IS NULL THEN NULL ELSE stock - 1 END,
 			budget_fen = budget_fen - amount_fen, issued = issued + 1
-			WHERE id = $1 AND (stock IS NULL OR stock > 0) AND budget_fen >= amount_fen`, o.ID)
+			WHERE id = $1 AND (stock IS NULL OR stock > 0) AND budget_fen >= amount_fen AND valid_until > $2`, o.ID, store.Micros(tx.Now))
 		if err != nil {
 			return fmt.Errorf("redeem stock: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
-			// Unreachable under the row lock; refuse rather than oversell.
+			// Sold out (or budget spent) by a concurrent redemption: say
+			// which, and roll the spend back with everything else.
+			if now, err := offerTx(ctx, tx, offerID); err == nil {
+				if err := checkTakeable(now, tx); err != nil {
+					return err
+				}
+			}
 			return oc.Errorf(oc.EOutOfStock, "offer %d is out of stock", o.ID)
 		}
 		v = &Voucher{Code: newCode(), OfferID: o.ID, Kind: o.Kind, Title: o.Title, Project: o.Project, Merchant: o.Merchant,
@@ -204,9 +225,8 @@ func (s *Service) Cancel(ctx context.Context, person, code string) (*Voucher, er
 		case StatusPaid:
 			return oc.Errorf(oc.EConflict, "a donation is final and cannot be cancelled")
 		}
-		if _, err := lockOfferTx(ctx, tx, offerID); err != nil {
-			return err
-		}
+		// Same lock order as a redemption: ledger (parent row) first,
+		// then the offer row.
 		if _, err := ledger.RefundTx(ctx, tx, ref, "reward-refund:"+code); err != nil {
 			return err
 		}

@@ -3,11 +3,16 @@
 // low-carbon merchant discounts, and each partner's own sub-account mall),
 // redemption and donation, and the vouchers they give.
 //
-// A redemption is one transaction: the offer row is locked, its window,
-// stock, budget and the person's limit are checked, the points are debited
-// through the ledger (ledger.SpendTx), stock or budget is decremented, the
-// voucher is written with a random unguessable code and the voucher.issued
-// message is put in the outbox — or nothing at all happens. Platform offers
+// A redemption is one transaction: the offer's window, stock, budget and
+// the person's limit are checked, the points are debited through the
+// ledger (ledger.SpendTx, which locks the person's balance row, so one
+// person's redemptions are serialised and the limit and idempotency key
+// are re-checked under that lock), stock or budget is decremented by a
+// conditional UPDATE that can never go below zero, the voucher is written
+// with a random unguessable code and the voucher.issued message is put in
+// the outbox — or nothing at all happens. Locks are always taken in the
+// order person (ledger) → offer, and the offer row is held only for the
+// last few statements, so a hot offer is not serialised behind the ledger. Platform offers
 // (donations, discounts) spend from the parent total; a mall offer spends
 // only the points of its partner's sub-account.
 //
