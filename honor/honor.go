@@ -271,3 +271,16 @@ func mustSub(f fs.FS, dir string) fs.FS {
 }
 
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// BaoExtra is the "bao" key of GET /v1/me/account (a web.Server
+// AccountExtras function).
+func (s *Service) BaoExtra(ctx context.Context, account int64) (string, any, error) {
+	b, err := s.Bao(ctx, account)
+	return "bao", b, err
+}
+
+// MedalsExtra is the "medals" key of GET /v1/me/account.
+func (s *Service) MedalsExtra(ctx context.Context, account int64) (string, any, error) {
+	ms, err := s.Medals(ctx, account)
+	return "medals", ms, err
+}

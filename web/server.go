@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/opencarbon/opencarbon/account"
+	"github.com/opencarbon/opencarbon/campaign"
+	"github.com/opencarbon/opencarbon/honor"
 	"github.com/opencarbon/opencarbon/intake"
 	"github.com/opencarbon/opencarbon/methodology"
 	"github.com/opencarbon/opencarbon/partner"
@@ -40,6 +42,9 @@ type Server struct {
 
 	// Domain services (set by cmd/opencarbon). Keep one line each.
 	// -- services --
+	Campaigns *campaign.Service // campaigns, opt-in and leaderboards
+	Honor     *honor.Service    // Carbon Bao, medals and their credentials
+
 	Rewards  *reward.Service    // offers, redemptions, donations and vouchers
 	Webhooks *webhook.Deliverer // webhook deliveries (admin: dead letters, retry)
 

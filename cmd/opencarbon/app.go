@@ -7,8 +7,12 @@ import (
 	"os"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/opencarbon/opencarbon/account"
 	"github.com/opencarbon/opencarbon/audit"
+	"github.com/opencarbon/opencarbon/campaign"
+	"github.com/opencarbon/opencarbon/honor"
 	"github.com/opencarbon/opencarbon/intake"
 	"github.com/opencarbon/opencarbon/ledger"
 	"github.com/opencarbon/opencarbon/partner"
@@ -24,6 +28,8 @@ func components() []store.Component {
 		partner.Migrations,
 		account.Migrations,
 		// -- components --
+		campaign.Migrations,
+		honor.Migrations,
 		webhook.Migrations,
 		reward.Migrations,
 		ledger.Migrations,
@@ -39,6 +45,10 @@ type app struct {
 	db     *store.DB
 	server *web.Server
 	// -- app services --
+	campaigns *campaign.Service // campaigns and leaderboards (leaderboard.go)
+	honor     *honor.Service    // Carbon Bao and medals (honor.go); nil without a secret key
+	redis     *redis.Client     // shared leaderboards; nil keeps them in process
+
 	rewards  *reward.Service    // catalog, redemptions, vouchers (rewards.go)
 	webhooks *webhook.Deliverer // webhook delivery; nil without partner registry
 
@@ -75,6 +85,14 @@ func openApp(ctx context.Context, cfg *config) (*app, error) {
 		return nil, err
 	}
 	// -- wire services --
+	if err := a.wireCampaigns(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := a.wireHonor(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	a.wireRewards()
 	a.wireLedger()
 	a.wireIntake()
@@ -85,12 +103,17 @@ func openApp(ctx context.Context, cfg *config) (*app, error) {
 // feeds); they stop when ctx ends.
 func (a *app) start(ctx context.Context) {
 	// -- start workers --
+	a.startCampaigns(ctx)
+	a.startHonor(ctx)
 	a.startWebhooks(ctx)
 	go a.ledger.RunExpiry(ctx, 24*time.Hour)
 }
 
 func (a *app) close() {
 	// -- close services --
+	if a.redis != nil {
+		a.redis.Close()
+	}
 	if a.intake != nil {
 		a.intake.Close()
 	}

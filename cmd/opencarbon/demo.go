@@ -31,6 +31,9 @@ func loadDemo(ctx context.Context, a *app) error {
 		return err
 	}
 	// -- demo seeds --
+	if err := seedCampaigns(ctx, a); err != nil {
+		return err
+	}
 	if err := seedRewards(ctx, a); err != nil {
 		return err
 	}
@@ -46,5 +49,6 @@ func printDemo(a *app, base string) {
 	fmt.Fprintf(w, "\nOpenCarbon demo is ready at %s\n", base)
 	printAccountsDemo(w, a, base)
 	// -- demo help --
+	printCampaignsDemo(w, base)
 	printRewardsDemo(w, base)
 }

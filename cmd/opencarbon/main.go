@@ -72,6 +72,8 @@ func run(ctx context.Context, args []string) error {
 		fmt.Print(usage)
 		return nil
 	// -- commands --
+	case "leaderboard":
+		return leaderboardCmd(ctx, rest)
 	case "check":
 		return checkCmd(ctx, rest)
 	case "expire":
