@@ -46,7 +46,7 @@ func CreditTx(ctx context.Context, tx *store.Tx, c Credit) (CreditResult, error)
 	if err != nil {
 		return CreditResult{}, err
 	}
-	id, ok, err := insertTx(ctx, tx, c.Ref, KindCredit, c.Parent, c.Sub, c.CalcID, 0, "", 0)
+	id, ok, err := insertHead(ctx, tx, c.Ref, KindCredit, c.Parent, c.Sub, c.CalcID, c.MG)
 	if err != nil {
 		return CreditResult{}, err
 	}
@@ -104,7 +104,7 @@ func GrantTx(ctx context.Context, tx *store.Tx, g Grant) (txID int64, err error)
 	if err != nil {
 		return 0, err
 	}
-	id, ok, err := insertTx(ctx, tx, g.Ref, KindGrant, g.Parent, g.Sub, "", 0, "", 0)
+	id, ok, err := insertHead(ctx, tx, g.Ref, KindGrant, g.Parent, g.Sub, "", 0)
 	if err != nil {
 		return 0, err
 	}
@@ -152,19 +152,24 @@ type inflowResult struct {
 	lot    int64 // of which became spendable
 }
 
+// insertHead inserts the head of a credit or grant (see insertTx). On
+// PostgreSQL it also takes the parent lock and adds mg to the parent row,
+// in the same statement.
+func insertHead(ctx context.Context, tx *store.Tx, ref, kind string, parent, sub int64, calcID string, mg int64) (int64, bool, error) {
+	if tx.Dialect == store.Postgres {
+		return pgInsertTxLocked(ctx, tx, ref, kind, parent, sub, calcID, mg)
+	}
+	return insertTx(ctx, tx, ref, kind, parent, sub, calcID, 0, "", 0)
+}
+
 // inflow posts mg (earning points by the default scheme) plus extra points
 // from src to a sub-account, in the transaction txID: balances, postings,
 // the parent rollup and the lot expiring at exp (unix micros; exp < 0
-// leaves the lots to the caller).
+// leaves the lots to the caller). On PostgreSQL the caller holds the
+// parent lock and has added mg to the parent row (insertHead).
 func inflow(ctx context.Context, tx *store.Tx, txID, parent, sub, mg, extra, src, exp int64, seq *int) (inflowResult, error) {
-	pg := tx.Dialect == store.Postgres
-	if pg {
-		// Lock the parent row first (see the package comment); SQLite's
-		// single writer needs no lock, so it updates the parent once, below.
-		if _, err := exec(ctx, tx, `INSERT INTO ledger_balances (parent, sub, mg, points, debt) VALUES ($1, 0, $2, 0, 0)
-			ON CONFLICT (parent, sub) DO UPDATE SET mg = ledger_balances.mg + excluded.mg`, parent, mg); err != nil {
-			return inflowResult{}, fmt.Errorf("ledger balance %d: %w", parent, err)
-		}
+	if tx.Dialect == store.Postgres {
+		return pgInflow(ctx, tx, txID, parent, sub, mg, extra, src, exp, seq)
 	}
 	var after bal
 	var err error
@@ -180,10 +185,7 @@ func inflow(ctx context.Context, tx *store.Tx, txID, parent, sub, mg, extra, src
 		posting{src, sub, AssetPoints, delta}); err != nil {
 		return r, err
 	}
-	d := bal{points: r.lot, debt: -r.repaid}
-	if !pg {
-		d.mg = mg
-	}
+	d := bal{mg: mg, points: r.lot, debt: -r.repaid}
 	if d.debt < 0 {
 		// The parent row exists (it holds the debt): a plain update keeps
 		// the upsert's proposed row from failing debt >= 0.

@@ -117,7 +117,7 @@ func (s *Service) Entries(ctx context.Context, parent int64, cursor string, limi
 	rows, err := s.db.Read().QueryContext(ctx, `SELECT t.id, t.kind, t.ref, t.calc_id, t.sub, t.debt, COALESCE(t.note, ''), t.created_at,
 		COALESCE(SUM(CASE WHEN p.asset = 'mg' THEN (CASE WHEN p.dst > 0 THEN p.amount ELSE -p.amount END) ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN p.asset = 'points' THEN (CASE WHEN p.dst > 0 THEN p.amount ELSE -p.amount END) ELSE 0 END), 0)
-		FROM (SELECT * FROM ledger_tx WHERE parent = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3))
+		FROM (SELECT * FROM ledger_tx WHERE parent = $1 AND (created_at, id) < ($2, $3)
 		      ORDER BY created_at DESC, id DESC LIMIT $4) t
 		LEFT JOIN ledger_postings p ON p.tx_id = t.id
 		GROUP BY t.id, t.kind, t.ref, t.calc_id, t.sub, t.debt, t.note, t.created_at
