@@ -36,8 +36,9 @@ func (s *Server) registerPersonExtraPages() {
 	s.mux.HandleFunc("GET /footprint", s.personPage(s.pageFootprint))
 	s.mux.HandleFunc("GET /history", s.personPage(s.pageHistory))
 	s.mux.HandleFunc("GET /history/{calc}", s.personPage(s.pageWhy))
+	s.mux.HandleFunc("GET /rewards", s.personPage(s.pageRewards))
+	s.mux.HandleFunc("POST /rewards/{offer}", s.personPage(s.pageTake))
 	for _, p := range []struct{ path, nav, title string }{
-		{"/rewards", "rewards", "rewards.title"},
 		{"/medals", "medals", "medals.title"},
 		{"/campaigns", "campaigns", "campaigns.title"},
 	} {
@@ -45,4 +46,13 @@ func (s *Server) registerPersonExtraPages() {
 			s.render(w, r, rq, http.StatusOK, "pending", &pendingView{uiPage: uiPage{TitleKey: p.title, Nav: p.nav}, WhatKey: p.nav + ".pending"})
 		}))
 	}
+}
+
+// addPoints sets the person's spendable points when the ledger is wired.
+func (s *Server) addPoints(r *http.Request, a *account.Account, has *bool, points *int64) {
+}
+
+// addExpiring lists point lots expiring within 30 days when the ledger is
+// wired.
+func (s *Server) addExpiring(r *http.Request, a *account.Account, v *rewardsView) {
 }

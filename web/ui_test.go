@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -367,6 +368,43 @@ func TestUICreditPages(t *testing.T) {
 		code, _, page := b.get("/registry/eleme.no_cutlery/1.0.0")
 		if code != http.StatusOK || !strings.Contains(page, "param-") {
 			t.Fatalf("registry page: %d", code)
+		}
+	})
+}
+
+func TestUIRewards(t *testing.T) {
+	env := webtest.New(t, true)
+	b := newBrowser(t, env.URL)
+	b.signIn(env, "demo-xiaoming")
+	for i := range 3 {
+		if code, body := env.NoCutlery(t, "rw-"+strconv.Itoa(i), "demo-xiaoming"); code != http.StatusOK {
+			t.Fatalf("event: %d %s", code, body)
+		}
+	}
+	_, _, page := b.get("/rewards")
+	m := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"><input type="hidden" name="key" value="([^"]+)"><input type="hidden" name="kind" value="mall">\s*<button type="submit" data-offer="(\d+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no mall offer form for a linked partner")
+	}
+	form := url.Values{"csrf": {m[1]}, "key": {m[2]}, "kind": {"mall"}}
+	t.Run("OK", func(t *testing.T) {
+		code, _, body := b.post("/rewards/"+m[3], form)
+		if code != http.StatusOK || !strings.Contains(body, `data-testid="new-voucher"`) {
+			t.Fatalf("got %d", code)
+		}
+	})
+	t.Run("DoubleSubmitGivesOneVoucher", func(t *testing.T) {
+		b.post("/rewards/"+m[3], form)
+		vs, err := env.Rewards.Vouchers(t.Context(), "demo-xiaoming", "", 10)
+		if err != nil || len(vs) != 1 {
+			t.Fatalf("vouchers %d, %v", len(vs), err)
+		}
+	})
+	t.Run("ErrInsufficientPoints", func(t *testing.T) {
+		form.Set("key", "another-key")
+		code, _, body := b.post("/rewards/"+m[3], form)
+		if code != http.StatusConflict || !strings.Contains(body, "积分不足") {
+			t.Fatalf("got %d", code)
 		}
 	})
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/opencarbon/opencarbon/methodologies"
 	"github.com/opencarbon/opencarbon/methodology"
 	"github.com/opencarbon/opencarbon/partner"
+	"github.com/opencarbon/opencarbon/reward"
 	"github.com/opencarbon/opencarbon/store"
 	"github.com/opencarbon/opencarbon/web"
 	"github.com/opencarbon/opencarbon/webhook"
@@ -56,6 +57,7 @@ type Env struct {
 	Methodologies *methodology.Service
 	Intake        *intake.Service
 	Ledger        *ledger.Service
+	Rewards       *reward.Service
 	// Secrets are the partner secrets by partner id.
 	Secrets map[string]string
 }
@@ -63,7 +65,7 @@ type Env struct {
 // Components lists the migrations of every wired service, in order.
 func Components() []store.Component {
 	return []store.Component{partner.Migrations, account.Migrations, methodology.Migrations,
-		webhook.Migrations, ledger.Migrations, audit.Migrations, intake.Migrations}
+		webhook.Migrations, ledger.Migrations, audit.Migrations, intake.Migrations, reward.Migrations}
 }
 
 // New starts the environment; demo turns on demo mode (the people picker)
@@ -99,7 +101,12 @@ func New(tb testing.TB, demo bool) *Env {
 	e.Ledger = ledger.NewService(db, 0)
 	e.Intake = intake.NewService(db, e.Methodologies, intake.Config{})
 	tb.Cleanup(e.Intake.Close)
-	e.Server = &web.Server{Intake: e.Intake, DB: db, PersonTokenKey: PersonKey, AdminToken: AdminToken, Demo: demo,
+	e.Rewards = reward.NewService(db, e.Accounts)
+	e.Rewards.Register(e.Accounts)
+	if err := e.Rewards.SeedDemo(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	e.Server = &web.Server{Intake: e.Intake, Rewards: e.Rewards, DB: db, PersonTokenKey: PersonKey, AdminToken: AdminToken, Demo: demo,
 		Partners: e.Partners, PartnerRegistry: e.Partners, Accounts: e.Accounts, Methodologies: e.Methodologies}
 	if demo {
 		for _, p := range account.DemoPeople {
