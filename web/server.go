@@ -20,6 +20,7 @@ import (
 	"github.com/opencarbon/opencarbon/campaign"
 	"github.com/opencarbon/opencarbon/honor"
 	"github.com/opencarbon/opencarbon/intake"
+	"github.com/opencarbon/opencarbon/ledger"
 	"github.com/opencarbon/opencarbon/methodology"
 	"github.com/opencarbon/opencarbon/partner"
 	"github.com/opencarbon/opencarbon/reward"
@@ -48,7 +49,8 @@ type Server struct {
 	Rewards  *reward.Service    // offers, redemptions, donations and vouchers
 	Webhooks *webhook.Deliverer // webhook deliveries (admin: dead letters, retry)
 
-	ui *uiRuntime // web UI templates, catalogs and session key (ui.go)
+	Ledger *ledger.Service // balances and expiring points for the UI
+	ui     *uiRuntime      // web UI templates, catalogs and session key (ui.go)
 
 	PartnerRegistry *partner.Service // admin calls on partners (registration, rotation)
 	Accounts        *account.Service // 1+N accounts and consent

@@ -95,6 +95,7 @@ func openApp(ctx context.Context, cfg *config) (*app, error) {
 	}
 	a.wireRewards()
 	a.wireLedger()
+	a.server.Ledger = a.ledger // the UI reads balances and expiring points
 	a.wireIntake()
 	return a, nil
 }
