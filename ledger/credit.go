@@ -33,14 +33,8 @@ type CreditResult struct {
 // accounts, MG ≤ 0, empty Ref, expiry not in the future), EConflict (Ref
 // names a transaction that is not a credit).
 func CreditTx(ctx context.Context, tx *store.Tx, c Credit) (CreditResult, error) {
-	if err := checkAccounts(c.Parent, c.Sub, true); err != nil {
+	if err := validCredit(c); err != nil {
 		return CreditResult{}, err
-	}
-	if err := checkRef(c.Ref); err != nil {
-		return CreditResult{}, err
-	}
-	if c.MG <= 0 {
-		return CreditResult{}, oc.Errorf(oc.EInvalid, "credit of %d mg: must be positive", c.MG)
 	}
 	exp, err := lotExpiry(tx, c.ExpiresAt)
 	if err != nil {
@@ -61,6 +55,10 @@ func CreditTx(ctx context.Context, tx *store.Tx, c Credit) (CreditResult, error)
 		return CreditResult{}, err
 	}
 	return CreditResult{TxID: id, Points: r.points, DebtRepaid: r.repaid}, nil
+}
+
+func errInvalidMG(mg int64) error {
+	return oc.Errorf(oc.EInvalid, "credit of %d mg: must be positive", mg)
 }
 
 // creditResult rebuilds the result of an existing credit.

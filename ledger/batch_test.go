@@ -1,0 +1,116 @@
+package ledger_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	oc "github.com/opencarbon/opencarbon"
+	"github.com/opencarbon/opencarbon/ledger"
+	"github.com/opencarbon/opencarbon/store"
+	"github.com/opencarbon/opencarbon/store/storetest"
+)
+
+// TestCreditBatchSameAsOneByOne applies the same random history (credits
+// with repeated refs inside and across batches, spends and reversals that
+// leave debts) to two disjoint sets of accounts, one through CreditTx and
+// one through CreditBatchTx, and expects identical results and balances.
+func TestCreditBatchSameAsOneByOne(t *testing.T) {
+	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s, _ := setup(t, db)
+		rng := rand.New(rand.NewPCG(7, 9))
+		const offset = 1000 // world 2 uses parent+offset, sub+offset
+		type op struct {
+			parent, sub, mg int64
+			ref             string
+		}
+		for round := range 6 {
+			var batch []op
+			for i := range 60 {
+				p := 1 + rng.Int64N(4)
+				o := op{parent: p, sub: p*10 + rng.Int64N(2), mg: 1 + rng.Int64N(3000), ref: fmt.Sprintf("r%d-%d", round, i)}
+				if i > 0 && rng.IntN(8) == 0 {
+					o = batch[rng.IntN(len(batch))] // repeated inside the batch
+				}
+				if round > 0 && rng.IntN(10) == 0 {
+					o.ref = fmt.Sprintf("r%d-%d", round-1, rng.IntN(60)) // repeated from an earlier batch
+				}
+				batch = append(batch, o)
+			}
+			var one []ledger.CreditResult
+			_, err := inTx(t, db, func(tx *store.Tx) (int, error) {
+				one = one[:0]
+				for _, o := range batch {
+					r, err := ledger.CreditTx(ctx, tx, ledger.Credit{Parent: o.parent, Sub: o.sub, MG: o.mg, Ref: "w1:" + o.ref})
+					if err != nil {
+						return 0, err
+					}
+					one = append(one, r)
+				}
+				return 0, nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs := make([]ledger.Credit, len(batch))
+			for i, o := range batch {
+				cs[i] = ledger.Credit{Parent: o.parent + offset, Sub: o.sub + offset, MG: o.mg, Ref: "w2:" + o.ref}
+			}
+			many, err := inTx(t, db, func(tx *store.Tx) ([]ledger.CreditResult, error) { return ledger.CreditBatchTx(ctx, tx, cs) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range batch {
+				a, b := one[i], many[i]
+				if a.Points != b.Points || a.DebtRepaid != b.DebtRepaid || b.TxID == 0 {
+					t.Fatalf("round %d credit %d (%s): one by one %+v, batch %+v", round, i, batch[i].ref, a, b)
+				}
+			}
+			for p := int64(1); p <= 4; p++ {
+				a, b := balance(t, s, p), balance(t, s, p+offset)
+				for j := range a.Subs {
+					b.Subs[j].Sub -= offset
+				}
+				if fmt.Sprint(a) != fmt.Sprint(b) {
+					t.Fatalf("round %d account %d after credits: one by one %+v, batch %+v", round, p, a, b)
+				}
+			}
+			// Spend some and reverse a credit in both worlds, leaving debts.
+			for w, off := range []int64{0, offset} {
+				for p := int64(1); p <= 4; p++ {
+					if b := balance(t, s, p+off); b.Points > 2 {
+						if _, err := spend(t, db, p+off, 0, b.Points-1, fmt.Sprintf("w%d:s%d-%d", w+1, round, p)); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				reverse(t, db, fmt.Sprintf("w%d:%s", w+1, batch[3].ref), fmt.Sprintf("w%d:rev%d", w+1, round))
+			}
+		}
+		for p := int64(1); p <= 4; p++ {
+			a, b := balance(t, s, p), balance(t, s, p+offset)
+			if a.MG != b.MG || a.Points != b.Points || a.Debt != b.Debt || len(a.Subs) != len(b.Subs) {
+				t.Fatalf("account %d: one by one %+v, batch %+v", p, a, b)
+			}
+		}
+		mustCheck(t, s)
+	})
+}
+
+func TestCreditBatchInvalid(t *testing.T) {
+	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+		s, _ := setup(t, db)
+		_, err := inTx(t, db, func(tx *store.Tx) ([]ledger.CreditResult, error) {
+			return ledger.CreditBatchTx(context.Background(), tx, []ledger.Credit{
+				{Parent: P, Sub: A, MG: 1000, Ref: "ok"},
+				{Parent: P, Sub: A, MG: -5, Ref: "bad"},
+			})
+		})
+		wantCode(t, err, oc.EInvalid)
+		if b := balance(t, s, P); b.MG != 0 {
+			t.Fatalf("balance %+v after a refused batch", b)
+		}
+	})
+}
