@@ -6,9 +6,10 @@ package web
 // places numbers.
 type baoView struct {
 	Level    int
-	Progress int   // percent towards the next level, 0..100
-	NextMG   int64 // reduction still needed for the next level, in mg
-	Scale    int   // body radius in SVG units
+	Name     string // level name in the page language
+	Progress int    // percent towards the next level, 0..100
+	NextMG   int64  // reduction still needed for the next level, in mg
+	Scale    int    // body radius in SVG units
 	Leaves   []baoLeaf
 	Crown    bool
 

@@ -179,7 +179,8 @@ func TestBrowserPersonJourney(t *testing.T) {
 		}
 		screenshots(t, ctx, base, "/rewards", "rewards")
 	}
-	browserCampaign(t, ctx, env)
+	browserCampaign(t, ctx, env, person)
+	screenshots(t, ctx, base, "/campaigns", "campaigns")
 	for _, p := range []string{"medals", "privacy"} {
 		run(t, ctx, p, chromedp.Navigate(base+"/"+p), chromedp.WaitVisible(chromedp.CSS("footer")))
 		screenshots(t, ctx, base, "/"+p, p)

@@ -13,10 +13,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
+	oc "github.com/opencarbon/opencarbon"
 	"github.com/opencarbon/opencarbon/account"
+	"github.com/opencarbon/opencarbon/campaign"
+	"github.com/opencarbon/opencarbon/honor"
 	"github.com/opencarbon/opencarbon/audit"
 	"github.com/opencarbon/opencarbon/intake"
 	"github.com/opencarbon/opencarbon/ledger"
@@ -58,6 +62,8 @@ type Env struct {
 	Intake        *intake.Service
 	Ledger        *ledger.Service
 	Rewards       *reward.Service
+	Campaigns     *campaign.Service
+	Honor         *honor.Service
 	// Secrets are the partner secrets by partner id.
 	Secrets map[string]string
 }
@@ -65,7 +71,7 @@ type Env struct {
 // Components lists the migrations of every wired service, in order.
 func Components() []store.Component {
 	return []store.Component{partner.Migrations, account.Migrations, methodology.Migrations,
-		webhook.Migrations, ledger.Migrations, audit.Migrations, intake.Migrations, reward.Migrations}
+		webhook.Migrations, ledger.Migrations, audit.Migrations, intake.Migrations, reward.Migrations, campaign.Migrations, honor.Migrations}
 }
 
 // New starts the environment; demo turns on demo mode (the people picker)
@@ -106,7 +112,11 @@ func New(tb testing.TB, demo bool) *Env {
 	if err := e.Rewards.SeedDemo(ctx); err != nil {
 		tb.Fatal(err)
 	}
-	e.Server = &web.Server{Intake: e.Intake, Rewards: e.Rewards, DB: db, PersonTokenKey: PersonKey, AdminToken: AdminToken, Demo: demo,
+	e.Accounts.AddExporter("ledger", e.Ledger.Export)
+	if err := e.wireHonorAndCampaigns(tb, demo); err != nil {
+		tb.Fatal(err)
+	}
+	e.Server = &web.Server{Intake: e.Intake, Rewards: e.Rewards, Ledger: e.Ledger, Campaigns: e.Campaigns, Honor: e.Honor, DB: db, PersonTokenKey: PersonKey, AdminToken: AdminToken, Demo: demo,
 		Partners: e.Partners, PartnerRegistry: e.Partners, Accounts: e.Accounts, Methodologies: e.Methodologies}
 	if demo {
 		for _, p := range account.DemoPeople {
@@ -159,4 +169,71 @@ func (e *Env) SendEvent(tb testing.TB, partnerID, eventID, person, behavior stri
 // NoCutlery sends an eleme.no_cutlery event for person (11.13 g avoided).
 func (e *Env) NoCutlery(tb testing.TB, eventID, person string) (int, string) {
 	return e.SendEvent(tb, "eleme", eventID, person, "eleme.no_cutlery", map[string]any{"order_id": eventID}, map[string]any{"cutlery_choice": "none"})
+}
+
+// wireHonorAndCampaigns builds Carbon Bao, medals and campaigns as
+// cmd/opencarbon does, seeds the demo campaigns, and runs their outbox
+// feeds until the test ends.
+func (e *Env) wireHonorAndCampaigns(tb testing.TB, demo bool) error {
+	ctx := context.Background()
+	e.Campaigns = campaign.NewService(e.DB, campaign.NewMemBoard())
+	e.Campaigns.Bonus = func(ctx context.Context, tx *store.Tx, b campaign.Bonus) error {
+		if b.Points < 0 {
+			_, err := ledger.ReverseTx(ctx, tx, b.Reverses, b.Ref, "campaign bonus: credit reversed")
+			if oc.ErrorCode(err) == oc.ENotFound {
+				return nil
+			}
+			return err
+		}
+		_, err := ledger.GrantTx(ctx, tx, ledger.Grant{Parent: b.Parent, Sub: b.Sub, Points: b.Points, Ref: b.Ref, ExpiresAt: b.ExpiresAt})
+		return err
+	}
+	e.Accounts.AddEraser(campaign.EraseTx)
+	var err error
+	e.Honor, err = honor.NewService(e.DB, honor.Config{Key: honor.DeriveIssuerKey(SecretKey),
+		MG: func(ctx context.Context, account int64) (int64, error) {
+			b, err := e.Ledger.Balance(ctx, account)
+			return b.MG, err
+		}})
+	if err != nil {
+		return err
+	}
+	e.Campaigns.CheckMedal = e.Honor.CheckRule
+	e.Honor.AddMedalSource(func(ctx context.Context) ([]honor.Medal, error) {
+		list, err := e.Campaigns.List(ctx, "")
+		if err != nil {
+			return nil, err
+		}
+		var out []honor.Medal
+		for _, c := range list {
+			for _, m := range c.Medals {
+				out = append(out, honor.Medal{ID: m.ID, NameZH: m.NameZH, NameEN: m.NameEN, Artwork: m.Artwork, Rule: m.Rule, Campaign: c.ID})
+			}
+		}
+		return out, nil
+	})
+	var members []campaign.DemoMember
+	for i, p := range account.DemoPeople {
+		if id, err := e.Accounts.AccountID(ctx, p.Person); err == nil {
+			members = append(members, campaign.DemoMember{Account: id, Region: campaign.DemoRegions[i%len(campaign.DemoRegions)].Code, DisplayName: p.Name})
+		}
+	}
+	if err := e.Campaigns.SeedDemo(ctx, time.Now(), members); err != nil {
+		return err
+	}
+	if _, err := e.Campaigns.Sync(ctx); err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); e.Campaigns.Run(runCtx, 20*time.Millisecond) }()
+	go func() { defer wg.Done(); e.Honor.Run(runCtx, 20*time.Millisecond) }()
+	tb.Cleanup(func() { cancel(); wg.Wait() })
+	return nil
+}
+
+// BoxReturn sends a cainiao.box_return event for person (25.9 g avoided).
+func (e *Env) BoxReturn(tb testing.TB, eventID, person string) (int, string) {
+	return e.SendEvent(tb, "cainiao", eventID, person, "cainiao.box_return", map[string]any{"parcel_id": eventID}, map[string]any{"station_id": "HZ-001"})
 }
