@@ -74,8 +74,7 @@ func (s *Server) registerPersonExtraPages() {
 	s.mux.HandleFunc("GET /campaigns", s.personPage(s.pageCampaigns))
 	s.mux.HandleFunc("POST /campaigns/{id}/join", s.personPage(s.pageJoin))
 	s.mux.HandleFunc("POST /rewards/{offer}", s.personPage(s.pageTake))
-	for _, p := range []struct{ path, nav, title string }{
-	} {
+	for _, p := range []struct{ path, nav, title string }{} {
 		s.mux.HandleFunc("GET "+p.path, s.personPage(func(w http.ResponseWriter, r *http.Request, rq *uiReq, a *account.Account) {
 			s.render(w, r, rq, http.StatusOK, "pending", &pendingView{uiPage: uiPage{TitleKey: p.title, Nav: p.nav}, WhatKey: p.nav + ".pending"})
 		}))

@@ -19,9 +19,9 @@ import (
 
 	oc "github.com/opencarbon/opencarbon"
 	"github.com/opencarbon/opencarbon/account"
+	"github.com/opencarbon/opencarbon/audit"
 	"github.com/opencarbon/opencarbon/campaign"
 	"github.com/opencarbon/opencarbon/honor"
-	"github.com/opencarbon/opencarbon/audit"
 	"github.com/opencarbon/opencarbon/intake"
 	"github.com/opencarbon/opencarbon/ledger"
 	"github.com/opencarbon/opencarbon/methodologies"
