@@ -86,7 +86,6 @@ func pgCreditBatch(ctx context.Context, tx *store.Tx, cs []Credit, exps []int64,
 	}
 	first := map[string]int{} // ref → index of its first new credit in cs
 	var fresh []int
-	parentSet, subSet := map[int64]bool{}, map[int64]bool{}
 	for i, c := range cs {
 		if known[c.Ref] {
 			continue
@@ -96,16 +95,40 @@ func pgCreditBatch(ctx context.Context, tx *store.Tx, cs []Credit, exps []int64,
 		}
 		first[c.Ref] = i
 		fresh = append(fresh, i)
-		parentSet[c.Parent], subSet[c.Sub] = true, true
 	}
 
-	// Lock every balance row the batch touches, in (parent, sub) order.
+	// Make sure every balance row the batch touches exists, then lock them
+	// all; both in (parent, sub) order, so concurrent batches and single
+	// writes never wait on each other in a cycle. A row another
+	// transaction is creating is waited for, not overwritten.
 	state := map[acctKey]*bal{}
-	existed := map[acctKey]bool{}
 	if len(fresh) > 0 {
-		rows, err = tx.QueryContext(ctx, `SELECT parent, sub, mg, points, debt FROM ledger_balances
-			WHERE parent = ANY($1::bigint[]) AND (sub = 0 OR sub = ANY($2::bigint[])) ORDER BY parent, sub FOR UPDATE`,
-			sortedKeys(parentSet), sortedKeys(subSet))
+		keys := map[acctKey]bool{}
+		for _, i := range fresh {
+			keys[acctKey{cs[i].Parent, 0}], keys[acctKey{cs[i].Parent, cs[i].Sub}] = true, true
+		}
+		sorted := make([]acctKey, 0, len(keys))
+		for k := range keys {
+			sorted = append(sorted, k)
+		}
+		sort.Slice(sorted, func(i, j int) bool {
+			if sorted[i].parent != sorted[j].parent {
+				return sorted[i].parent < sorted[j].parent
+			}
+			return sorted[i].sub < sorted[j].sub
+		})
+		ps, ss := make([]int64, len(sorted)), make([]int64, len(sorted))
+		for j, k := range sorted {
+			ps[j], ss[j] = k.parent, k.sub
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_balances (parent, sub, mg, points, debt)
+			SELECT p, s, 0, 0, 0 FROM unnest($1::bigint[], $2::bigint[]) AS u(p, s) ORDER BY p, s
+			ON CONFLICT (parent, sub) DO NOTHING`, ps, ss); err != nil {
+			return fmt.Errorf("ledger batch rows: %w", err)
+		}
+		rows, err = tx.QueryContext(ctx, `SELECT b.parent, b.sub, b.mg, b.points, b.debt FROM ledger_balances b
+			JOIN unnest($1::bigint[], $2::bigint[]) AS u(p, s) ON b.parent = u.p AND b.sub = u.s
+			ORDER BY b.parent, b.sub FOR UPDATE OF b`, ps, ss)
 		if err != nil {
 			return fmt.Errorf("ledger batch lock: %w", err)
 		}
@@ -116,11 +139,14 @@ func pgCreditBatch(ctx context.Context, tx *store.Tx, cs []Credit, exps []int64,
 				rows.Close()
 				return fmt.Errorf("ledger batch lock: %w", err)
 			}
-			state[k], existed[k] = b, true
+			state[k] = b
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("ledger batch lock: %w", err)
+		}
+		if len(state) != len(sorted) {
+			return fmt.Errorf("ledger batch lock: %d of %d balance rows found", len(state), len(sorted))
 		}
 	}
 	get := func(k acctKey) *bal {
@@ -199,7 +225,7 @@ func pgCreditBatch(ctx context.Context, tx *store.Tx, cs []Credit, exps []int64,
 			r.TxID = ids[ref]
 			results[ref] = r
 		}
-		if err := pgWriteBalances(ctx, tx, state, existed); err != nil {
+		if err := pgWriteBalances(ctx, tx, state); err != nil {
 			return err
 		}
 		if err := pgWriteLots(ctx, tx, lots, lotOrder, now); err != nil {
@@ -220,33 +246,18 @@ func pgCreditBatch(ctx context.Context, tx *store.Tx, cs []Credit, exps []int64,
 	return nil
 }
 
-// pgWriteBalances writes the batch's final balance rows: an update of the
-// rows locked at the start, an insert of the new ones (a concurrent insert
-// of the same row fails the batch rather than being overwritten).
-func pgWriteBalances(ctx context.Context, tx *store.Tx, state map[acctKey]*bal, existed map[acctKey]bool) error {
-	var up, ins [5][]int64
+// pgWriteBalances writes the batch's final balance rows, all locked.
+func pgWriteBalances(ctx context.Context, tx *store.Tx, state map[acctKey]*bal) error {
+	var up [5][]int64
 	for k, b := range state {
-		dst := &ins
-		if existed[k] {
-			dst = &up
-		}
 		for j, v := range []int64{k.parent, k.sub, b.mg, b.points, b.debt} {
-			dst[j] = append(dst[j], v)
+			up[j] = append(up[j], v)
 		}
 	}
-	if len(up[0]) > 0 {
-		if _, err := tx.ExecContext(ctx, `UPDATE ledger_balances b SET mg = u.mg, points = u.points, debt = u.debt
-			FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(parent, sub, mg, points, debt)
-			WHERE b.parent = u.parent AND b.sub = u.sub`, up[0], up[1], up[2], up[3], up[4]); err != nil {
-			return fmt.Errorf("ledger batch balances: %w", err)
-		}
-	}
-	if len(ins[0]) > 0 {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_balances (parent, sub, mg, points, debt)
-			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])`,
-			ins[0], ins[1], ins[2], ins[3], ins[4]); err != nil {
-			return fmt.Errorf("ledger batch balances: %w", err)
-		}
+	if _, err := tx.ExecContext(ctx, `UPDATE ledger_balances b SET mg = u.mg, points = u.points, debt = u.debt
+		FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(parent, sub, mg, points, debt)
+		WHERE b.parent = u.parent AND b.sub = u.sub`, up[0], up[1], up[2], up[3], up[4]); err != nil {
+		return fmt.Errorf("ledger batch balances: %w", err)
 	}
 	return nil
 }
@@ -270,13 +281,4 @@ func pgWriteLots(ctx context.Context, tx *store.Tx, lots map[lotKey]int64, order
 		return fmt.Errorf("ledger batch lots: %w", err)
 	}
 	return nil
-}
-
-func sortedKeys(m map[int64]bool) []int64 {
-	out := make([]int64, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
 }

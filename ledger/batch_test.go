@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	oc "github.com/opencarbon/opencarbon"
@@ -112,5 +114,58 @@ func TestCreditBatchInvalid(t *testing.T) {
 		if b := balance(t, s, P); b.MG != 0 {
 			t.Fatalf("balance %+v after a refused batch", b)
 		}
+	})
+}
+
+// TestCreditBatchConcurrent runs batches of credits for overlapping
+// accounts (in shuffled order) alongside spends and single credits: no
+// error, no deadlock left unresolved, and Check clean.
+func TestCreditBatchConcurrent(t *testing.T) {
+	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := ledger.NewService(db, 0)
+		var wg sync.WaitGroup
+		var spent atomic.Int64
+		for w := range 4 {
+			wg.Go(func() {
+				rng := rand.New(rand.NewPCG(uint64(w), 1))
+				for b := range 5 {
+					cs := make([]ledger.Credit, 100)
+					for i := range cs {
+						p := 1 + rng.Int64N(20)
+						cs[i] = ledger.Credit{Parent: p, Sub: 100 + p, MG: 500 + rng.Int64N(2000), Ref: fmt.Sprintf("w%d-b%d-%d", w, b, i)}
+					}
+					err := db.InTx(ctx, func(tx *store.Tx) error {
+						_, err := ledger.CreditBatchTx(ctx, tx, cs)
+						return err
+					})
+					if err != nil {
+						t.Errorf("batch %d/%d: %v", w, b, err)
+					}
+				}
+			})
+		}
+		for i := range 40 {
+			wg.Go(func() {
+				_, err := spend(t, db, 1+int64(i%20), 0, 2, fmt.Sprintf("s%d", i))
+				switch oc.ErrorCode(err) {
+				case "":
+					spent.Add(2)
+				case oc.EInsufficientPoints:
+				default:
+					t.Errorf("spend %d: %v", i, err)
+				}
+			})
+		}
+		wg.Wait()
+		var total int64
+		for p := int64(1); p <= 20; p++ {
+			b := balance(t, s, p)
+			total += b.MG/1000 - b.Points
+		}
+		if total != spent.Load() {
+			t.Fatalf("points issued minus held = %d, spent %d", total, spent.Load())
+		}
+		mustCheck(t, s)
 	})
 }
