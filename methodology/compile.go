@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/cel-go/cel"
+	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/ext"
 )
 
@@ -33,6 +34,9 @@ type Methodology struct {
 	nvars    int
 	factors  []FactorUse
 	discount float64 // (100 - pct) / 100
+	// shapes are the product forms of baseline, project and leakage (nil
+	// when a term is absent or not a product), for Calc.Terms.
+	shapes [3][]productAlt
 
 	applicability, baseline, project, leakage cel.Program
 }
@@ -163,7 +167,7 @@ func compile(ix *posIndex, d *Document, factors *Factors) (*Methodology, Problem
 				add(path+".value", "value %v differs from factor %s value %v", *p.Value, p.Factor, f.Value)
 			default:
 				bp.value = f.Value * bp.scale
-				m.factors = append(m.factors, FactorUse{Param: p.Name, Ref: f.Ref(), Value: f.Value, Unit: f.Unit, Source: sourceLine(f)})
+				m.factors = append(m.factors, FactorUse{Param: p.Name, Ref: f.Ref(), Value: f.Value, Unit: f.Unit, Source: sourceLine(f), ShortSource: shortSource(f)})
 			}
 		}
 		if p.Kind == "monitored" && p.Default != nil {
@@ -186,7 +190,9 @@ func compile(ix *posIndex, d *Document, factors *Factors) (*Methodology, Problem
 		return nil, ps
 	}
 	uc := &unitChecker{units: units}
+	var lastExpr celast.Expr // the checked expression prog compiled last
 	prog := func(path, src string, want *cel.Type, mass bool) cel.Program {
+		lastExpr = nil
 		if strings.TrimSpace(src) == "" {
 			return nil
 		}
@@ -234,6 +240,7 @@ func compile(ix *posIndex, d *Document, factors *Factors) (*Methodology, Problem
 			add(path, "cannot plan expression: %v", err)
 			return nil
 		}
+		lastExpr = ast.NativeRep().Expr()
 		return p
 	}
 	app := d.Applicability
@@ -241,9 +248,17 @@ func compile(ix *posIndex, d *Document, factors *Factors) (*Methodology, Problem
 		app = "true"
 	}
 	m.applicability = prog("applicability", app, cel.BoolType, false)
-	m.baseline = prog("baseline", d.Baseline, cel.DoubleType, true)
-	m.project = prog("project", d.Project, cel.DoubleType, true)
-	m.leakage = prog("leakage", d.Leakage, cel.DoubleType, true)
+	for i, t := range [3]struct {
+		dst *cel.Program
+		src string
+	}{{&m.baseline, d.Baseline}, {&m.project, d.Project}, {&m.leakage, d.Leakage}} {
+		*t.dst = prog(termNames[i], t.src, cel.DoubleType, true)
+		if lastExpr != nil && m.nvars <= 64 {
+			if alts, ok := productShapes(lastExpr, m.varIndex); ok {
+				m.shapes[i] = alts
+			}
+		}
+	}
 	if len(ps) > 0 {
 		return nil, ps
 	}

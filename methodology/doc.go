@@ -22,9 +22,16 @@ const (
 	ScenarioTravel = "travel"
 )
 
-// EngineVersion names the evaluation semantics recorded in every Calc. It
-// changes whenever the arithmetic (discount, caps, rounding) changes.
-const EngineVersion = "opencarbon-methodology/1"
+// EngineVersion names the evaluation semantics and record layout of every
+// Calc. It changes whenever the arithmetic (discount, caps, rounding) or
+// the record's fields change. Version 2 added Terms, Inputs and
+// FactorUse.ShortSource (for Explain) with the same arithmetic as version
+// 1; Recompute rebuilds a version 1 record in its own layout.
+const EngineVersion = "opencarbon-methodology/2"
+
+// engineVersion1 is the first record layout (no Terms, Inputs or
+// FactorUse.ShortSource).
+const engineVersion1 = "opencarbon-methodology/1"
 
 // Text is a bilingual string.
 type Text struct {

@@ -160,7 +160,8 @@ func (e *Engine) Evaluate(ev Event, used Usage) (Result, error) {
 // Recompute re-evaluates a stored calc from its own inputs with the exact
 // methodology version it names (approved, suspended or retired) and returns
 // the new record with the same PrevHash: for an untampered record the
-// bytes are identical. Errors: ENotFound (version unknown), EConflict (the
+// bytes are identical. A record of engine version 1 is rebuilt in that
+// version's layout. Errors: ENotFound (version unknown), EConflict (the
 // version's hash differs from the record's), EInvalid (the inputs are now
 // refused).
 func (e *Engine) Recompute(c *Calc) (*Calc, error) {
@@ -183,7 +184,26 @@ func (e *Engine) Recompute(c *Calc) (*Calc, error) {
 		return nil, opencarbon.Errorf(opencarbon.EInvalid, "recomputation refused the inputs: %s: %s", r.Refusal, r.Detail)
 	}
 	r.Calc.PrevHash = c.PrevHash
+	if c.EngineVersion == engineVersion1 {
+		r.Calc.asVersion1()
+	}
 	return r.Calc, nil
+}
+
+// asVersion1 drops what version 2 added to the record; the arithmetic of
+// the two versions is the same.
+func (c *Calc) asVersion1() {
+	c.EngineVersion = engineVersion1
+	c.Terms, c.Inputs = nil, nil
+	fs := make([]FactorUse, len(c.Factors))
+	for i, f := range c.Factors {
+		f.ShortSource = ""
+		fs[i] = f
+	}
+	if c.Factors == nil {
+		fs = nil
+	}
+	c.Factors = fs
 }
 
 // ExcludedWith returns the behaviors that may not be credited for the same

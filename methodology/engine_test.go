@@ -130,21 +130,6 @@ func TestEvaluateRefusals(t *testing.T) {
 	}
 }
 
-func TestExplain(t *testing.T) {
-	e := shippedEngine(t)
-	r, _ := e.Evaluate(methodology.Event{ID: "e", Partner: "eleme", Behavior: "eleme.no_cutlery", OccurredAt: time.Now(),
-		Params: map[string]any{"order_id": "o"}, Evidence: map[string]any{"cutlery_choice": "none"}}, methodology.Usage{})
-	en, zh := r.Calc.Explain("en"), r.Calc.Explain("zh")
-	for _, want := range []string{"11.13 g CO2e avoided", "15.9 gCO2e/order", "30% uncertainty discount", "eleme.no_cutlery@1.0.0", "Ele.me"} {
-		if !strings.Contains(en, want) {
-			t.Errorf("en explain lacks %q: %s", want, en)
-		}
-	}
-	if !strings.Contains(zh, "减排 11.13 g") || !strings.Contains(zh, "向下取整") {
-		t.Errorf("zh explain: %s", zh)
-	}
-}
-
 func TestExclusivityAndLookup(t *testing.T) {
 	ms, factors, err := methodology.LoadFS(methodologies.FS)
 	if err != nil {

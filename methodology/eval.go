@@ -58,6 +58,8 @@ func refuse(code, format string, args ...any) Result {
 type activation struct {
 	m    *Methodology
 	vals []any
+	decl []float64 // numeric monitored values in their declared units, by slot
+	read uint64    // bit i set when slot i < 64 was resolved
 }
 
 // ResolveName implements interpreter.Activation.
@@ -65,6 +67,9 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	i, ok := a.m.varIndex[name]
 	if !ok {
 		return nil, false
+	}
+	if i < 64 {
+		a.read |= 1 << i
 	}
 	return a.vals[i], true
 }
@@ -101,8 +106,10 @@ func (m *Methodology) evaluate(ev Event, used Usage, loc *time.Location) Result 
 	a.m = m
 	if cap(a.vals) < m.nvars {
 		a.vals = make([]any, m.nvars)
+		a.decl = make([]float64, m.nvars)
 	}
 	a.vals = a.vals[:m.nvars]
+	a.decl = a.decl[:m.nvars]
 	params, evidence := ev.Params, ev.Evidence
 	if params == nil {
 		params = emptyMap
@@ -133,6 +140,9 @@ func (m *Methodology) evaluate(ev Event, used Usage, loc *time.Location) Result 
 			return refuse(opencarbon.EParamOutOfRange, "%s", msg)
 		}
 		a.vals[p.slot] = v
+		if f, ok := toFloat(raw); ok {
+			a.decl[p.slot] = f
+		}
 	}
 	out, _, err := m.applicability.Eval(a)
 	if err != nil {
@@ -142,11 +152,14 @@ func (m *Methodology) evaluate(ev Event, used Usage, loc *time.Location) Result 
 		return refuse(opencarbon.ENotApplicable, "the event does not meet the applicability conditions of %s@%s", d.ID, d.Version)
 	}
 	var vals [3]float64
+	var reads [3]uint64
 	for i, p := range [3]cel.Program{m.baseline, m.project, m.leakage} {
 		if p == nil {
 			continue
 		}
+		a.read = 0
 		out, _, err := p.Eval(a)
+		reads[i] = a.read
 		if err != nil {
 			return refuse(opencarbon.ENotApplicable, "%s could not be evaluated: %v", [3]string{"baseline", "project", "leakage"}[i], err)
 		}
@@ -178,6 +191,7 @@ func (m *Methodology) evaluate(ev Event, used Usage, loc *time.Location) Result 
 	if room <= 0 {
 		return refuse(opencarbon.ECapReached, "the %s cap of %s for %s is reached", capKind, fmtMG(capOf(c, capKind)), d.ID)
 	}
+	terms, inputs := m.explainTerms(reads, vals, a)
 	calc := &Calc{
 		AfterDiscount:      fmtFloat(after),
 		Baseline:           fmtFloat(vals[0]),
@@ -188,6 +202,7 @@ func (m *Methodology) evaluate(ev Event, used Usage, loc *time.Location) Result 
 		EvidenceKeys:       evidenceKeys(ev.Evidence),
 		Factors:            m.factors,
 		Gross:              fmtFloat(gross),
+		Inputs:             inputs,
 		Leakage:            fmtFloat(vals[2]),
 		Methodology:        d.ID,
 		MethodologyHash:    m.hash,
@@ -196,6 +211,7 @@ func (m *Methodology) evaluate(ev Event, used Usage, loc *time.Location) Result 
 		Params:             normalizeParams(ev.Params),
 		Partner:            ev.Partner,
 		Project:            fmtFloat(vals[1]),
+		Terms:              terms,
 		UsedDayMG:          used.DayMG,
 		UsedYearMG:         used.YearMG,
 	}
