@@ -72,11 +72,18 @@ func HeadTx(ctx context.Context, tx *store.Tx, shard int) (Head, error) {
 	return h, nil
 }
 
+// Execer runs a statement: a *store.Tx, or a wrapper that prepares
+// statements once per transaction.
+type Execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
 // AppendTx stores c as the next record after head, setting c.PrevHash, and
-// returns the calc id and the new head. The caller keeps the new head only
-// if the statement's savepoint is kept, and stores the final head with
-// SetHeadTx before commit.
-func AppendTx(ctx context.Context, tx *store.Tx, head Head, accountID int64, c *methodology.Calc) (string, Head, error) {
+// returns the calc id and the new head. tx is the write transaction (or a
+// statement cache over it). The caller keeps the new head only if the
+// statement's savepoint is kept, and stores the final head with SetHeadTx
+// before commit.
+func AppendTx(ctx context.Context, tx Execer, head Head, accountID int64, c *methodology.Calc) (string, Head, error) {
 	c.PrevHash = head.Hash
 	canon := c.Canonical()
 	rec, err := compact(c)
@@ -159,11 +166,11 @@ const formatDeflateV1 = 1
 
 // dictV1 primes deflate with the keys and common values of a calc record.
 // It must never change: records written with it are read with it.
-const dictV1 = `{"after_discount_mg":"","baseline_mg":"","behavior":"","cap_applied":"","cap_mg":0,"discount_pct":"30","engine_version":"opencarbon-methodology/1","event_id":"","evidence_keys":["order_id"],"factors":null,"gross_mg":"","leakage_mg":"0","methodology":"","methodology_hash":"","methodology_version":"1.0.0","occurred_at":"2026-01-01T00:00:00.000000Z","params":{"order_id":""},"partner":"","prev_hash":"","project_mg":"0","result_mg":0,"used_day_mg":0,"used_year_mg":0}` +
-	`eleme.no_cutlery eleme.small_portion cainiao.box_return cainiao.e_waybill tmall.e_waybill tmall.low_carbon_product travel.bus_trip travel.metro_trip xianyu.secondhand_ ride_record trip_id waybill_id parcel_id station_id cutlery_choice portion_choice daily yearly`
+const dictV1 = `{"after_discount_mg":"","baseline_mg":"","behavior":"","cap_applied":"","cap_mg":0,"discount_pct":"30","engine_version":"opencarbon-methodology/2","event_id":"","evidence_keys":["order_id"],"factors":null,"gross_mg":"","inputs":[{"param":"","unit":"order","value":1}],"leakage_mg":"0","methodology":"","methodology_hash":"","methodology_version":"1.0.0","occurred_at":"2026-01-01T00:00:00.000000Z","params":{"order_id":""},"partner":"","prev_hash":"","project_mg":"0","result_mg":0,"terms":[{"name":"baseline","of":["ef_","orders"]},{"name":"project","of":[]}],"used_day_mg":0,"used_year_mg":0}` +
+	`eleme.no_cutlery eleme.small_portion cainiao.box_return cainiao.e_waybill tmall.e_waybill tmall.low_carbon_product travel.bus_trip travel.metro_trip xianyu.secondhand_ ride_record trip_id waybill_id parcel_id station_id cutlery_choice portion_choice kwh_saved distance city daily yearly"},{"`
 
 var writers = sync.Pool{New: func() any {
-	w, err := flate.NewWriterDict(nil, flate.BestCompression, []byte(dictV1))
+	w, err := flate.NewWriterDict(nil, flate.DefaultCompression, []byte(dictV1))
 	if err != nil {
 		panic(err)
 	}

@@ -48,6 +48,8 @@ type Outcome struct {
 	Original string `json:"original_status,omitempty"`
 	// Reversed is set on a duplicate of a credit reversed since.
 	Reversed bool `json:"reversed,omitempty"`
+
+	acct int64 // account credited, inside the writer only
 }
 
 // EngineSource returns the current methodology engine (approved versions);
@@ -99,6 +101,14 @@ func NewService(db *store.DB, engines EngineSource, cfg Config) *Service {
 		cfg.MaxSkew = 5 * time.Minute
 	}
 	s := &Service{db: db, engines: engines, cfg: cfg, log: slog.Default().With("component", "intake"), stop: make(chan struct{})}
+	if db.Dialect == store.SQLite {
+		// The per-event savepoints journal pages to a temporary file
+		// unless temporary storage is in memory. The writer is one
+		// long-lived connection, so the pragma sticks.
+		if _, err := db.Write().Exec(`PRAGMA temp_store = MEMORY`); err != nil {
+			s.log.Warn("cannot keep SQLite temporary storage in memory", "err", err)
+		}
+	}
 	for i := 0; i < cfg.Shards; i++ {
 		sh := &shard{id: i, ch: make(chan *job, 8192)}
 		s.shards = append(s.shards, sh)
@@ -246,6 +256,15 @@ func (s *Service) write(shardID int, batch []*job) error {
 			w, err := newWriter(ctx, tx, s, eng, shardID)
 			if err != nil {
 				return err
+			}
+			byPartner := map[string][]string{}
+			for _, it := range todo {
+				byPartner[it.j.partner] = append(byPartner[it.j.partner], it.j.events[it.n].ID)
+			}
+			for p, ids := range byPartner {
+				if err := w.prefetch(p, ids); err != nil {
+					return err
+				}
 			}
 			for _, it := range todo {
 				o, again, err := w.one(it.j.partner, it.j.events[it.n])

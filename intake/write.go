@@ -25,13 +25,29 @@ var remembered = map[string]bool{
 	oc.EReporterNotAllowed: true, oc.ECapReached: true, oc.EExcludedBy: true, oc.ETooOld: true,
 }
 
-// writer processes the events of one group-commit transaction.
+// writer processes the events of one group-commit transaction. Within the
+// transaction it remembers what it read (remembered events, resolved
+// accounts, cap usage), which is safe because nothing else can change those
+// rows before it commits: on SQLite it is the only writer; on PostgreSQL
+// ResolveTx holds the sub-account FOR SHARE and the usage lock is held until
+// commit.
 type writer struct {
-	ctx  context.Context
-	tx   *store.Tx
-	s    *Service
-	eng  *methodology.Engine
-	head audit.Head
+	ctx   context.Context
+	tx    *store.Tx
+	s     *Service
+	eng   *methodology.Engine
+	head  audit.Head
+	stmts map[string]*sql.Stmt
+
+	known    map[string]Outcome // partner \x00 event_id → remembered outcome, as a duplicate answer
+	hashes   map[string]string  // partner \x00 event_id → body hash of the remembered event
+	resolved map[string]resolution
+	used     map[string]map[int]int64 // account \x00 behavior \x00 year → day → mg
+}
+
+type resolution struct {
+	acct, sub int64
+	err       error
 }
 
 func newWriter(ctx context.Context, tx *store.Tx, s *Service, eng *methodology.Engine, shardID int) (*writer, error) {
@@ -39,11 +55,101 @@ func newWriter(ctx context.Context, tx *store.Tx, s *Service, eng *methodology.E
 	if err != nil {
 		return nil, err
 	}
-	return &writer{ctx: ctx, tx: tx, s: s, eng: eng, head: head}, nil
+	return &writer{ctx: ctx, tx: tx, s: s, eng: eng, head: head, stmts: map[string]*sql.Stmt{},
+		known: map[string]Outcome{}, hashes: map[string]string{}, resolved: map[string]resolution{}, used: map[string]map[int]int64{}}, nil
 }
 
-// finish stores the chain head reached by the batch.
-func (w *writer) finish() error { return audit.SetHeadTx(w.ctx, w.tx, w.head) }
+// finish stores the chain head reached by the batch and closes the
+// statements prepared for it.
+func (w *writer) finish() error {
+	for _, st := range w.stmts {
+		st.Close()
+	}
+	return audit.SetHeadTx(w.ctx, w.tx, w.head)
+}
+
+// stmt returns q prepared once per transaction on SQLite, where parsing is
+// a large part of a statement's cost; pgx caches statements itself.
+func (w *writer) stmt(q string) *sql.Stmt {
+	if w.tx.Dialect != store.SQLite {
+		return nil
+	}
+	if st, ok := w.stmts[q]; ok {
+		return st
+	}
+	st, err := w.tx.PrepareContext(w.ctx, q)
+	if err != nil {
+		return nil
+	}
+	w.stmts[q] = st
+	return st
+}
+
+func (w *writer) exec(q string, args ...any) error {
+	var err error
+	if st := w.stmt(q); st != nil {
+		_, err = st.ExecContext(w.ctx, args...)
+	} else {
+		_, err = w.tx.ExecContext(w.ctx, q, args...)
+	}
+	return err
+}
+
+// stmtExec runs statements through the writer's statement cache.
+type stmtExec struct{ w *writer }
+
+func (e stmtExec) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := e.w.stmt(q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return e.w.tx.ExecContext(ctx, q, args...)
+}
+
+func (w *writer) queryRow(q string, args ...any) *sql.Row {
+	if st := w.stmt(q); st != nil {
+		return st.QueryRowContext(w.ctx, args...)
+	}
+	return w.tx.QueryRowContext(w.ctx, q, args...)
+}
+
+// prefetch loads the remembered outcomes of the batch's event ids in a few
+// queries instead of one per event.
+func (w *writer) prefetch(partner string, ids []string) error {
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 400)]
+		ids = ids[len(chunk):]
+		args := []any{partner}
+		ph := make([]string, len(chunk))
+		for i, id := range chunk {
+			args = append(args, id)
+			ph[i] = fmt.Sprintf("$%d", i+2)
+		}
+		rows, err := w.tx.QueryContext(w.ctx, `SELECT event_id, body_hash, status, code, message, mg, points, calc_id, reversed_at FROM intake_events
+			WHERE partner = $1 AND event_id IN (`+strings.Join(ph, ", ")+`)`, args...)
+		if err != nil {
+			return fmt.Errorf("find events: %w", err)
+		}
+		for rows.Next() {
+			var id, h, status string
+			var code, msg, calcID sql.NullString
+			var mg, points int64
+			var reversed sql.NullInt64
+			if err := rows.Scan(&id, &h, &status, &code, &msg, &mg, &points, &calcID, &reversed); err != nil {
+				rows.Close()
+				return fmt.Errorf("find events: %w", err)
+			}
+			k := partner + "\x00" + id
+			w.known[k] = Outcome{EventID: id, Status: StatusDuplicate, Original: status, Code: code.String, Message: msg.String,
+				MG: mg, Points: points, CalcID: calcID.String, Reversed: reversed.Valid}
+			w.hashes[k] = h
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("find events: %w", err)
+		}
+	}
+	return nil
+}
 
 // Ref is the ledger reference of an event's credit.
 func Ref(partner, eventID string) string { return "evt:" + partner + ":" + eventID }
@@ -52,13 +158,13 @@ func Ref(partner, eventID string) string { return "evt:" + partner + ":" + event
 // reports a uniqueness race lost to another writer (retry after commit);
 // err is returned only when the transaction itself is unusable.
 func (w *writer) one(partner string, ev *Event) (o Outcome, again bool, err error) {
-	if _, err := w.tx.ExecContext(w.ctx, `SAVEPOINT ev`); err != nil {
+	if err := w.exec(`SAVEPOINT ev`); err != nil {
 		return o, false, fmt.Errorf("savepoint: %w", err)
 	}
 	head := w.head
 	o, err = w.decide(partner, ev, &head)
 	if err != nil {
-		if _, rerr := w.tx.ExecContext(w.ctx, `ROLLBACK TO SAVEPOINT ev`); rerr != nil {
+		if rerr := w.exec(`ROLLBACK TO SAVEPOINT ev`); rerr != nil {
 			return o, false, fmt.Errorf("rollback to savepoint: %w (after %v)", rerr, err)
 		}
 		if store.IsUniqueViolation(err) {
@@ -67,11 +173,28 @@ func (w *writer) one(partner string, ev *Event) (o Outcome, again bool, err erro
 		w.s.log.Error("event failed", "partner", partner, "event_id", ev.ID, "err", err)
 		return Outcome{EventID: ev.ID, Status: StatusError, Code: oc.EInternal, Message: "Internal error; nothing was recorded, retry."}, false, nil
 	}
-	if _, err := w.tx.ExecContext(w.ctx, `RELEASE SAVEPOINT ev`); err != nil {
+	if err := w.exec(`RELEASE SAVEPOINT ev`); err != nil {
 		return o, false, fmt.Errorf("release savepoint: %w", err)
 	}
 	w.head = head
+	if o.Status == StatusCredited || (o.Status == StatusRejected && remembered[o.Code]) {
+		k := partner + "\x00" + ev.ID
+		w.known[k] = Outcome{EventID: ev.ID, Status: StatusDuplicate, Original: o.Status, Code: o.Code, Message: clip(o.Message, 300), MG: o.MG, Points: o.Points, CalcID: o.CalcID}
+		w.hashes[k] = ev.Hash()
+	}
+	if o.Status == StatusCredited {
+		m, _ := w.eng.Lookup(ev.Behavior, ev.OccurredAt)
+		day, _, _ := dayKeys(ev.OccurredAt, w.eng.Location())
+		if u := w.used[usageKey(o.acct, ev.Behavior, day/10000)]; u != nil && m != nil {
+			u[day] += o.MG
+		}
+	}
+	o.acct = 0
 	return o, false, nil
+}
+
+func usageKey(acct int64, behavior string, year int) string {
+	return fmt.Sprintf("%d\x00%s\x00%d", acct, behavior, year)
 }
 
 // decide runs the event through the checks and, when credited, records
@@ -79,15 +202,19 @@ func (w *writer) one(partner string, ev *Event) (o Outcome, again bool, err erro
 func (w *writer) decide(partner string, ev *Event, head *audit.Head) (Outcome, error) {
 	ctx, tx := w.ctx, w.tx
 	hash := ev.Hash()
-	if o, found, err := lookup(ctx, tx, partner, ev.ID, hash); err != nil || found {
-		return o, err
+	if o, found := w.known[partner+"\x00"+ev.ID]; found {
+		if w.hashes[partner+"\x00"+ev.ID] != hash {
+			return Outcome{EventID: ev.ID, Status: StatusConflict, Code: oc.EEventConflict,
+				Message: "event_id was already used for a different event by this partner"}, nil
+		}
+		return o, nil
 	}
 	reject := func(code, msg string) (Outcome, error) {
 		o := Outcome{EventID: ev.ID, Status: StatusRejected, Code: code, Message: msg}
 		if !remembered[code] {
 			return o, nil
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO intake_events (partner, event_id, body_hash, status, code, message, behavior, occurred_at, created_at)
+		err := w.exec(`INSERT INTO intake_events (partner, event_id, body_hash, status, code, message, behavior, occurred_at, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			partner, ev.ID, hash, StatusRejected, code, clip(msg, 300), ev.Behavior, store.Micros(ev.OccurredAt), store.Micros(tx.Now))
 		return o, err
@@ -98,7 +225,7 @@ func (w *writer) decide(partner string, ev *Event, head *audit.Head) (Outcome, e
 	case ev.OccurredAt.Before(tx.Now.Add(-w.s.cfg.MaxAge)):
 		return reject(oc.ETooOld, fmt.Sprintf("occurred_at %s is older than %s", ev.OccurredAt.Format(time.RFC3339), w.s.cfg.MaxAge))
 	}
-	acct, sub, err := account.ResolveTx(ctx, tx, ev.Person, partner)
+	acct, sub, err := w.resolve(ev.Person, partner)
 	if isCode(err, oc.ENoConsent, oc.EPartnerNotLinked, oc.EAccountErased) {
 		code := oc.ErrorCode(err)
 		if code == oc.EAccountErased {
@@ -113,7 +240,7 @@ func (w *writer) decide(partner string, ev *Event, head *audit.Head) (Outcome, e
 	day, yearFrom, yearTo := dayKeys(ev.OccurredAt, w.eng.Location())
 	var used methodology.Usage
 	if ok {
-		if used, err = usage(ctx, tx, acct, ev.Behavior, day, yearFrom, yearTo); err != nil {
+		if used, err = w.usage(acct, ev.Behavior, day, yearFrom, yearTo); err != nil {
 			return Outcome{}, err
 		}
 	}
@@ -131,7 +258,7 @@ func (w *writer) decide(partner string, ev *Event, head *audit.Head) (Outcome, e
 	}
 	actKey, hasAct := m.ActKey(mev)
 	if hasAct {
-		other, err := excludedBy(ctx, tx, acct, actKey, append(w.eng.ExcludedWith(ev.Behavior), ev.Behavior))
+		other, err := w.excludedBy(acct, actKey, append(w.eng.ExcludedWith(ev.Behavior), ev.Behavior))
 		if err != nil {
 			return Outcome{}, err
 		}
@@ -141,7 +268,7 @@ func (w *writer) decide(partner string, ev *Event, head *audit.Head) (Outcome, e
 	}
 
 	// Credited: calc record, ledger, usage, act, event row, outbox.
-	calcID, next, err := audit.AppendTx(ctx, tx, *head, acct, res.Calc)
+	calcID, next, err := audit.AppendTx(ctx, stmtExec{w}, *head, acct, res.Calc)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -152,7 +279,7 @@ func (w *writer) decide(partner string, ev *Event, head *audit.Head) (Outcome, e
 		return Outcome{}, err
 	}
 	scenario := m.Scenario()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO intake_usage (account_id, behavior, day, partner, scenario, mg, events) VALUES ($1, $2, $3, $4, $5, $6, 1)
+	if err := w.exec(`INSERT INTO intake_usage (account_id, behavior, day, partner, scenario, mg, events) VALUES ($1, $2, $3, $4, $5, $6, 1)
 		ON CONFLICT (account_id, behavior, day, partner) DO UPDATE SET mg = intake_usage.mg + excluded.mg, events = intake_usage.events + 1`,
 		acct, ev.Behavior, day, partner, scenario, res.MG); err != nil {
 		return Outcome{}, fmt.Errorf("usage: %w", err)
@@ -160,11 +287,11 @@ func (w *writer) decide(partner string, ev *Event, head *audit.Head) (Outcome, e
 	var act any
 	if hasAct {
 		act = actKey
-		if _, err := tx.ExecContext(ctx, `INSERT INTO intake_acts (account_id, act_key, behavior) VALUES ($1, $2, $3)`, acct, actKey, ev.Behavior); err != nil {
+		if err := w.exec(`INSERT INTO intake_acts (account_id, act_key, behavior) VALUES ($1, $2, $3)`, acct, actKey, ev.Behavior); err != nil {
 			return Outcome{}, fmt.Errorf("act: %w", err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO intake_events (partner, event_id, body_hash, status, account_id, sub_id, behavior, scenario, occurred_at, mg, points, calc_id, act_key, created_at)
+	if err := w.exec(`INSERT INTO intake_events (partner, event_id, body_hash, status, account_id, sub_id, behavior, scenario, occurred_at, mg, points, calc_id, act_key, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		partner, ev.ID, hash, StatusCredited, acct, sub, ev.Behavior, scenario, store.Micros(ev.OccurredAt), res.MG, cr.Points, calcID, act, store.Micros(tx.Now)); err != nil {
 		return Outcome{}, fmt.Errorf("record event: %w", err)
@@ -175,42 +302,40 @@ func (w *writer) decide(partner string, ev *Event, head *audit.Head) (Outcome, e
 	if err != nil {
 		return Outcome{}, err
 	}
-	return Outcome{EventID: ev.ID, Status: StatusCredited, MG: res.MG, Points: cr.Points, CalcID: calcID}, nil
+	return Outcome{EventID: ev.ID, Status: StatusCredited, MG: res.MG, Points: cr.Points, CalcID: calcID, acct: acct}, nil
 }
 
-// lookup answers a repeat of a remembered event: duplicate with the
-// original outcome, or event_id_conflict when the body differs.
-func lookup(ctx context.Context, q querier, partner, eventID, hash string) (Outcome, bool, error) {
-	var h, status string
-	var code, msg, calcID sql.NullString
-	var mg, points int64
-	var reversed sql.NullInt64
-	err := q.QueryRowContext(ctx, `SELECT body_hash, status, code, message, mg, points, calc_id, reversed_at FROM intake_events WHERE partner = $1 AND event_id = $2`,
-		partner, eventID).Scan(&h, &status, &code, &msg, &mg, &points, &calcID, &reversed)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Outcome{}, false, nil
+// resolve is account.ResolveTx, once per person and partner per
+// transaction.
+func (w *writer) resolve(person, partner string) (int64, int64, error) {
+	k := partner + "\x00" + person
+	if r, ok := w.resolved[k]; ok {
+		return r.acct, r.sub, r.err
 	}
-	if err != nil {
-		return Outcome{}, false, fmt.Errorf("find event: %w", err)
+	acct, sub, err := account.ResolveTx(w.ctx, w.tx, person, partner)
+	if err != nil && !isCode(err, oc.ENoConsent, oc.EPartnerNotLinked, oc.EAccountErased) {
+		return 0, 0, err
 	}
-	if h != hash {
-		return Outcome{EventID: eventID, Status: StatusConflict, Code: oc.EEventConflict,
-			Message: "event_id was already used for a different event by this partner"}, true, nil
-	}
-	return Outcome{EventID: eventID, Status: StatusDuplicate, Original: status, Code: code.String, Message: msg.String,
-		MG: mg, Points: points, CalcID: calcID.String, Reversed: reversed.Valid}, true, nil
-}
-
-type querier interface {
-	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
-	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	w.resolved[k] = resolution{acct, sub, err}
+	return acct, sub, err
 }
 
 // usage returns what the person was credited for behavior on day and in
 // its year. On PostgreSQL it first takes a transaction lock on (account,
 // behavior) so writers in other processes cannot both pass a cap.
-func usage(ctx context.Context, tx *store.Tx, acct int64, behavior string, day, from, to int) (methodology.Usage, error) {
+func (w *writer) usage(acct int64, behavior string, day, from, to int) (methodology.Usage, error) {
 	var u methodology.Usage
+	k := usageKey(acct, behavior, day/10000)
+	if days, ok := w.used[k]; ok {
+		for d, mg := range days {
+			u.YearMG += mg
+			if d == day {
+				u.DayMG += mg
+			}
+		}
+		return u, nil
+	}
+	ctx, tx := w.ctx, w.tx
 	if tx.Dialect == store.Postgres {
 		h := fnv.New64a()
 		fmt.Fprintf(h, "intake.usage.%d.%s", acct, behavior)
@@ -223,23 +348,29 @@ func usage(ctx context.Context, tx *store.Tx, acct int64, behavior string, day, 
 		return u, fmt.Errorf("usage: %w", err)
 	}
 	defer rows.Close()
+	days := map[int]int64{}
 	for rows.Next() {
 		var d int
 		var mg int64
 		if err := rows.Scan(&d, &mg); err != nil {
 			return u, fmt.Errorf("usage: %w", err)
 		}
+		days[d] += mg
 		u.YearMG += mg
 		if d == day {
 			u.DayMG += mg
 		}
 	}
-	return u, rows.Err()
+	if err := rows.Err(); err != nil {
+		return u, fmt.Errorf("usage: %w", err)
+	}
+	w.used[k] = days
+	return u, nil
 }
 
 // excludedBy returns a behavior among behaviors already credited for the
 // act, or "".
-func excludedBy(ctx context.Context, tx *store.Tx, acct int64, actKey string, behaviors []string) (string, error) {
+func (w *writer) excludedBy(acct int64, actKey string, behaviors []string) (string, error) {
 	args := []any{acct, actKey}
 	ph := make([]string, len(behaviors))
 	for i, b := range behaviors {
@@ -247,7 +378,7 @@ func excludedBy(ctx context.Context, tx *store.Tx, acct int64, actKey string, be
 		ph[i] = fmt.Sprintf("$%d", i+3)
 	}
 	var b string
-	err := tx.QueryRowContext(ctx, `SELECT behavior FROM intake_acts WHERE account_id = $1 AND act_key = $2 AND behavior IN (`+strings.Join(ph, ", ")+`) LIMIT 1`, args...).Scan(&b)
+	err := w.queryRow(`SELECT behavior FROM intake_acts WHERE account_id = $1 AND act_key = $2 AND behavior IN (`+strings.Join(ph, ", ")+`) LIMIT 1`, args...).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}

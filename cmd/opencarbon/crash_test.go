@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/opencarbon/opencarbon/account"
+	"github.com/opencarbon/opencarbon/methodologies"
+	"github.com/opencarbon/opencarbon/methodology"
+	"github.com/opencarbon/opencarbon/partner"
+	"github.com/opencarbon/opencarbon/store"
+)
+
+// TestCrashDuringIngest runs `opencarbon serve` as a child process on a
+// SQLite file, kill -9s it during sustained signed ingest 20 times,
+// restarts it, re-sends every event ever sent, and checks that every
+// acknowledged event is credited exactly once, that nothing was lost or
+// doubled, and that `opencarbon check` and `opencarbon verify` are clean.
+func TestCrashDuringIngest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test builds the binary and restarts it 20 times")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "opencarbon")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	dsn := "sqlite:" + filepath.Join(dir, "crash.db")
+	ctx := context.Background()
+
+	// Set up in process: schema, partners, methodologies, 50 people.
+	cfg := &config{DB: dsn, Quorum: 2, Addr: "127.0.0.1:0", LogFormat: "text"}
+	a, err := openApp(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.db.Migrate(ctx, methodology.Migrations); err != nil {
+		t.Fatal(err)
+	}
+	if err := methodology.NewService(a.db, 2).SeedApproved(ctx, methodologies.FS); err != nil {
+		t.Fatal(err)
+	}
+	tmallSecret, err := a.partners.Register(ctx, partner.Registration{ID: "tmall", Name: "tmall", Scopes: partner.AllScopes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const people = 50
+	for i := 0; i < people; i++ {
+		if _, _, err := a.accounts.Open(ctx, fmt.Sprintf("cp%d", i), account.OpenRequest{EntryPoint: "search", ConsentVersion: "2026-01", Partners: []string{"tmall"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.close()
+
+	type sent struct {
+		body map[string]any
+		ack  bool
+	}
+	var mu sync.Mutex
+	events := map[string]*sent{}
+	rng := rand.New(rand.NewPCG(7, 7))
+	newEvent := func(id string) map[string]any {
+		return map[string]any{"event_id": id, "person": fmt.Sprintf("cp%d", rng.IntN(people)), "behavior": "tmall.low_carbon_product",
+			"occurred_at": time.Now().UTC().Add(-time.Duration(rng.IntN(10*86400)) * time.Second).Format(time.RFC3339),
+			"params":      map[string]any{"order_id": id, "kwh_saved": 1}, "evidence": map[string]any{"order_id": id}}
+	}
+	post := func(client *http.Client, base string, evs []map[string]any) (map[string]string, error) {
+		body, _ := json.Marshal(map[string]any{"events": evs})
+		req, _ := http.NewRequest("POST", base+"/v1/events", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		partner.SignRequest(req, "tmall", tmallSecret, body)
+		res, err := client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer res.Body.Close()
+		var out struct {
+			Results []struct{ EventID, Status, Code string }
+		}
+		if res.StatusCode != 200 || json.NewDecoder(res.Body).Decode(&out) != nil {
+			return nil, fmt.Errorf("status %d", res.StatusCode)
+		}
+		acked := map[string]string{}
+		for _, r := range out.Results {
+			if r.Status == "credited" || r.Status == "duplicate" {
+				acked[r.EventID] = r.Status
+			} else {
+				return nil, fmt.Errorf("event %s: %s %s", r.EventID, r.Status, r.Code)
+			}
+		}
+		return acked, nil
+	}
+	start := func() (*exec.Cmd, string) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		cmd := exec.Command(bin, "serve", "--db", dsn, "--addr", addr)
+		cmd.Stderr = nil
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		base := "http://" + addr
+		for i := 0; i < 200; i++ {
+			if res, err := http.Get(base + "/healthz"); err == nil {
+				res.Body.Close()
+				return cmd, base
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+		cmd.Process.Kill()
+		t.Fatal("server did not start")
+		return nil, ""
+	}
+	seq := 0
+	const cycles = 20
+	for c := 0; c < cycles; c++ {
+		cmd, base := start()
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for g := 0; g < 8; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				client := &http.Client{Timeout: 5 * time.Second}
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					mu.Lock()
+					var evs []map[string]any
+					for k := 0; k < 25; k++ {
+						seq++
+						id := fmt.Sprintf("crash-%d", seq)
+						ev := newEvent(id)
+						events[id] = &sent{body: ev}
+						evs = append(evs, ev)
+					}
+					mu.Unlock()
+					acked, err := post(client, base, evs)
+					if err != nil {
+						return // the server died under us
+					}
+					mu.Lock()
+					for id := range acked {
+						events[id].ack = true
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		time.Sleep(time.Duration(150+rng.IntN(350)) * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		close(stop)
+		wg.Wait()
+	}
+	// Restart and re-send everything: acked events must be duplicates,
+	// the others are credited now.
+	cmd, base := start()
+	var all []map[string]any
+	acked := 0
+	for _, s := range events {
+		all = append(all, s.body)
+		if s.ack {
+			acked++
+		}
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	for i := 0; i < len(all); i += 500 {
+		res, err := post(client, base, all[i:min(len(all), i+500)])
+		if err != nil {
+			t.Fatalf("re-send: %v", err)
+		}
+		for id, st := range res {
+			if events[id].ack && st != "duplicate" {
+				t.Fatalf("event %s was acknowledged before a kill but is %s after restart: it had been lost", id, st)
+			}
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	if acked == 0 {
+		t.Fatal("no event was acknowledged")
+	}
+	t.Logf("%d cycles, %d events sent, %d acknowledged before a kill", cycles, len(events), acked)
+
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var credited, refs int
+	db.Read().QueryRow(`SELECT COUNT(*) FROM intake_events WHERE status = 'credited'`).Scan(&credited)
+	db.Read().QueryRow(`SELECT COUNT(*) FROM ledger_tx WHERE ref LIKE 'evt:tmall:crash-%'`).Scan(&refs)
+	if credited != len(events) || refs != len(events) {
+		t.Fatalf("%d events sent, %d credited, %d ledger credits; want all exactly once", len(events), credited, refs)
+	}
+	for _, sub := range []string{"check", "verify"} {
+		out, err := exec.Command(bin, sub, "--db", dsn).CombinedOutput()
+		if err != nil {
+			t.Fatalf("opencarbon %s: %v\n%s", sub, err, out)
+		}
+	}
+	os.Remove(bin)
+}

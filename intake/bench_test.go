@@ -1,0 +1,205 @@
+package intake_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opencarbon/opencarbon/intake"
+	"github.com/opencarbon/opencarbon/store"
+	"github.com/opencarbon/opencarbon/store/storetest"
+)
+
+// rawTables are the tables a credited event writes rows to.
+var rawTables = []string{"intake_events", "intake_usage", "intake_acts", "calc_log", "ledger_tx", "ledger_postings", "ledger_lots", "outbox"}
+
+// BenchmarkSubmit measures the intake with 1000-event batches from 4
+// concurrent requests (in process, no HTTP), then the ceiling: a raw
+// batched INSERT (multi-row VALUES, one transaction) of exactly the rows
+// the credited events wrote, into copies of the same tables with the same
+// indexes. Metrics: events/s, raw_events/s (ceiling) and pct_of_raw.
+//
+//	go test ./intake -run XXX -bench Submit -benchtime 20x
+func BenchmarkSubmit(b *testing.B) {
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		b.Run(string(d), func(b *testing.B) {
+			db := storetest.Open(b, d, comps...)
+			e := newEnv(b, db, intake.Config{})
+			const people = 400
+			for p := 0; p < people; p++ {
+				e.open(fmt.Sprintf("bp%d", p), "tmall")
+			}
+			ctx := context.Background()
+			rng := rand.New(rand.NewPCG(1, 2))
+			batch := func(n, k int) []intake.Event {
+				evs := make([]intake.Event, 1000)
+				for i := range evs {
+					id := fmt.Sprintf("b%d-%d-%d", n, k, i)
+					evs[i] = intake.Event{ID: id, Person: fmt.Sprintf("bp%d", rng.IntN(people)), Behavior: "tmall.low_carbon_product",
+						OccurredAt: time.Now().UTC().Add(-time.Duration(rng.IntN(20*24*3600)) * time.Second).Truncate(time.Second),
+						Params:     map[string]any{"order_id": id, "kwh_saved": 1.0}, Evidence: map[string]any{"order_id": id}}
+				}
+				return evs
+			}
+			const conc = 4
+			inputs := make([][][]intake.Event, b.N)
+			for n := range inputs {
+				for k := 0; k < conc; k++ {
+					inputs[n] = append(inputs[n], batch(n, k))
+				}
+			}
+			sizeBefore := dbSize(b, db)
+			b.ResetTimer()
+			credited := 0
+			start := time.Now()
+			for n := 0; n < b.N; n++ {
+				outs := make(chan []intake.Outcome, conc)
+				for k := 0; k < conc; k++ {
+					go func() {
+						out, err := e.svc.Submit(ctx, "tmall", inputs[n][k])
+						if err != nil {
+							b.Error(err)
+						}
+						outs <- out
+					}()
+				}
+				for k := 0; k < conc; k++ {
+					for _, o := range <-outs {
+						if o.Status == intake.StatusCredited {
+							credited++
+						}
+					}
+				}
+			}
+			elapsed := time.Since(start)
+			b.StopTimer()
+			if credited < b.N*conc*900 {
+				b.Fatalf("only %d of %d events credited", credited, b.N*conc*1000)
+			}
+			b.ReportMetric(float64(credited)/elapsed.Seconds(), "events/s")
+			b.ReportMetric(float64(dbSize(b, db)-sizeBefore)/float64(credited), "bytes/event")
+			raw := rawInsert(b, db)
+			b.ReportMetric(float64(credited)/raw.Seconds(), "raw_events/s")
+			b.ReportMetric(100*raw.Seconds()/elapsed.Seconds(), "pct_of_raw")
+		})
+	}
+}
+
+func dbSize(tb testing.TB, db *store.DB) int64 {
+	q := `SELECT (page_count - freelist_count) * page_size FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()`
+	if db.Dialect == store.Postgres {
+		q = `SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind = 'r'`
+	}
+	return count(tb, db, q)
+}
+
+var indexDDL = regexp.MustCompile(`(?is)^(CREATE (?:UNIQUE )?INDEX )(\S+)( ON )(\S+)`)
+
+// rawInsert copies the rows of rawTables into empty twins with the same
+// columns and indexes using multi-row INSERTs in one transaction, and
+// returns the time the inserts took.
+func rawInsert(tb testing.TB, db *store.DB) time.Duration {
+	ctx := context.Background()
+	type tableRows struct {
+		name string
+		cols []string
+		rows [][]any
+	}
+	var all []tableRows
+	for _, t := range rawTables {
+		rows, err := db.Read().QueryContext(ctx, `SELECT * FROM `+t)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		tr := tableRows{name: t, cols: cols}
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				tb.Fatal(err)
+			}
+			tr.rows = append(tr.rows, vals)
+		}
+		rows.Close()
+		all = append(all, tr)
+	}
+	// Twins with the same columns and indexes.
+	err := db.InTx(ctx, func(tx *store.Tx) error {
+		for _, t := range rawTables {
+			var ddl []string
+			if tx.Dialect == store.Postgres {
+				ddl = []string{`CREATE TABLE raw_` + t + ` (LIKE ` + t + ` INCLUDING ALL)`}
+			} else {
+				rows, err := tx.QueryContext(ctx, `SELECT type, sql FROM sqlite_master WHERE tbl_name = $1 AND sql IS NOT NULL ORDER BY type DESC`, t)
+				if err != nil {
+					return err
+				}
+				for rows.Next() {
+					var typ, sql string
+					rows.Scan(&typ, &sql)
+					if typ == "table" {
+						ddl = append(ddl, strings.Replace(sql, "CREATE TABLE "+t, "CREATE TABLE raw_"+t, 1))
+					} else {
+						ddl = append(ddl, indexDDL.ReplaceAllString(sql, "${1}raw_${2}${3}raw_${4}"))
+					}
+				}
+				rows.Close()
+			}
+			for _, s := range ddl {
+				if _, err := tx.ExecContext(ctx, s); err != nil {
+					return fmt.Errorf("%s: %w", s, err)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	start := time.Now()
+	err = db.InTx(ctx, func(tx *store.Tx) error {
+		for _, tr := range all {
+			per := max(1, 4000/len(tr.cols))
+			for i := 0; i < len(tr.rows); i += per {
+				chunk := tr.rows[i:min(len(tr.rows), i+per)]
+				var sb strings.Builder
+				args := make([]any, 0, len(chunk)*len(tr.cols))
+				sb.WriteString("INSERT INTO raw_" + tr.name + " (" + strings.Join(tr.cols, ", ") + ") VALUES ")
+				for r, row := range chunk {
+					if r > 0 {
+						sb.WriteString(", ")
+					}
+					sb.WriteString("(")
+					for c := range row {
+						if c > 0 {
+							sb.WriteString(", ")
+						}
+						args = append(args, row[c])
+						if tx.Dialect == store.SQLite {
+							sb.WriteString("?") // numbered names are looked up linearly by SQLite
+						} else {
+							fmt.Fprintf(&sb, "$%d", len(args))
+						}
+					}
+					sb.WriteString(")")
+				}
+				if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
+					return fmt.Errorf("raw insert %s: %w", tr.name, err)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return time.Since(start)
+}
