@@ -31,7 +31,7 @@ var (
 // rwEnv is a running server with partners eleme and cainiao, accounts,
 // the ledger, rewards and webhook delivery.
 type rwEnv struct {
-	t        *testing.T
+	t        testing.TB
 	db       *store.DB
 	url      string
 	secrets  map[string]string
@@ -41,7 +41,7 @@ type rwEnv struct {
 	grants   int
 }
 
-func newRwEnv(t *testing.T, db *store.DB) *rwEnv {
+func newRwEnv(t testing.TB, db *store.DB) *rwEnv {
 	t.Helper()
 	ps, err := partner.NewService(db, []byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
