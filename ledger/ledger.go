@@ -212,9 +212,7 @@ func insertPostings(ctx context.Context, tx *store.Tx, txID int64, ps ...posting
 // insertPostingsFrom is insertPostings numbering from *seq, which it
 // advances: for transactions that post in several steps.
 func insertPostingsFrom(ctx context.Context, tx *store.Tx, txID int64, seq *int, ps ...posting) error {
-	q := `INSERT INTO ledger_postings (tx_id, n, src, dst, asset, amount) VALUES `
 	args := make([]any, 0, 6*len(ps))
-	n := 0
 	for _, p := range ps {
 		if p.amount == 0 {
 			continue
@@ -222,22 +220,43 @@ func insertPostingsFrom(ctx context.Context, tx *store.Tx, txID int64, seq *int,
 		if p.amount < 0 {
 			return fmt.Errorf("ledger: negative posting %d", p.amount)
 		}
-		if n > 0 {
-			q += ", "
-		}
-		b := len(args)
-		q += fmt.Sprintf("($%d, $%d, $%d, $%d, $%d, $%d)", b+1, b+2, b+3, b+4, b+5, b+6)
 		args = append(args, txID, *seq, p.src, p.dst, p.asset, p.amount)
-		n++
 		*seq++
 	}
-	if n == 0 {
+	if len(args) == 0 {
 		return nil
 	}
-	if _, err := exec(ctx, tx, q, args...); err != nil {
+	if _, err := exec(ctx, tx, postingsSQL(len(args)/6), args...); err != nil {
 		return fmt.Errorf("ledger postings: %w", err)
 	}
 	return nil
+}
+
+// postingsSQLs caches the multi-row INSERTs of up to 8 postings.
+var postingsSQLs = func() (out [9]string) {
+	for n := range out {
+		out[n] = buildPostingsSQL(n)
+	}
+	return out
+}()
+
+func postingsSQL(n int) string {
+	if n < len(postingsSQLs) {
+		return postingsSQLs[n]
+	}
+	return buildPostingsSQL(n)
+}
+
+func buildPostingsSQL(n int) string {
+	q := `INSERT INTO ledger_postings (tx_id, n, src, dst, asset, amount) VALUES `
+	for i := range n {
+		if i > 0 {
+			q += ", "
+		}
+		b := 6 * i
+		q += fmt.Sprintf("($%d, $%d, $%d, $%d, $%d, $%d)", b+1, b+2, b+3, b+4, b+5, b+6)
+	}
+	return q
 }
 
 // txAmounts returns the mg and points a transaction moved, seen from the
