@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/opencarbon/opencarbon/ledger"
@@ -33,7 +32,7 @@ func (a *app) wireLedger() {
 
 // checkCmd proves every balance equals the sum of its postings, lots equal
 // points and parents equal the sum of their sub-accounts; it prints each
-// difference and exits 1 when there is any.
+// difference and fails (exit status 1) when there is any.
 func checkCmd(ctx context.Context, args []string) error {
 	fs, cfg := newConfigFlags("check", false)
 	if err := parse(fs, args); err != nil {
@@ -53,9 +52,7 @@ func checkCmd(ctx context.Context, args []string) error {
 		fmt.Println("mismatch:", m)
 	}
 	if len(res.Mismatches) > 0 {
-		fmt.Printf("check: %d mismatches in %d accounts, %d postings (%s)\n", len(res.Mismatches), res.Accounts, res.Postings, time.Since(start).Round(time.Millisecond))
-		a.close()
-		os.Exit(1)
+		return fmt.Errorf("check: %d mismatches in %d accounts, %d postings (%s)", len(res.Mismatches), res.Accounts, res.Postings, time.Since(start).Round(time.Millisecond))
 	}
 	fmt.Printf("ok: %d accounts, %d postings checked (%s)\n", res.Accounts, res.Postings, time.Since(start).Round(time.Millisecond))
 	return nil
