@@ -82,6 +82,7 @@ func BenchmarkSubmit(b *testing.B) {
 			}
 			b.ReportMetric(float64(credited)/elapsed.Seconds(), "events/s")
 			b.ReportMetric(float64(dbSize(b, db)-sizeBefore)/float64(credited), "bytes/event")
+			logTableSizes(b, db, credited)
 			raw := rawInsert(b, db)
 			b.ReportMetric(float64(credited)/raw.Seconds(), "raw_events/s")
 			b.ReportMetric(100*raw.Seconds()/elapsed.Seconds(), "pct_of_raw")
@@ -202,4 +203,30 @@ func rawInsert(tb testing.TB, db *store.DB) time.Duration {
 		tb.Fatal(err)
 	}
 	return time.Since(start)
+}
+
+// logTableSizes logs the bytes per credited event of each table and its
+// indexes (SQLite dbstat, PostgreSQL pg_total_relation_size).
+func logTableSizes(b *testing.B, db *store.DB, credited int) {
+	q := `SELECT tbl_name, SUM(pgsize) FROM dbstat JOIN sqlite_master ON dbstat.name = sqlite_master.name GROUP BY tbl_name ORDER BY 2 DESC`
+	if db.Dialect == store.Postgres {
+		q = `SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname = current_schema() AND c.relkind = 'r' ORDER BY 2 DESC`
+	}
+	rows, err := db.Read().Query(q)
+	if err != nil {
+		b.Logf("table sizes: %v", err)
+		return
+	}
+	defer rows.Close()
+	var sb strings.Builder
+	for rows.Next() {
+		var name string
+		var size int64
+		rows.Scan(&name, &size)
+		if size*10 >= int64(credited) {
+			fmt.Fprintf(&sb, " %s=%d", name, size/int64(credited))
+		}
+	}
+	b.Logf("bytes per credited event by table:%s", sb.String())
 }
