@@ -56,7 +56,7 @@ func testRedis(tb testing.TB) (*redis.Client, string) {
 func flushPrefix(ctx context.Context, rdb *redis.Client, prefix string) {
 	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
 	for iter.Next(ctx) {
-		rdb.Del(ctx, iter.Val())
+		rdb.Unlink(ctx, iter.Val())
 	}
 }
 

@@ -1,9 +1,13 @@
 package campaign
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/opencarbon/opencarbon/store"
@@ -25,121 +29,312 @@ const FeedName = "leaderboard"
 // HandleMessages is the feed handler: it applies credit.created and
 // credit.reversed messages to campaign scores in one transaction, then
 // projects the changed members onto the board. A replayed message changes
-// nothing (campaign_credits is keyed by campaign and ledger ref).
+// nothing (campaign_credits is keyed by campaign and ledger ref). A batch
+// costs a handful of statements whatever its size: one read of the
+// campaigns and memberships concerned, multi-row journal inserts, and one
+// multi-row score update whose RETURNING rows feed the board.
 func (s *Service) HandleMessages(ctx context.Context, msgs []webhook.Message) error {
-	type changed struct {
-		campaign string
-		account  int64
-	}
-	var touched []changed
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		touched = touched[:0]
-		for _, m := range msgs {
-			if m.Topic != webhook.TopicCreditCreated && m.Topic != webhook.TopicCreditReversed {
-				continue
-			}
-			var b webhook.CreditBody
-			if err := json.Unmarshal(m.Body, &b); err != nil {
-				return fmt.Errorf("leaderboard: message %d: %w", m.ID, err)
-			}
-			var ids []string
-			var err error
-			if m.Topic == webhook.TopicCreditCreated {
-				ids, err = s.creditTx(ctx, tx, b)
-			} else {
-				ids, err = s.reverseTx(ctx, tx, b)
-			}
-			if err != nil {
-				return fmt.Errorf("leaderboard: message %d: %w", m.ID, err)
-			}
-			for _, id := range ids {
-				touched = append(touched, changed{id, b.Account})
-			}
-		}
-		return nil
-	})
-	if err != nil || len(touched) == 0 {
-		return err
-	}
-	seen := map[changed]bool{}
-	ups := make([]Update, 0, len(touched))
-	for _, c := range touched {
-		if seen[c] {
+	var creates, reversals []webhook.CreditBody
+	for _, m := range msgs {
+		if m.Topic != webhook.TopicCreditCreated && m.Topic != webhook.TopicCreditReversed {
 			continue
 		}
-		seen[c] = true
-		m, v, err := scanMember(s.db.Read().QueryRowContext(ctx, `SELECT `+memberCols+` FROM campaign_members WHERE campaign_id = $1 AND account_id = $2`, c.campaign, c.account))
-		if err != nil {
-			return fmt.Errorf("leaderboard: read member: %w", err)
+		var b webhook.CreditBody
+		if err := json.Unmarshal(m.Body, &b); err != nil {
+			return fmt.Errorf("leaderboard: message %d: %w", m.ID, err)
 		}
-		ups = append(ups, updateOf(m, v))
+		if m.Topic == webhook.TopicCreditCreated {
+			creates = append(creates, b)
+		} else {
+			reversals = append(reversals, b)
+		}
+	}
+	if len(creates)+len(reversals) == 0 {
+		return nil
+	}
+	var ups []Update
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		d := deltas{}
+		if err := s.creditsTx(ctx, tx, creates, d); err != nil {
+			return err
+		}
+		for _, b := range reversals {
+			if err := s.reverseTx(ctx, tx, b, d); err != nil {
+				return err
+			}
+		}
+		var err error
+		ups, err = d.applyTx(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("leaderboard: %w", err)
 	}
 	return s.board.Apply(ctx, ups)
 }
 
-// creditTx counts credit b for every campaign it qualifies for and returns
-// their ids.
-func (s *Service) creditTx(ctx context.Context, tx *store.Tx, b webhook.CreditBody) ([]string, error) {
-	at := store.Micros(b.CreditedAt)
-	rows, err := tx.QueryContext(ctx, `SELECT `+campaignCols+` FROM campaigns c
-		WHERE c.start_at <= $2 AND c.end_at > $2 AND EXISTS (SELECT 1 FROM campaign_members m
-		WHERE m.campaign_id = c.id AND m.account_id = $1 AND m.left_at IS NULL AND m.joined_at <= $2)`, b.Account, at)
-	if err != nil {
-		return nil, fmt.Errorf("campaigns of account: %w", err)
+type memberKey struct {
+	campaign string
+	account  int64
+}
+
+type delta struct{ mg, at int64 }
+
+// deltas are the score changes of one batch, per member.
+type deltas map[memberKey]*delta
+
+func (d deltas) add(k memberKey, mg, at int64) {
+	x := d[k]
+	if x == nil {
+		x = &delta{at: at}
+		d[k] = x
 	}
-	var cs []*Campaign
+	x.mg += mg
+	x.at = max(x.at, at)
+}
+
+// applyTx adds every delta to its member row (in key order, so concurrent
+// consumers lock rows in the same order) and returns the board updates of
+// the rows as they now are. reached_at becomes the later of its old value
+// and the change's time, so replays in any order give the same result.
+func (d deltas) applyTx(ctx context.Context, tx *store.Tx) ([]Update, error) {
+	keys := make([]memberKey, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b memberKey) int {
+		if c := strings.Compare(a.campaign, b.campaign); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.account, b.account)
+	})
+	var ups []Update
+	for off := 0; off < len(keys); off += 200 {
+		part := keys[off:min(off+200, len(keys))]
+		// Integers are written inline (they are int64s formatted here, not
+		// input); only campaign ids are parameters, one per distinct id:
+		// SQLite resolves $N names linearly, so hundreds of them cost.
+		var q strings.Builder
+		var args []any
+		param := map[string]int{}
+		q.WriteString(`WITH v (vc, va, vd, vr) AS (VALUES `)
+		for i, k := range part {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			n, ok := param[k.campaign]
+			if !ok {
+				args = append(args, k.campaign)
+				n = len(args)
+				param[k.campaign] = n
+			}
+			fmt.Fprintf(&q, "(CAST($%d AS TEXT), CAST(%d AS BIGINT), CAST(%d AS BIGINT), CAST(%d AS BIGINT))", n, k.account, d[k].mg, d[k].at)
+		}
+		q.WriteString(`) UPDATE campaign_members SET score = score + v.vd,
+			reached_at = CASE WHEN reached_at > v.vr THEN reached_at ELSE v.vr END, version = version + 1
+			FROM v WHERE campaign_members.campaign_id = v.vc AND campaign_members.account_id = v.va
+			RETURNING ` + memberCols)
+		rows, err := tx.QueryContext(ctx, q.String(), args...)
+		if err != nil {
+			return nil, fmt.Errorf("campaign scores: %w", err)
+		}
+		for rows.Next() {
+			m, v, err := scanMember(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			ups = append(ups, updateOf(m, v))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return ups, nil
+}
+
+type journalRow struct {
+	campaign      string
+	ref           string
+	account, sub  int64
+	mg, bonus, at int64
+	expires       time.Time
+}
+
+// creditsTx journals every credit of bs that counts for a campaign and
+// adds it to d; credits already journaled (replays) are skipped.
+func (s *Service) creditsTx(ctx context.Context, tx *store.Tx, bs []webhook.CreditBody, d deltas) error {
+	if len(bs) == 0 {
+		return nil
+	}
+	lo, hi := bs[0].CreditedAt, bs[0].CreditedAt
+	accs := map[int64]bool{}
+	for _, b := range bs {
+		lo, hi = minTime(lo, b.CreditedAt), maxTime(hi, b.CreditedAt)
+		accs[b.Account] = true
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+campaignCols+` FROM campaigns WHERE start_at <= $1 AND end_at > $2`, store.Micros(hi), store.Micros(lo))
+	if err != nil {
+		return fmt.Errorf("live campaigns: %w", err)
+	}
+	camps := map[string]*Campaign{}
 	for rows.Next() {
 		c, err := scanCampaign(rows, tx.Now)
 		if err != nil {
 			rows.Close()
-			return nil, err
+			return err
 		}
-		cs = append(cs, c)
+		camps[c.ID] = c
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return err
 	}
-	var ids []string
-	for _, c := range cs {
-		if !c.InWindow(b.OccurredAt) || !c.Counts(b.Behavior, b.Scenario) || b.MG <= 0 {
-			continue
+	if len(camps) == 0 {
+		return nil
+	}
+	joined, err := membershipsTx(ctx, tx, camps, accs)
+	if err != nil {
+		return err
+	}
+	var js []journalRow
+	seen := map[[2]string]bool{}
+	for _, b := range bs {
+		for id, c := range camps {
+			at, ok := joined[memberKey{id, b.Account}]
+			if !ok || at > store.Micros(b.CreditedAt) || !c.InWindow(b.CreditedAt) || !c.InWindow(b.OccurredAt) ||
+				!c.Counts(b.Behavior, b.Scenario) || b.MG <= 0 || seen[[2]string{id, b.Ref}] {
+				continue
+			}
+			seen[[2]string{id, b.Ref}] = true
+			j := journalRow{campaign: id, ref: b.Ref, account: b.Account, sub: b.Sub, mg: b.MG, at: store.Micros(b.CreditedAt)}
+			if s.Bonus != nil {
+				j.bonus = b.Points * c.BonusPercent / 100
+			}
+			if c.BonusExpiryDays > 0 {
+				j.expires = b.CreditedAt.Add(time.Duration(c.BonusExpiryDays) * 24 * time.Hour)
+				if !j.expires.After(tx.Now) {
+					j.bonus = 0 // processed after the bonus would have expired: nothing to grant
+				}
+			}
+			js = append(js, j)
 		}
-		bonus := b.Points * c.BonusPercent / 100
-		var expires time.Time
-		if c.BonusExpiryDays > 0 {
-			expires = b.CreditedAt.Add(time.Duration(c.BonusExpiryDays) * 24 * time.Hour)
-			if !expires.After(tx.Now) {
-				bonus = 0 // processed after the bonus would have expired: nothing to grant
+	}
+	slices.SortFunc(js, func(a, b journalRow) int {
+		if c := strings.Compare(a.campaign, b.campaign); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ref, b.ref)
+	})
+	for off := 0; off < len(js); off += 200 {
+		part := js[off:min(off+200, len(js))]
+		byKey := map[[2]string]journalRow{}
+		var q strings.Builder
+		args := make([]any, 0, len(part)+1)
+		param := map[string]int{}
+		q.WriteString(`INSERT INTO campaign_credits (campaign_id, ref, account_id, mg, bonus_points, credited_at) VALUES `)
+		for i, j := range part {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			n, ok := param[j.campaign]
+			if !ok {
+				args = append(args, j.campaign)
+				n = len(args)
+				param[j.campaign] = n
+			}
+			args = append(args, j.ref)
+			fmt.Fprintf(&q, "($%d, $%d, %d, %d, %d, %d)", n, len(args), j.account, j.mg, j.bonus, j.at)
+			byKey[[2]string{j.campaign, j.ref}] = j
+		}
+		q.WriteString(` ON CONFLICT (campaign_id, ref) DO NOTHING RETURNING campaign_id, ref`)
+		rows, err := tx.QueryContext(ctx, q.String(), args...)
+		if err != nil {
+			return fmt.Errorf("journal credits: %w", err)
+		}
+		var fresh []journalRow
+		for rows.Next() {
+			var k [2]string
+			if err := rows.Scan(&k[0], &k[1]); err != nil {
+				rows.Close()
+				return err
+			}
+			fresh = append(fresh, byKey[k])
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, j := range fresh {
+			d.add(memberKey{j.campaign, j.account}, j.mg, j.at)
+			if j.bonus > 0 {
+				g := Bonus{Campaign: j.campaign, Parent: j.account, Sub: j.sub, Points: j.bonus, Ref: bonusRef(j.campaign, j.ref), ExpiresAt: j.expires}
+				if err := s.Bonus(ctx, tx, g); err != nil {
+					return fmt.Errorf("campaign bonus: %w", err)
+				}
 			}
 		}
-		if s.Bonus == nil {
-			bonus = 0
+	}
+	return nil
+}
+
+// membershipsTx returns when each visible member among accs joined each
+// of camps.
+func membershipsTx(ctx context.Context, tx *store.Tx, camps map[string]*Campaign, accs map[int64]bool) (map[memberKey]int64, error) {
+	var q strings.Builder
+	var args []any
+	q.WriteString(`SELECT campaign_id, account_id, joined_at FROM campaign_members WHERE left_at IS NULL AND campaign_id IN (`)
+	for id := range camps {
+		if len(args) > 0 {
+			q.WriteString(", ")
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO campaign_credits (campaign_id, ref, account_id, mg, bonus_points, credited_at)
-			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (campaign_id, ref) DO NOTHING`, c.ID, b.Ref, b.Account, b.MG, bonus, at)
-		if err != nil {
-			return nil, fmt.Errorf("journal credit: %w", err)
+		args = append(args, id)
+		fmt.Fprintf(&q, "$%d", len(args))
+	}
+	q.WriteString(`) AND account_id IN (`)
+	first := true
+	for a := range accs {
+		if !first {
+			q.WriteString(", ")
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			continue // replayed
-		}
-		if err := bumpTx(ctx, tx, c.ID, b.Account, b.MG, at); err != nil {
+		first = false
+		q.WriteString(strconv.FormatInt(a, 10))
+	}
+	q.WriteString(`)`)
+	rows, err := tx.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("campaign members: %w", err)
+	}
+	defer rows.Close()
+	out := map[memberKey]int64{}
+	for rows.Next() {
+		var k memberKey
+		var at int64
+		if err := rows.Scan(&k.campaign, &k.account, &at); err != nil {
 			return nil, err
 		}
-		if bonus > 0 {
-			g := Bonus{Campaign: c.ID, Parent: b.Account, Sub: b.Sub, Points: bonus, Ref: bonusRef(c.ID, b.Ref), ExpiresAt: expires}
-			if err := s.Bonus(ctx, tx, g); err != nil {
-				return nil, fmt.Errorf("campaign bonus: %w", err)
-			}
-		}
-		ids = append(ids, c.ID)
+		out[k] = at
 	}
-	return ids, nil
+	return out, rows.Err()
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // reverseTx subtracts a reversed credit from every campaign it counted in.
-func (s *Service) reverseTx(ctx context.Context, tx *store.Tx, b webhook.CreditBody) ([]string, error) {
+func (s *Service) reverseTx(ctx context.Context, tx *store.Tx, b webhook.CreditBody, d deltas) error {
 	at := b.ReversedAt
 	if at.IsZero() {
 		at = tx.Now
@@ -147,7 +342,7 @@ func (s *Service) reverseTx(ctx context.Context, tx *store.Tx, b webhook.CreditB
 	rows, err := tx.QueryContext(ctx, `UPDATE campaign_credits SET reversed_at = $2 WHERE ref = $1 AND reversed_at IS NULL
 		RETURNING campaign_id, account_id, mg, bonus_points`, b.Ref, store.Micros(at))
 	if err != nil {
-		return nil, fmt.Errorf("journal reversal: %w", err)
+		return fmt.Errorf("journal reversal: %w", err)
 	}
 	type hit struct {
 		campaign       string
@@ -159,45 +354,29 @@ func (s *Service) reverseTx(ctx context.Context, tx *store.Tx, b webhook.CreditB
 		var h hit
 		if err := rows.Scan(&h.campaign, &h.account, &h.mg, &h.bonusPoint); err != nil {
 			rows.Close()
-			return nil, err
+			return err
 		}
 		hits = append(hits, h)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return err
 	}
-	var ids []string
 	for _, h := range hits {
-		if err := bumpTx(ctx, tx, h.campaign, h.account, -h.mg, store.Micros(at)); err != nil {
-			return nil, err
-		}
+		d.add(memberKey{h.campaign, h.account}, -h.mg, store.Micros(at))
 		if h.bonusPoint > 0 && s.Bonus != nil {
 			g := Bonus{Campaign: h.campaign, Parent: h.account, Sub: b.Sub, Points: -h.bonusPoint,
 				Ref: bonusRef(h.campaign, b.Ref) + ":reversal", Reverses: bonusRef(h.campaign, b.Ref)}
 			if err := s.Bonus(ctx, tx, g); err != nil {
-				return nil, fmt.Errorf("campaign bonus reversal: %w", err)
+				return fmt.Errorf("campaign bonus reversal: %w", err)
 			}
 		}
-		ids = append(ids, h.campaign)
 	}
-	return ids, nil
+	return nil
 }
 
 // bonusRef is the ledger reference of the bonus for credit ref.
 func bonusRef(campaign, ref string) string { return "campaign:" + campaign + ":" + ref }
-
-// bumpTx adds delta mg to a member's score; reached_at becomes the later of
-// its old value and at, so replays in any order give the same result.
-func bumpTx(ctx context.Context, tx *store.Tx, campaign string, account, delta, at int64) error {
-	_, err := tx.ExecContext(ctx, `UPDATE campaign_members SET score = score + $3,
-		reached_at = CASE WHEN reached_at > $4 THEN reached_at ELSE $4 END, version = version + 1
-		WHERE campaign_id = $1 AND account_id = $2`, campaign, account, delta, at)
-	if err != nil {
-		return fmt.Errorf("campaign score: %w", err)
-	}
-	return nil
-}
 
 // Run consumes the outbox feed until ctx ends; poll is the idle wait.
 func (s *Service) Run(ctx context.Context, poll time.Duration) error {
