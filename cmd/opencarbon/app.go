@@ -107,7 +107,7 @@ func (a *app) start(ctx context.Context) {
 	a.startCampaigns(ctx)
 	a.startHonor(ctx)
 	a.startWebhooks(ctx)
-	go a.ledger.RunExpiry(ctx, 24*time.Hour)
+	go a.ledger.RunExpiry(ctx, time.Hour) // hourly: expired points stay spendable at most an hour
 }
 
 func (a *app) close() {
