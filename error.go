@@ -69,6 +69,7 @@ const (
 	EVectorsFailing    = "test_vectors_failing"
 	EImmutable         = "immutable"
 	ESelfReview        = "self_review"
+	EInvalidUnit       = "invalid_unit" // a unit string that does not parse (e.g. a factor's "gCO2e per order")
 
 	// Campaigns.
 	ECampaignClosed = "campaign_closed"

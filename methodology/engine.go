@@ -24,6 +24,10 @@ type Engine struct {
 	byID     map[string][]*Methodology // sorted by EffectiveFrom, then version
 	byRef    map[string]*Methodology   // "id@version", every status, for Recompute
 	excluded map[string][]string
+	// held maps a version to the first of its factors that is suspended
+	// in the library: such a version is not credited until the factor is
+	// approved again.
+	held map[*Methodology]string
 }
 
 // DefaultLocation is the time zone of cap windows when none is given.
@@ -47,7 +51,7 @@ func NewEngine(docs []*Methodology, factors *Factors, loc *time.Location) (*Engi
 		loc = DefaultLocation
 	}
 	e := &Engine{loc: loc, factors: factors, byID: map[string][]*Methodology{},
-		byRef: map[string]*Methodology{}, excluded: map[string][]string{}}
+		byRef: map[string]*Methodology{}, excluded: map[string][]string{}, held: map[*Methodology]string{}}
 	sets := map[string]map[string]bool{}
 	link := func(a, b string) {
 		if sets[a] == nil {
@@ -69,6 +73,9 @@ func NewEngine(docs []*Methodology, factors *Factors, loc *time.Location) (*Engi
 			lf, ok := factors.Get(f.Ref)
 			if !ok || lf.Value != f.Value || lf.Unit != f.Unit {
 				return nil, opencarbon.Errorf(opencarbon.EInvalid, "%s uses factor %s which the library lacks or differs", ref, f.Ref)
+			}
+			if lf.Status == FactorSuspended && e.held[m] == "" {
+				e.held[m] = f.Ref
 			}
 		}
 		e.byRef[ref] = m
@@ -120,19 +127,24 @@ func (e *Engine) Behaviors() []string {
 }
 
 // Lookup returns the approved version of behavior effective at at: the one
-// with the latest EffectiveFrom <= at. It reports false when there is none
-// or when that version is suspended.
+// with the latest EffectiveFrom <= at. It reports false when there is none,
+// when that version is suspended or when one of its factors is suspended.
 func (e *Engine) Lookup(behavior string, at time.Time) (*Methodology, bool) {
+	m := e.inEffect(behavior, at)
+	if m == nil || m.Status == StatusSuspended || e.held[m] != "" {
+		return nil, false
+	}
+	return m, true
+}
+
+func (e *Engine) inEffect(behavior string, at time.Time) *Methodology {
 	vs := e.byID[behavior]
 	for i := len(vs) - 1; i >= 0; i-- {
 		if !vs[i].EffectiveFrom.After(at) {
-			if vs[i].Status == StatusSuspended {
-				return nil, false
-			}
-			return vs[i], true
+			return vs[i]
 		}
 	}
-	return nil, false
+	return nil
 }
 
 // Version returns the version "id@version" whatever its status, for
@@ -151,6 +163,9 @@ func (e *Engine) Evaluate(ev Event, used Usage) (Result, error) {
 	if !ok {
 		if len(e.byID[ev.Behavior]) == 0 {
 			return Result{}, opencarbon.Errorf(opencarbon.EUnknownBehavior, "unknown behavior %q", ev.Behavior)
+		}
+		if m := e.inEffect(ev.Behavior, ev.OccurredAt); m != nil && e.held[m] != "" {
+			return refuse(opencarbon.ENotApplicable, "%s@%s is on hold: its factor %s is suspended", m.ID(), m.Version(), e.held[m]), nil
 		}
 		return refuse(opencarbon.ENotApplicable, "no approved version of %s is in effect at %s", ev.Behavior, ev.OccurredAt.UTC().Format(time.RFC3339)), nil
 	}

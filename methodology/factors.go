@@ -10,9 +10,10 @@ import (
 
 // Factor statuses.
 const (
-	FactorDraft    = "draft"
-	FactorApproved = "approved"
-	FactorRetired  = "retired"
+	FactorDraft     = "draft"
+	FactorApproved  = "approved"
+	FactorSuspended = "suspended"
+	FactorRetired   = "retired"
 )
 
 // Source is where a factor's value is published.
@@ -70,9 +71,9 @@ func (f *Factor) validate() []fieldProblem {
 		add("method", "factor method is required (say when a figure is a platform estimate)")
 	}
 	switch f.Status {
-	case FactorDraft, FactorApproved, FactorRetired:
+	case FactorDraft, FactorApproved, FactorSuspended, FactorRetired:
 	default:
-		add("status", "factor status %q must be draft, approved or retired", f.Status)
+		add("status", "factor status %q must be draft, approved, suspended or retired", f.Status)
 	}
 	if f.UncertaintyPct < 0 {
 		add("uncertainty_pct", "uncertainty must be >= 0")

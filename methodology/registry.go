@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"time"
 
 	opencarbon "github.com/opencarbon/opencarbon"
@@ -136,43 +135,6 @@ func (s *Service) factorLibrary(ctx context.Context) (*Factors, error) {
 	return NewFactors(list)
 }
 
-// PutFactor adds a factor version to the library. Putting the same content
-// again is a no-op; different content for an existing id@version is refused
-// with EImmutable (a new figure is a new version). Errors: EInvalid.
-func (s *Service) PutFactor(ctx context.Context, f Factor) error {
-	if ps := f.validate(); len(ps) > 0 {
-		return opencarbon.Errorf(opencarbon.EInvalid, "factor %s: %s: %s", f.Ref(), ps[0].field, ps[0].msg)
-	}
-	doc, err := canonicalJSON(&f)
-	if err != nil {
-		return fmt.Errorf("encode factor: %w", err)
-	}
-	err = s.db.InTx(ctx, func(tx *store.Tx) error {
-		var old string
-		err := tx.QueryRowContext(ctx, `SELECT document FROM emission_factors WHERE id = $1 AND version = $2`, f.ID, f.Version).Scan(&old)
-		if err == nil {
-			var of Factor
-			if json.Unmarshal([]byte(old), &of) == nil && reflect.DeepEqual(of, f) {
-				return nil
-			}
-			return opencarbon.Errorf(opencarbon.EImmutable, "factor %s exists with other content: publish a new version", f.Ref())
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("put factor: %w", err)
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO emission_factors (id, version, document, status, created_at, changed_at) VALUES ($1, $2, $3, $4, $5, $5)`,
-			f.ID, f.Version, string(doc), f.Status, store.Micros(tx.Now))
-		if err != nil {
-			return fmt.Errorf("put factor: %w", err)
-		}
-		return bump(ctx, tx)
-	})
-	if err == nil {
-		s.dirty.Store(true)
-	}
-	return err
-}
-
 // Engine returns an engine of the approved (and suspended and retired, for
 // recomputation) versions. It is cached; a lifecycle change in this process
 // rebuilds it on the next call, and a change by another process is seen
@@ -237,33 +199,4 @@ func (s *Service) build(ctx context.Context) (*Engine, error) {
 		return nil, fmt.Errorf("load approved methodologies: %w", err)
 	}
 	return NewEngine(ms, factors, nil)
-}
-
-// SetFactorStatus moves a factor version draft → approved → retired (the
-// only legal moves; the value itself never changes). A methodology can be
-// approved only when all its factors are approved. Errors: ENotFound,
-// EIllegalTransition.
-func (s *Service) SetFactorStatus(ctx context.Context, id, version, status string) error {
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		var cur string
-		err := tx.QueryRowContext(ctx, `SELECT status FROM emission_factors WHERE id = $1 AND version = $2`, id, version).Scan(&cur)
-		if errors.Is(err, sql.ErrNoRows) {
-			return opencarbon.Errorf(opencarbon.ENotFound, "factor %s@%s not found", id, version)
-		}
-		if err != nil {
-			return fmt.Errorf("factor status: %w", err)
-		}
-		if !(cur == FactorDraft && status == FactorApproved) && !(cur == FactorApproved && status == FactorRetired) {
-			return opencarbon.Errorf(opencarbon.EIllegalTransition, "factor %s@%s cannot go from %s to %s", id, version, cur, status)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE emission_factors SET status = $1, changed_at = $2 WHERE id = $3 AND version = $4`,
-			status, store.Micros(tx.Now), id, version); err != nil {
-			return fmt.Errorf("factor status: %w", err)
-		}
-		return bump(ctx, tx)
-	})
-	if err == nil {
-		s.dirty.Store(true)
-	}
-	return err
 }

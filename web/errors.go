@@ -62,6 +62,7 @@ var statusByCode = map[string]int{
 	oc.EVectorsFailing:    http.StatusConflict,
 	oc.EImmutable:         http.StatusConflict,
 	oc.ESelfReview:        http.StatusForbidden,
+	oc.EInvalidUnit:       http.StatusBadRequest,
 
 	oc.ECampaignClosed: http.StatusConflict,
 	oc.ERegionLocked:   http.StatusConflict,
