@@ -114,9 +114,14 @@ const expiryBatch = 500
 
 // ExpireDue expires every lot whose expiry is at or before now: one expiry
 // transaction per lot (ref "expire:<lot id>") moves its remaining points to
-// AccountExpiry and the lot is removed. mg is never touched. It returns the
-// number of lots with points that expired and their points.
+// AccountExpiry and the lot is removed. mg is never touched. It first
+// sends the notices of lots expiring within NoticeWindow (NotifyExpiring),
+// so callers that only expire still warn people. It returns the number of
+// lots with points that expired and their points.
 func (s *Service) ExpireDue(ctx context.Context, now time.Time) (lots int, points int64, err error) {
+	if _, err := s.NotifyExpiring(ctx, now, NoticeWindow); err != nil {
+		return 0, 0, err
+	}
 	for {
 		parents, err := s.dueParents(ctx, store.Micros(now))
 		if err != nil || len(parents) == 0 {

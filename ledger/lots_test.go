@@ -323,3 +323,25 @@ func TestConcurrentSpends(t *testing.T) {
 		mustCheck(t, s)
 	})
 }
+
+func TestExpireDueAlsoNotifies(t *testing.T) {
+	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s, _ := setup(t, db)
+		exp := t0.Add(3 * 24 * time.Hour)
+		if _, err := inTx(t, db, func(tx *store.Tx) (int64, error) {
+			return ledger.GrantTx(ctx, tx, ledger.Grant{Parent: P, Sub: A, Points: 7, Ref: "g", ExpiresAt: exp})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 2 {
+			if n, _, err := s.ExpireDue(ctx, t0); err != nil || n != 0 {
+				t.Fatalf("run %d: %d lots expired, %v; want none yet", i, n, err)
+			}
+		}
+		var n int
+		if err := db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE topic = 'points.expiring'`).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("%d notices (%v); want exactly 1", n, err)
+		}
+	})
+}
