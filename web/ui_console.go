@@ -122,24 +122,3 @@ func (s *Server) pageConsoleRotate(w http.ResponseWriter, r *http.Request, rq *u
 	v.Secret, v.Flash = secret, "flash.partner_rotated"
 	s.renderPartners(w, r, rq, http.StatusOK, v)
 }
-
-// registerConsoleExtraPages registers the console pages fed by services
-// that land separately (methodology, ledger, reward, campaign, webhook).
-func (s *Server) registerConsoleExtraPages() {
-	s.mux.HandleFunc("GET /console", s.consolePage(false, func(w http.ResponseWriter, r *http.Request, rq *uiReq) {
-		if rq.console.Kind == kindReviewer {
-			see(w, r, "/console/methodologies")
-			return
-		}
-		s.render(w, r, rq, http.StatusOK, "pending", &pendingView{uiPage: uiPage{TitleKey: "console.dashboard.title", Nav: "dashboard", Console: true}, WhatKey: "console.dashboard.pending"})
-	}))
-	for _, p := range []struct{ path, nav string }{
-		{"/console/offers", "offers"},
-		{"/console/campaigns", "campaigns"},
-		{"/console/deadletters", "deadletters"},
-	} {
-		s.mux.HandleFunc("GET "+p.path, s.consolePage(true, func(w http.ResponseWriter, r *http.Request, rq *uiReq) {
-			s.render(w, r, rq, http.StatusOK, "pending", &pendingView{uiPage: uiPage{TitleKey: "console." + p.nav + ".title", Nav: p.nav, Console: true}, WhatKey: "console." + p.nav + ".pending"})
-		}))
-	}
-}

@@ -104,6 +104,7 @@ func openApp(ctx context.Context, cfg *config) (*app, error) {
 // feeds); they stop when ctx ends.
 func (a *app) start(ctx context.Context) {
 	// -- start workers --
+	go a.server.RunDashboard(ctx, time.Second) // console dashboard counts from the outbox
 	a.startCampaigns(ctx)
 	a.startHonor(ctx)
 	a.startWebhooks(ctx)

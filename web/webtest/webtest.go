@@ -54,6 +54,7 @@ var Partners = []partner.Registration{
 type Env struct {
 	URL      string
 	Server   *web.Server
+	Handler  http.Handler // the server's handler, for in-process benchmarks
 	DB       *store.DB
 	Partners *partner.Service
 	Accounts *account.Service
@@ -116,7 +117,7 @@ func New(tb testing.TB, demo bool) *Env {
 	if err := e.wireHonorAndCampaigns(tb, demo); err != nil {
 		tb.Fatal(err)
 	}
-	e.Server = &web.Server{Intake: e.Intake, Rewards: e.Rewards, Ledger: e.Ledger, Campaigns: e.Campaigns, Honor: e.Honor, DB: db, PersonTokenKey: PersonKey, AdminToken: AdminToken, Demo: demo,
+	e.Server = &web.Server{Webhooks: webhook.NewDeliverer(db, e.Partners), Intake: e.Intake, Rewards: e.Rewards, Ledger: e.Ledger, Campaigns: e.Campaigns, Honor: e.Honor, DB: db, PersonTokenKey: PersonKey, AdminToken: AdminToken, Demo: demo,
 		Partners: e.Partners, PartnerRegistry: e.Partners, Accounts: e.Accounts, Methodologies: e.Methodologies}
 	if demo {
 		for _, p := range account.DemoPeople {
@@ -126,8 +127,13 @@ func New(tb testing.TB, demo bool) *Env {
 			}
 		}
 	}
-	ts := httptest.NewServer(e.Server.Handler())
+	e.Handler = e.Server.Handler()
+	ts := httptest.NewServer(e.Handler)
 	tb.Cleanup(ts.Close)
+	dashCtx, stopDash := context.WithCancel(ctx)
+	dashDone := make(chan struct{})
+	go func() { defer close(dashDone); e.Server.RunDashboard(dashCtx, 20*time.Millisecond) }()
+	tb.Cleanup(func() { stopDash(); <-dashDone })
 	e.URL = ts.URL
 	return e
 }
