@@ -18,6 +18,8 @@ func (s *Server) registerMethodologyRoutes() {
 	s.mux.HandleFunc("POST /v1/admin/reviewers", s.admin(s.handleCreateReviewer))
 	s.mux.HandleFunc("POST /v1/methodologies", s.handleCreateMethodology)
 	s.mux.HandleFunc("POST /v1/methodologies/{id}/versions/{v}/{action}", s.handleMethodologyAction)
+	s.mux.HandleFunc("POST /v1/admin/factors", s.admin(s.handleAddFactor))
+	s.mux.HandleFunc("POST /v1/admin/factors/{id}/versions/{v}/status", s.handleFactorStatus)
 }
 
 func (s *Server) methodologies(w http.ResponseWriter) bool {
@@ -205,4 +207,73 @@ func (s *Server) handleMethodologyAction(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	writeJSON(w, status, v)
+}
+
+// handleAddFactor adds a draft factor version (admin token). The body is
+// a factor as GET /v1/factors shows it, with its full source; status may
+// be left out or be "draft". 201 when stored or changed (a draft can be
+// corrected), 200 when the same content was already there; other content
+// for a version that was ever approved is refused (immutable): a new
+// figure is a new version.
+func (s *Server) handleAddFactor(w http.ResponseWriter, r *http.Request) {
+	if !s.methodologies(w) {
+		return
+	}
+	var f methodology.Factor
+	if err := decodeJSON(w, r, &f); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	stored, changed, err := s.Methodologies.AddDraftFactor(r.Context(), f)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if changed {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, stored)
+}
+
+type factorStatusRequest struct {
+	Status string `json:"status"`
+}
+
+// handleFactorStatus approves, suspends or retires a factor version: the
+// admin token, or a reviewer account with the reviewer role.
+func (s *Server) handleFactorStatus(w http.ResponseWriter, r *http.Request) {
+	if !s.methodologies(w) {
+		return
+	}
+	actor, err := s.actor(r, true)
+	if err == nil && actor != nil && !actor.Has(methodology.RoleReviewer) {
+		err = oc.Errorf(oc.EForbidden, "changing a factor's status needs the reviewer role")
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var req factorStatusRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	switch req.Status {
+	case methodology.FactorApproved, methodology.FactorSuspended, methodology.FactorRetired:
+	default:
+		writeError(w, r, oc.Errorf(oc.EInvalid, "status %q must be approved, suspended or retired", req.Status))
+		return
+	}
+	ctx, id, ver := r.Context(), r.PathValue("id"), r.PathValue("v")
+	if err := s.Methodologies.SetFactorStatus(ctx, id, ver, req.Status); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	f, err := s.Methodologies.FindFactor(ctx, id, ver)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, f)
 }

@@ -135,3 +135,79 @@ func TestMethodologyRoutes(t *testing.T) {
 		}
 	})
 }
+
+// factorBody is a valid draft factor with its full source; edits replace
+// one field's JSON text.
+const factorBody = `{"id":"test.per_order","version":"1","value":12.5,"unit":"gCO2e/order","region":"CN","year":2025,` +
+	`"source":{"publisher":"P","document":"D","table":"T1","url":"https://example.org/d"},"method":"test figure","uncertainty_pct":20}`
+
+func TestFactorAdminRoutes(t *testing.T) {
+	storetest.Each(t, []store.Component{methodology.Migrations}, func(t *testing.T, db *store.DB) {
+		svc := methodology.NewService(db, 2)
+		s := &web.Server{DB: db, AdminToken: methAdmin, Methodologies: svc}
+		e := methEnv{t, httptest.NewServer(s.Handler())}
+		defer e.srv.Close()
+		tokens := map[string]string{}
+		for _, r := range []struct{ id, role string }{{"ann", "author"}, {"ben", "reviewer"}} {
+			_, body := e.do("POST", "/v1/admin/reviewers", methAdmin, []byte(`{"id":"`+r.id+`","name":"`+r.id+`","roles":["`+r.role+`"]}`))
+			tokens[r.id], _ = body["token"].(string)
+		}
+		statusPath := "/v1/admin/factors/test.per_order/versions/1/status"
+		steps := []struct {
+			name, path, token, body string
+			status                  int
+			code                    string // error code, or the factor's status on success
+		}{
+			{"ErrNoToken", "/v1/admin/factors", "", factorBody, 401, "missing_auth"},
+			{"ErrReviewerTokenIsNotAdmin", "/v1/admin/factors", tokens["ben"], factorBody, 401, "unauthorized"},
+			{"ErrUnknownField", "/v1/admin/factors", methAdmin, strings.Replace(factorBody, `"region"`, `"colour":"red","region"`, 1), 400, "invalid"},
+			{"ErrWrongUnit", "/v1/admin/factors", methAdmin, strings.Replace(factorBody, `"gCO2e/order"`, `"grams per order"`, 1), 400, "invalid_unit"},
+			{"ErrUnitNotKnown", "/v1/admin/factors", methAdmin, strings.Replace(factorBody, `"gCO2e/order"`, `"gCO2e/ordr"`, 1), 400, "invalid_unit"},
+			{"ErrValueAsText", "/v1/admin/factors", methAdmin, strings.Replace(factorBody, `12.5`, `"12.5"`, 1), 400, "invalid"},
+			{"ErrNoPublisher", "/v1/admin/factors", methAdmin, strings.Replace(factorBody, `"publisher":"P"`, `"publisher":""`, 1), 400, "invalid"},
+			{"ErrApprovedOnArrival", "/v1/admin/factors", methAdmin, strings.Replace(factorBody, `"uncertainty_pct":20`, `"uncertainty_pct":20,"status":"approved"`, 1), 400, "invalid"},
+			{"ErrNotJSON", "/v1/admin/factors", methAdmin, "id: test.per_order", 400, "invalid"},
+			{"ErrStatusOfMissingFactor", statusPath, methAdmin, `{"status":"approved"}`, 404, "not_found"},
+			{"AddDraft", "/v1/admin/factors", methAdmin, factorBody, 201, "draft"},
+			{"SameDraftAgain", "/v1/admin/factors", methAdmin, factorBody, 200, "draft"},
+			{"CorrectDraft", "/v1/admin/factors", methAdmin, strings.Replace(factorBody, `12.5`, `12.6`, 1), 201, "draft"},
+			{"ErrStatusNoToken", statusPath, "", `{"status":"approved"}`, 401, "missing_auth"},
+			{"ErrStatusByAuthor", statusPath, tokens["ann"], `{"status":"approved"}`, 403, "forbidden"},
+			{"ErrStatusUnknown", statusPath, methAdmin, `{"status":"gone"}`, 400, "invalid"},
+			{"ErrStatusDraft", statusPath, methAdmin, `{"status":"draft"}`, 400, "invalid"},
+			{"ErrStatusUnknownField", statusPath, methAdmin, `{"status":"approved","reason":"x"}`, 400, "invalid"},
+			{"ErrDraftCannotBeSuspended", statusPath, methAdmin, `{"status":"suspended"}`, 409, "illegal_transition"},
+			{"ApproveByReviewer", statusPath, tokens["ben"], `{"status":"approved"}`, 200, "approved"},
+			{"ErrApprovedIsImmutable", "/v1/admin/factors", methAdmin, strings.Replace(factorBody, `12.5`, `13`, 1), 409, "immutable"},
+			{"SameApprovedContentAgain", "/v1/admin/factors", methAdmin, strings.Replace(factorBody, `12.5`, `12.6`, 1), 200, "approved"},
+			{"SuspendByAdmin", statusPath, methAdmin, `{"status":"suspended"}`, 200, "suspended"},
+			{"Reinstate", statusPath, tokens["ben"], `{"status":"approved"}`, 200, "approved"},
+			{"Retire", statusPath, tokens["ben"], `{"status":"retired"}`, 200, "retired"},
+			{"ErrRetiredIsFinal", statusPath, methAdmin, `{"status":"approved"}`, 409, "illegal_transition"},
+		}
+		for _, step := range steps {
+			t.Run(step.name, func(t *testing.T) {
+				st, body := e.do("POST", step.path, step.token, []byte(step.body))
+				got := methErrCode(body)
+				if st < 300 {
+					got, _ = body["status"].(string)
+				}
+				if st != step.status || got != step.code {
+					t.Fatalf("= %d %v, want %d %s", st, body, step.status, step.code)
+				}
+			})
+		}
+		// The library shows the one factor that was accepted, with its
+		// corrected value, full source and final status.
+		_, body := e.do("GET", "/v1/factors", "", nil)
+		fs, _ := body["factors"].([]any)
+		if len(fs) != 1 {
+			t.Fatalf("factors = %v", body)
+		}
+		f := fs[0].(map[string]any)
+		src, _ := f["source"].(map[string]any)
+		if f["value"] != 12.6 || f["status"] != "retired" || src["table"] != "T1" || src["url"] != "https://example.org/d" {
+			t.Fatalf("stored factor = %v", f)
+		}
+	})
+}
