@@ -32,8 +32,8 @@ type CheckResult struct {
 
 // Check proves the ledger's invariants and returns every difference:
 // each sub-account's mg equals the sum of its mg postings and its points −
-// debt the sum of its points postings; points and debt are never negative
-// and never both positive; its lots' remaining points equal its points;
+// debt the sum of its points postings; points and debt are never negative,
+// nor both positive in a sub-account; its lots' remaining points equal its points;
 // each parent row equals the sum of its sub-accounts; every account with
 // postings has a balance row.
 func (s *Service) Check(ctx context.Context) ([]Mismatch, error) {
@@ -118,7 +118,9 @@ func (s *Service) CheckAll(ctx context.Context) (CheckResult, error) {
 	rollup := map[int64]*row{}
 	seen := map[int64]bool{}
 	for _, r := range rows {
-		if r.points < 0 || r.debt < 0 || (r.points > 0 && r.debt > 0) {
+		// A parent may hold points in one sub-account and debt in another;
+		// a sub-account never holds both.
+		if r.points < 0 || r.debt < 0 || (r.sub != 0 && r.points > 0 && r.debt > 0) {
 			res.Mismatches = append(res.Mismatches, Mismatch{Parent: r.parent, Sub: r.sub, What: fmt.Sprintf("points %d and debt %d: neither may be negative, nor both positive", r.points, r.debt), Got: r.points})
 		}
 		if r.sub == 0 {

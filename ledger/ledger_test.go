@@ -326,3 +326,37 @@ func TestReversalDebt(t *testing.T) {
 		})
 	})
 }
+
+// TestDebtHoldsBackPlatformSpends: debt in one sub-account lowers what the
+// parent total can spend, but not a partner mall's own sub-account.
+func TestDebtHoldsBackPlatformSpends(t *testing.T) {
+	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+		s, _ := setup(t, db)
+		credit(t, db, P, A, 4000, "a1")
+		if _, err := spend(t, db, P, A, 4, "sa"); err != nil {
+			t.Fatal(err)
+		}
+		reverse(t, db, "a1", "rev-a1")  // A: debt 4
+		credit(t, db, P, B, 6000, "b1") // B: 6 points
+		if b := balance(t, s, P); b.Points != 6 || b.Debt != 4 {
+			t.Fatalf("balance %+v: want 6 points, 4 debt", b)
+		}
+		for _, tc := range []struct {
+			name   string
+			sub    int64
+			points int64
+			code   string
+		}{
+			{"ErrParentTotalNetOfDebt", 0, 3, oc.EInsufficientPoints},
+			{"ParentTotalNet", 0, 2, ""},
+			{"SubOnlyUnaffected", B, 4, ""},
+			{"ErrSubInDebt", A, 1, oc.EInsufficientPoints},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				_, err := spend(t, db, P, tc.sub, tc.points, "s-"+tc.name)
+				wantCode(t, err, tc.code)
+			})
+		}
+		mustCheck(t, s)
+	})
+}

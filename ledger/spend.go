@@ -21,7 +21,8 @@ type Spend struct {
 }
 
 // SpendTx moves s.Points from the sub-accounts to AccountRedemption,
-// oldest lots first, in tx. It never overspends: the parent row is locked
+// oldest lots first, in tx. From the parent total, at most the parent's
+// points minus its debt can be spent. It never overspends: the parent row is locked
 // first (PostgreSQL) and the balance checked under that lock. A second call
 // with the same Ref returns the first transaction id. Errors: EInvalid,
 // EInsufficientPoints (nothing changed), EConflict (Ref names a
@@ -51,7 +52,10 @@ func SpendTx(ctx context.Context, tx *store.Tx, s Spend) (txID int64, err error)
 		}
 		return t.id, nil
 	}
-	avail := parent.points
+	// A spend from the parent total is covered by the net position: debt
+	// in one sub-account holds back points of the others. A partner mall
+	// spends one sub-account's points, which are never held with debt.
+	avail := max(parent.points-parent.debt, 0)
 	if s.Sub != 0 {
 		b, err := subBalance(ctx, tx, s.Parent, s.Sub)
 		if err != nil {
