@@ -159,3 +159,52 @@ func TestConcurrentStockRace(t *testing.T) {
 		e.check()
 	})
 }
+
+// TestConcurrentDonations races 150 donations for a budget that pays 23 red
+// envelopes: exactly 23 are paid, the budget ends at what is left, and
+// everyone else hears budget_exhausted with their points untouched.
+func TestConcurrentDonations(t *testing.T) {
+	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+		const people, paid, amount = 150, 23, 88
+		e := newEnv(t, db)
+		for i := range people {
+			p := fmt.Sprintf("d%03d", i)
+			e.open(p)
+			e.fund(p, "cainiao", 100)
+		}
+		trees := e.offer(reward.OfferInput{Kind: reward.KindDonation, Title: "Trees", Project: "Trees", Points: 40, AmountFen: amount, BudgetFen: paid*amount + amount - 1})
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		ok, exhausted := 0, 0
+		for i := range people {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := e.rewards.Donate(t.Context(), fmt.Sprintf("d%03d", i), trees.ID, "give")
+				mu.Lock()
+				defer mu.Unlock()
+				switch oc.ErrorCode(err) {
+				case "":
+					ok++
+				case oc.EBudgetExhausted:
+					exhausted++
+				default:
+					t.Errorf("unexpected %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		o, _ := e.rewards.Offer(t.Context(), trees.ID)
+		if ok != paid || exhausted != people-paid || o.BudgetFen != amount-1 || !o.BudgetExhausted {
+			t.Fatalf("paid %d, exhausted %d, budget left %d; want %d, %d, %d", ok, exhausted, o.BudgetFen, paid, people-paid, amount-1)
+		}
+		var spent int64
+		for i := range people {
+			spent += 100 - e.points(fmt.Sprintf("d%03d", i), "")
+		}
+		if spent != paid*40 {
+			t.Fatalf("%d points spent; want %d", spent, paid*40)
+		}
+		e.check()
+	})
+}
