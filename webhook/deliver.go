@@ -97,6 +97,10 @@ type Deliverer struct {
 	Lease time.Duration
 	// Workers bounds the concurrent POSTs (default 8).
 	Workers int
+	// Retention is how long delivered rows are kept (default 30 days);
+	// Run prunes older ones once an hour. Dead letters are kept until an
+	// admin retries them.
+	Retention time.Duration
 }
 
 // NewDeliverer returns a deliverer with the default settings.
@@ -123,6 +127,9 @@ func (d *Deliverer) defaults() {
 	if d.Workers <= 0 {
 		d.Workers = 8
 	}
+	if d.Retention <= 0 {
+		d.Retention = 30 * 24 * time.Hour
+	}
 	if d.Client == nil {
 		d.Client = &http.Client{
 			Timeout:       10 * time.Second,
@@ -145,7 +152,14 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		defer wg.Done()
 		NewFeed(d.DB, FeedName).Run(ctx, d.Poll, d.Enqueue)
 	}()
+	var pruned time.Time
 	for {
+		if now := d.DB.Now(); now.Sub(pruned) > time.Hour {
+			pruned = now
+			if _, err := d.PruneDelivered(ctx, now.Add(-d.Retention)); err != nil && ctx.Err() == nil {
+				d.Logger.Warn("webhook delivery prune failed", "err", err)
+			}
+		}
 		n, err := d.SendDue(ctx)
 		if err != nil && ctx.Err() == nil {
 			d.Logger.Warn("webhook delivery pass failed", "err", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	oc "github.com/opencarbon/opencarbon"
 	"github.com/opencarbon/opencarbon/store"
@@ -97,4 +98,19 @@ func (d *Deliverer) Retry(ctx context.Context, id int64) (Delivery, error) {
 		return Delivery{}, err
 	}
 	return d.Delivery(ctx, id)
+}
+
+// PruneDelivered deletes deliveries delivered before t and returns how
+// many went. Pending and dead deliveries are never pruned.
+func (d *Deliverer) PruneDelivered(ctx context.Context, t time.Time) (int64, error) {
+	var n int64
+	err := d.DB.InTx(ctx, func(tx *store.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE status = $1 AND delivered_at < $2`, StatusDelivered, store.Micros(t))
+		if err != nil {
+			return fmt.Errorf("prune deliveries: %w", err)
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	return n, err
 }

@@ -332,3 +332,36 @@ func TestBackoffBounded(t *testing.T) {
 		t.Fatalf("total backoff = %v", total)
 	}
 }
+
+func TestPruneDelivered(t *testing.T) {
+	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+		ctx := t.Context()
+		d, ps := newDeliverer(t, db)
+		d.MaxAttempts = 1
+		ok, down := newReceiver(t, 0), newReceiver(t, -1)
+		register(t, ps, "eleme", ok)
+		register(t, ps, "cainiao", down)
+		now := time.Now()
+		msgs := []webhook.Message{
+			{ID: 1, Topic: webhook.TopicCreditCreated, Partner: "eleme", Body: []byte(`{}`), CreatedAt: now},
+			{ID: 2, Topic: webhook.TopicCreditCreated, Partner: "eleme", Body: []byte(`{}`), CreatedAt: now},
+			{ID: 3, Topic: webhook.TopicCreditCreated, Partner: "cainiao", Body: []byte(`{}`), CreatedAt: now},
+		}
+		if err := d.Enqueue(ctx, msgs); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := d.SendDue(ctx); n != 3 || err != nil {
+			t.Fatalf("SendDue = %d, %v", n, err)
+		}
+		if n, err := d.PruneDelivered(ctx, now.Add(-time.Hour)); n != 0 || err != nil {
+			t.Fatalf("prune before delivery time = %d, %v; want 0", n, err)
+		}
+		if n, err := d.PruneDelivered(ctx, time.Now().Add(time.Hour)); n != 2 || err != nil {
+			t.Fatalf("prune = %d, %v; want the 2 delivered", n, err)
+		}
+		left, _ := d.Deliveries(ctx, "", 0, 10)
+		if len(left) != 1 || left[0].Status != webhook.StatusDead {
+			t.Fatalf("left = %+v; want the dead letter only", left)
+		}
+	})
+}
