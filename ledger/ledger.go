@@ -158,9 +158,23 @@ func insertTx(ctx context.Context, tx *store.Tx, ref, kind string, parent, sub i
 	if note != "" {
 		noteArg = note
 	}
-	err = queryRow(ctx, tx, `INSERT INTO ledger_tx (ref, kind, parent, sub, calc_id, created_at, debt, orig, note)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (ref) DO NOTHING RETURNING id`,
-		ref, kind, parent, sub, calcID, store.Micros(tx.Now), debt, origArg, noteArg).Scan(&id)
+	const insert = `INSERT INTO ledger_tx (ref, kind, parent, sub, calc_id, created_at, debt, orig, note)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (ref) DO NOTHING`
+	args := []any{ref, kind, parent, sub, calcID, store.Micros(tx.Now), debt, origArg, noteArg}
+	if tx.Dialect == store.SQLite {
+		// SQLite: no RETURNING, which buffers its rows and cost more than
+		// the insert itself; the rowid is the id.
+		res, err := exec(ctx, tx, insert, args...)
+		if err != nil {
+			return 0, false, fmt.Errorf("ledger %s %s: %w", kind, ref, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return 0, false, err
+		}
+		id, err = res.LastInsertId()
+		return id, err == nil, err
+	}
+	err = queryRow(ctx, tx, insert+` RETURNING id`, args...).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}
