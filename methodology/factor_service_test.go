@@ -2,6 +2,7 @@ package methodology_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,7 +151,7 @@ func TestSuspendedFactorHoldsCredits(t *testing.T) {
 		if err := s.SetFactorStatus(ctx, "eleme.no_cutlery_order", "2022", methodology.FactorSuspended); err != nil {
 			t.Fatal(err)
 		}
-		if r := eval(); r.Refusal != opencarbon.ENotApplicable || r.MG != 0 {
+		if r := eval(); r.Refusal != opencarbon.ENotApplicable || r.MG != 0 || !strings.Contains(r.Detail, "eleme.no_cutlery_order@2022 is suspended") {
 			t.Fatalf("suspended factor still credits: %+v", r)
 		}
 		// Other behaviors are not held.
