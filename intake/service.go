@@ -2,6 +2,7 @@ package intake
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"hash/fnv"
@@ -81,6 +82,13 @@ type Service struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	once    sync.Once
+
+	// SQLite statements prepared once on the single writer connection and
+	// bound to each transaction with Tx.StmtContext, so a batch of a few
+	// events does not pay for parsing its statements again.
+	prepMu sync.Mutex
+	prep   map[string]*sql.Stmt
+	wanted map[string]bool
 }
 
 // NewService starts the shard writers; Close stops them.
@@ -123,6 +131,12 @@ func NewService(db *store.DB, engines EngineSource, cfg Config) *Service {
 func (s *Service) Close() {
 	s.once.Do(func() { close(s.stop) })
 	s.wg.Wait()
+	s.prepMu.Lock()
+	defer s.prepMu.Unlock()
+	for _, st := range s.prep {
+		st.Close()
+	}
+	s.prep = nil
 }
 
 type shard struct {
@@ -136,6 +150,42 @@ type job struct {
 	events  []*Event
 	out     []Outcome
 	done    chan error
+}
+
+// prepared returns the statement q prepared on the writer, or nil.
+func (s *Service) prepared(q string) *sql.Stmt {
+	s.prepMu.Lock()
+	defer s.prepMu.Unlock()
+	return s.prep[q]
+}
+
+// want asks for q to be prepared on the writer after the transaction.
+func (s *Service) want(q string) {
+	s.prepMu.Lock()
+	defer s.prepMu.Unlock()
+	if s.wanted == nil {
+		s.wanted = map[string]bool{}
+	}
+	s.wanted[q] = true
+}
+
+// prepareWanted prepares the wanted statements; it runs between
+// transactions, when the writer connection is free.
+func (s *Service) prepareWanted(ctx context.Context) {
+	s.prepMu.Lock()
+	defer s.prepMu.Unlock()
+	if len(s.wanted) == 0 || len(s.prep) > 200 {
+		return
+	}
+	if s.prep == nil {
+		s.prep = map[string]*sql.Stmt{}
+	}
+	for q := range s.wanted {
+		if st, err := s.db.Write().PrepareContext(ctx, q); err == nil {
+			s.prep[q] = st
+		}
+	}
+	s.wanted = nil
 }
 
 func (s *Service) shardOf(person string) int {
@@ -279,6 +329,9 @@ func (s *Service) write(shardID int, batch []*job) error {
 			}
 			return w.finish()
 		})
+		if s.db.Dialect == store.SQLite {
+			s.prepareWanted(ctx)
+		}
 		if err != nil {
 			return err
 		}

@@ -77,11 +77,17 @@ func (w *writer) stmt(q string) *sql.Stmt {
 	if st, ok := w.stmts[q]; ok {
 		return st
 	}
+	if ps := w.s.prepared(q); ps != nil {
+		st := w.tx.StmtContext(w.ctx, ps)
+		w.stmts[q] = st
+		return st
+	}
 	st, err := w.tx.PrepareContext(w.ctx, q)
 	if err != nil {
 		return nil
 	}
 	w.stmts[q] = st
+	w.s.want(q)
 	return st
 }
 
@@ -343,7 +349,14 @@ func (w *writer) usage(acct int64, behavior string, day, from, to int) (methodol
 			return u, fmt.Errorf("usage lock: %w", err)
 		}
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT day, mg FROM intake_usage WHERE account_id = $1 AND behavior = $2 AND day BETWEEN $3 AND $4`, acct, behavior, from, to)
+	const q = `SELECT day, mg FROM intake_usage WHERE account_id = $1 AND behavior = $2 AND day BETWEEN $3 AND $4`
+	var rows *sql.Rows
+	var err error
+	if st := w.stmt(q); st != nil {
+		rows, err = st.QueryContext(ctx, acct, behavior, from, to)
+	} else {
+		rows, err = tx.QueryContext(ctx, q, acct, behavior, from, to)
+	}
 	if err != nil {
 		return u, fmt.Errorf("usage: %w", err)
 	}
