@@ -1,5 +1,10 @@
 package web
 
+import (
+	"fmt"
+	"strings"
+)
+
 // baoView is Carbon Bao, the mascot, drawn by the "bao" partial: it grows
 // with the level (a bigger body, one more leaf per level up to seven, a
 // crown from level 5). The geometry is computed here so the template only
@@ -17,6 +22,7 @@ type baoView struct {
 	PleatL, PleatR, PleatTop         int
 	EyeL, EyeR, EyeY, CheekL, CheekR int
 	CheekY, MouthY, MouthLow, CrownY int
+	Shell                            string // egg shell path, level 0 only
 }
 
 // baoLeaf is one leaf on Bao's head, turned by Deg around the body centre.
@@ -37,6 +43,9 @@ func newBao(level, progress int, nextMG int64) baoView {
 	b.CheekL, b.CheekR, b.CheekY = 100-eyeDX-6, 100+eyeDX+6, b.CY+12
 	b.MouthY, b.MouthLow = b.CY+10, b.CY+18
 	b.CrownY = top - 14
+	if level <= 0 {
+		b.Shell = eggShell(r, b.CY)
+	}
 	n := min(max(level, 0), 7)
 	for i := 0; i < n; i++ {
 		deg := 0
@@ -46,4 +55,21 @@ func newBao(level, progress int, nextMG int64) baoView {
 		b.Leaves = append(b.Leaves, baoLeaf{Deg: deg})
 	}
 	return b
+}
+
+// eggShell is the path of the broken shell around the lower half of a
+// body of radius r centred at (100, cy): a zigzag rim, then the bottom.
+func eggShell(r, cy int) string {
+	x0, y0 := 100-r+1, cy+10
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "M%d %d", x0, y0)
+	for i := 1; i <= 8; i++ {
+		y := y0
+		if i%2 == 1 {
+			y -= 8
+		}
+		fmt.Fprintf(&sb, " L%d %d", x0+i*(2*r-2)/8, y)
+	}
+	fmt.Fprintf(&sb, " Q 100 %d %d %d Z", cy+r+16, x0, y0)
+	return sb.String()
 }

@@ -259,6 +259,16 @@ func TestBrowserMethodologyQuorum(t *testing.T) {
 	}
 	run(t, ctx, "admin sign-in", chromedp.Navigate(base+"/console/signin"), chromedp.WaitVisible(chromedp.CSS("#token")),
 		chromedp.SetValue(chromedp.CSS("#token"), webtest.AdminToken), chromedp.Submit(chromedp.CSS("#token")), chromedp.WaitReady(chromedp.CSS("footer")))
+	// A few credits, so the dashboard has something to chart.
+	for i, person := range []string{"demo-xiaoming", "demo-lihua", "demo-xiaoming"} {
+		if code, body := env.NoCutlery(t, "console-ev-"+strconv.Itoa(i), person); code != 200 {
+			t.Fatalf("event: %d %s", code, body)
+		}
+	}
+	if code, body := env.BoxReturn(t, "console-box", "demo-wangfang"); code != 200 {
+		t.Fatalf("event: %d %s", code, body)
+	}
+	time.Sleep(200 * time.Millisecond) // the dashboard follows the outbox every 20 ms
 	for _, p := range []string{"", "/partners", "/methodologies", "/factors", "/offers", "/campaigns", "/deadletters"} {
 		name := "console" + strings.ReplaceAll(p, "/", "-")
 		screenshots(t, ctx, base, "/console"+p, name)

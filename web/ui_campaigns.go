@@ -26,6 +26,8 @@ type campaignCard struct {
 	Regions []regionChoice
 	Member  *campaign.Member
 	Board   *campaign.Leaderboard
+	// RegionName is the member's region in the page language.
+	RegionName string
 }
 
 type regionChoice struct{ Code, Name string }
@@ -60,6 +62,12 @@ func (s *Server) pageCampaigns(w http.ResponseWriter, r *http.Request, rq *uiReq
 		switch {
 		case err == nil && m.LeftAt == nil:
 			card.Member = m
+			card.RegionName = m.Region
+			for _, rc := range card.Regions {
+				if rc.Code == m.Region {
+					card.RegionName = rc.Name
+				}
+			}
 			if card.Board, err = s.Campaigns.Leaderboard(ctx, c.ID, m.Region, boardSize, a.ID); err != nil {
 				s.uiFail(w, r, rq, err)
 				return

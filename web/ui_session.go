@@ -59,6 +59,10 @@ func (rt *uiRuntime) encodeSession(sess uiSession) string {
 	return payload + "." + base64.RawURLEncoding.EncodeToString(rt.mac("session", payload))
 }
 
+// strictB64 refuses non-canonical encodings, so one session has exactly
+// one cookie value.
+var strictB64 = base64.RawURLEncoding.Strict()
+
 // decodeSession verifies a cookie value: MAC, expiry and shape.
 func (rt *uiRuntime) decodeSession(v string, now time.Time) (uiSession, error) {
 	bad := errors.New("ui: bad session cookie")
@@ -67,7 +71,7 @@ func (rt *uiRuntime) decodeSession(v string, now time.Time) (uiSession, error) {
 		return uiSession{}, bad
 	}
 	payload, sig := v[:i], v[i+1:]
-	got, err := base64.RawURLEncoding.DecodeString(sig)
+	got, err := strictB64.DecodeString(sig)
 	if err != nil || !hmac.Equal(got, rt.mac("session", payload)) {
 		return uiSession{}, bad
 	}
@@ -79,7 +83,7 @@ func (rt *uiRuntime) decodeSession(v string, now time.Time) (uiSession, error) {
 	if err != nil || now.Unix() >= exp {
 		return uiSession{}, errors.New("ui: session expired")
 	}
-	sub, err := base64.RawURLEncoding.DecodeString(f[3])
+	sub, err := strictB64.DecodeString(f[3])
 	if err != nil || len(sub) == 0 {
 		return uiSession{}, bad
 	}

@@ -194,6 +194,14 @@ func TestUISecurity(t *testing.T) {
 			}
 		}
 	})
+	t.Run("EscapesPersonID", func(t *testing.T) {
+		evil := newBrowser(t, env.URL)
+		evil.signIn(env, `<script>alert(1)</script>`)
+		_, _, body := evil.get("/welcome")
+		if strings.Contains(body, "<script>alert(1)") || !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+			t.Fatal("the person id is not escaped")
+		}
+	})
 	t.Run("ErrTamperedSession", func(t *testing.T) {
 		u, _ := url.Parse(env.URL)
 		for _, c := range b.c.Jar.Cookies(u) {
