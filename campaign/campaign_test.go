@@ -3,6 +3,7 @@ package campaign
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -384,8 +385,20 @@ func TestScores(t *testing.T) {
 			ref := credit(t, db, 3, 4000, sh(2022, 8, 14, 9, 0, 0, 0), sh(2022, 8, 14, 9, 0, 0, 0))
 			reverse(t, db, 3, 4000, ref, sh(2022, 8, 14, 10, 0, 0, 0))
 			drain(t, db, s, FeedName)
+			if len(grants[0].Ref) > 200 || len(bonusRef("88week-2022", strings.Repeat("x", 300))+":reversal") > 200 {
+				t.Fatalf("bonus ref too long for the ledger")
+			}
 			if len(grants) != 2 || grants[0].Points != 2 || grants[1].Points != -2 || grants[1].Reverses != grants[0].Ref || grants[0].Ref == grants[1].Ref {
 				t.Fatalf("grants %+v", grants)
+			}
+		})
+		t.Run("RefusedBonusStillCounts", func(t *testing.T) {
+			s.Bonus = func(context.Context, *store.Tx, Bonus) error { return oc.Errorf(oc.EInvalid, "no") }
+			before := scoreOf(t, s, 3)
+			credit(t, db, 3, 4000, sh(2022, 8, 14, 11, 0, 0, 0), sh(2022, 8, 14, 11, 0, 0, 0))
+			drain(t, db, s, FeedName)
+			if got := scoreOf(t, s, 3); got != before+4000 {
+				t.Fatalf("score %d, want %d", got, before+4000)
 			}
 		})
 	})

@@ -3,13 +3,17 @@ package campaign
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	oc "github.com/opencarbon/opencarbon"
 	"github.com/opencarbon/opencarbon/store"
 	"github.com/opencarbon/opencarbon/webhook"
 )
@@ -271,7 +275,13 @@ func (s *Service) creditsTx(ctx context.Context, tx *store.Tx, bs []webhook.Cred
 			if j.bonus > 0 {
 				g := Bonus{Campaign: j.campaign, Parent: j.account, Sub: j.sub, Points: j.bonus, Ref: bonusRef(j.campaign, j.ref), ExpiresAt: j.expires}
 				if err := s.Bonus(ctx, tx, g); err != nil {
-					return fmt.Errorf("campaign bonus: %w", err)
+					if oc.ErrorCode(err) == oc.EInternal {
+						return fmt.Errorf("campaign bonus: %w", err)
+					}
+					// A refused grant (a domain error) is permanent: retrying the
+					// batch would block every score behind it. Count the credit,
+					// skip the bonus, say so.
+					slog.Warn("campaign bonus refused", "campaign", j.campaign, "ref", j.ref, "err", err)
 				}
 			}
 		}
@@ -368,15 +378,26 @@ func (s *Service) reverseTx(ctx context.Context, tx *store.Tx, b webhook.CreditB
 			g := Bonus{Campaign: h.campaign, Parent: h.account, Sub: b.Sub, Points: -h.bonusPoint,
 				Ref: bonusRef(h.campaign, b.Ref) + ":reversal", Reverses: bonusRef(h.campaign, b.Ref)}
 			if err := s.Bonus(ctx, tx, g); err != nil {
-				return fmt.Errorf("campaign bonus reversal: %w", err)
+				if oc.ErrorCode(err) == oc.EInternal {
+					return fmt.Errorf("campaign bonus reversal: %w", err)
+				}
+				slog.Warn("campaign bonus clawback refused", "campaign", h.campaign, "ref", b.Ref, "err", err)
 			}
 		}
 	}
 	return nil
 }
 
-// bonusRef is the ledger reference of the bonus for credit ref.
-func bonusRef(campaign, ref string) string { return "campaign:" + campaign + ":" + ref }
+// bonusRef is the ledger reference of the bonus for credit ref. A long
+// credit ref is replaced by its SHA-256 so the bonus ref (and its
+// ":reversal" clawback ref) stay within the ledger's 200 bytes.
+func bonusRef(campaign, ref string) string {
+	if len(ref) > 120 {
+		h := sha256.Sum256([]byte(ref))
+		ref = "sha256:" + hex.EncodeToString(h[:])
+	}
+	return "campaign:" + campaign + ":" + ref
+}
 
 // Run consumes the outbox feed until ctx ends; poll is the idle wait.
 func (s *Service) Run(ctx context.Context, poll time.Duration) error {

@@ -28,7 +28,7 @@ type Medal struct {
 	NameZH   string `json:"name_zh"`
 	NameEN   string `json:"name_en"`
 	Artwork  string `json:"artwork"` // path of the artwork under the UI's static files
-	Rule     string `json:"rule"`
+	Rule     string `json:"rule,omitempty"`
 	Campaign string `json:"campaign,omitempty"`
 }
 
