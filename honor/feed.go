@@ -50,6 +50,16 @@ type joinedBody struct {
 // the medals whose rules now hold, all in one transaction. A replayed
 // message changes nothing.
 func (s *Service) HandleMessages(ctx context.Context, msgs []webhook.Message) error {
+	relevant := false
+	for _, m := range msgs {
+		switch m.Topic {
+		case webhook.TopicCreditCreated, webhook.TopicCreditReversed, TopicCampaignJoined:
+			relevant = true
+		}
+	}
+	if !relevant {
+		return nil
+	}
 	catalog, err := s.Catalog(ctx)
 	if err != nil {
 		return err
