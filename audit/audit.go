@@ -78,24 +78,69 @@ type Execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-// AppendTx stores c as the next record after head, setting c.PrevHash, and
-// returns the calc id and the new head. tx is the write transaction (or a
-// statement cache over it). The caller keeps the new head only if the
-// statement's savepoint is kept, and stores the final head with SetHeadTx
-// before commit.
-func AppendTx(ctx context.Context, tx Execer, head Head, accountID int64, c *methodology.Calc) (string, Head, error) {
+// Row is one encoded calc record ready to insert.
+type Row struct {
+	Shard     int
+	Seq       int64
+	AccountID int64
+	Record    []byte
+}
+
+// Next encodes c as the record after head, setting c.PrevHash, and returns
+// its calc id, the new head and the row to insert with InsertTx. Nothing
+// is written: a caller that batches rows inserts them before commit.
+func Next(head Head, accountID int64, c *methodology.Calc) (string, Head, Row, error) {
 	c.PrevHash = head.Hash
 	canon := c.Canonical()
 	rec, err := compact(c)
 	if err != nil {
-		return "", head, err
+		return "", head, Row{}, err
 	}
 	next := Head{Shard: head.Shard, Seq: head.Seq + 1, Hash: hashOf(canon)}
+	return CalcID(head.Shard, next.Seq), next, Row{Shard: head.Shard, Seq: next.Seq, AccountID: accountID, Record: rec}, nil
+}
+
+// InsertTx writes rows with multi-row INSERTs in tx.
+func InsertTx(ctx context.Context, tx Execer, dialect store.Dialect, rows []Row) error {
+	for len(rows) > 0 {
+		chunk := rows[:min(len(rows), 200)]
+		rows = rows[len(chunk):]
+		var sb strings.Builder
+		args := make([]any, 0, 4*len(chunk))
+		sb.WriteString(`INSERT INTO calc_log (shard, seq, account_id, record) VALUES `)
+		for i, r := range chunk {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			args = append(args, r.Shard, r.Seq, r.AccountID, r.Record)
+			if dialect == store.SQLite {
+				sb.WriteString("(?, ?, ?, ?)")
+			} else {
+				n := len(args)
+				fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d)", n-3, n-2, n-1, n)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
+			return fmt.Errorf("append calc: %w", err)
+		}
+	}
+	return nil
+}
+
+// AppendTx stores c as the next record after head (Next, then one INSERT)
+// and returns the calc id and the new head. The caller keeps the new head
+// only if the statement's savepoint is kept, and stores the final head
+// with SetHeadTx before commit.
+func AppendTx(ctx context.Context, tx Execer, head Head, accountID int64, c *methodology.Calc) (string, Head, error) {
+	id, next, row, err := Next(head, accountID, c)
+	if err != nil {
+		return "", head, err
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO calc_log (shard, seq, account_id, record) VALUES ($1, $2, $3, $4)`,
-		head.Shard, next.Seq, accountID, rec); err != nil {
+		row.Shard, row.Seq, row.AccountID, row.Record); err != nil {
 		return "", head, fmt.Errorf("append calc: %w", err)
 	}
-	return CalcID(head.Shard, next.Seq), next, nil
+	return id, next, nil
 }
 
 // SetHeadTx records head as the end of its chain.

@@ -43,6 +43,32 @@ type writer struct {
 	hashes   map[string]string  // partner \x00 event_id → body hash of the remembered event
 	resolved map[string]resolution
 	used     map[string]map[int]int64 // account \x00 behavior \x00 year → day → mg
+
+	// Rows of kept events written with multi-row INSERTs in finish.
+	calcRows []audit.Row
+	acts     map[actRow]bool
+	usageAdd map[usageRow]int64 // mg added per row (events counted in usageN)
+	usageN   map[usageRow]int64
+}
+
+type actRow struct {
+	acct          int64
+	key, behavior string
+}
+
+type usageRow struct {
+	acct                        int64
+	behavior, partner, scenario string
+	day                         int
+}
+
+// pending is what one event adds to the batch's buffered rows, kept only
+// if its savepoint is released.
+type pending struct {
+	calc  *audit.Row
+	act   *actRow
+	usage *usageRow
+	mg    int64
 }
 
 type resolution struct {
@@ -56,16 +82,95 @@ func newWriter(ctx context.Context, tx *store.Tx, s *Service, eng *methodology.E
 		return nil, err
 	}
 	return &writer{ctx: ctx, tx: tx, s: s, eng: eng, head: head, stmts: map[string]*sql.Stmt{},
-		known: map[string]Outcome{}, hashes: map[string]string{}, resolved: map[string]resolution{}, used: map[string]map[int]int64{}}, nil
+		known: map[string]Outcome{}, hashes: map[string]string{}, resolved: map[string]resolution{}, used: map[string]map[int]int64{},
+		acts: map[actRow]bool{}, usageAdd: map[usageRow]int64{}, usageN: map[usageRow]int64{}}, nil
 }
 
 // finish stores the chain head reached by the batch and closes the
 // statements prepared for it.
 func (w *writer) finish() error {
+	if err := audit.InsertTx(w.ctx, w.tx, w.tx.Dialect, w.calcRows); err != nil {
+		return err
+	}
+	if err := w.flushActs(); err != nil {
+		return err
+	}
+	if err := w.flushUsage(); err != nil {
+		return err
+	}
 	for _, st := range w.stmts {
 		st.Close()
 	}
 	return audit.SetHeadTx(w.ctx, w.tx, w.head)
+}
+
+// values writes n tuples of k placeholders: "?" on SQLite (numbered
+// names are looked up linearly there), $i on PostgreSQL.
+func values(sb *strings.Builder, d store.Dialect, n, k int) {
+	arg := 0
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteByte('(')
+		for j := 0; j < k; j++ {
+			if j > 0 {
+				sb.WriteString(", ")
+			}
+			arg++
+			if d == store.SQLite {
+				sb.WriteByte('?')
+			} else {
+				fmt.Fprintf(sb, "$%d", arg)
+			}
+		}
+		sb.WriteByte(')')
+	}
+}
+
+func (w *writer) flushActs() error {
+	var rows []actRow
+	for a := range w.acts {
+		rows = append(rows, a)
+	}
+	for len(rows) > 0 {
+		chunk := rows[:min(len(rows), 300)]
+		rows = rows[len(chunk):]
+		var sb strings.Builder
+		sb.WriteString(`INSERT INTO intake_acts (account_id, act_key, behavior) VALUES `)
+		values(&sb, w.tx.Dialect, len(chunk), 3)
+		args := make([]any, 0, 3*len(chunk))
+		for _, a := range chunk {
+			args = append(args, a.acct, a.key, a.behavior)
+		}
+		if _, err := w.tx.ExecContext(w.ctx, sb.String(), args...); err != nil {
+			return fmt.Errorf("acts: %w", err)
+		}
+	}
+	return nil
+}
+
+func (w *writer) flushUsage() error {
+	var rows []usageRow
+	for u := range w.usageAdd {
+		rows = append(rows, u)
+	}
+	for len(rows) > 0 {
+		chunk := rows[:min(len(rows), 200)]
+		rows = rows[len(chunk):]
+		var sb strings.Builder
+		sb.WriteString(`INSERT INTO intake_usage (account_id, behavior, day, partner, scenario, mg, events) VALUES `)
+		values(&sb, w.tx.Dialect, len(chunk), 7)
+		sb.WriteString(` ON CONFLICT (account_id, behavior, day, partner) DO UPDATE SET mg = intake_usage.mg + excluded.mg, events = intake_usage.events + excluded.events`)
+		args := make([]any, 0, 7*len(chunk))
+		for _, u := range chunk {
+			args = append(args, u.acct, u.behavior, u.day, u.partner, u.scenario, w.usageAdd[u], w.usageN[u])
+		}
+		if _, err := w.tx.ExecContext(w.ctx, sb.String(), args...); err != nil {
+			return fmt.Errorf("usage: %w", err)
+		}
+	}
+	return nil
 }
 
 // stmt returns q prepared once per transaction on SQLite, where parsing is
@@ -99,16 +204,6 @@ func (w *writer) exec(q string, args ...any) error {
 		_, err = w.tx.ExecContext(w.ctx, q, args...)
 	}
 	return err
-}
-
-// stmtExec runs statements through the writer's statement cache.
-type stmtExec struct{ w *writer }
-
-func (e stmtExec) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	if st := e.w.stmt(q); st != nil {
-		return st.ExecContext(ctx, args...)
-	}
-	return e.w.tx.ExecContext(ctx, q, args...)
 }
 
 func (w *writer) queryRow(q string, args ...any) *sql.Row {
@@ -168,7 +263,8 @@ func (w *writer) one(partner string, ev *Event) (o Outcome, again bool, err erro
 		return o, false, fmt.Errorf("savepoint: %w", err)
 	}
 	head := w.head
-	o, err = w.decide(partner, ev, &head)
+	var p pending
+	o, err = w.decide(partner, ev, &head, &p)
 	if err != nil {
 		if rerr := w.exec(`ROLLBACK TO SAVEPOINT ev`); rerr != nil {
 			return o, false, fmt.Errorf("rollback to savepoint: %w (after %v)", rerr, err)
@@ -183,6 +279,16 @@ func (w *writer) one(partner string, ev *Event) (o Outcome, again bool, err erro
 		return o, false, fmt.Errorf("release savepoint: %w", err)
 	}
 	w.head = head
+	if p.calc != nil {
+		w.calcRows = append(w.calcRows, *p.calc)
+	}
+	if p.act != nil {
+		w.acts[*p.act] = true
+	}
+	if p.usage != nil {
+		w.usageAdd[*p.usage] += p.mg
+		w.usageN[*p.usage]++
+	}
 	if o.Status == StatusCredited || (o.Status == StatusRejected && remembered[o.Code]) {
 		k := partner + "\x00" + ev.ID
 		w.known[k] = Outcome{EventID: ev.ID, Status: StatusDuplicate, Original: o.Status, Code: o.Code, Message: clip(o.Message, 300), MG: o.MG, Points: o.Points, CalcID: o.CalcID}
@@ -205,7 +311,7 @@ func usageKey(acct int64, behavior string, year int) string {
 
 // decide runs the event through the checks and, when credited, records
 // it. A returned error rolls the event back.
-func (w *writer) decide(partner string, ev *Event, head *audit.Head) (Outcome, error) {
+func (w *writer) decide(partner string, ev *Event, head *audit.Head, p *pending) (Outcome, error) {
 	ctx, tx := w.ctx, w.tx
 	hash := ev.Hash()
 	if o, found := w.known[partner+"\x00"+ev.ID]; found {
@@ -264,9 +370,17 @@ func (w *writer) decide(partner string, ev *Event, head *audit.Head) (Outcome, e
 	}
 	actKey, hasAct := m.ActKey(mev)
 	if hasAct {
-		other, err := w.excludedBy(acct, actKey, append(w.eng.ExcludedWith(ev.Behavior), ev.Behavior))
-		if err != nil {
-			return Outcome{}, err
+		excl := append(w.eng.ExcludedWith(ev.Behavior), ev.Behavior)
+		other := ""
+		for _, b := range excl {
+			if w.acts[actRow{acct, actKey, b}] {
+				other = b
+			}
+		}
+		if other == "" {
+			if other, err = w.excludedBy(acct, actKey, excl); err != nil {
+				return Outcome{}, err
+			}
 		}
 		if other != "" {
 			return reject(oc.EExcludedBy, fmt.Sprintf("this act (%s) was already credited as %s", clip(actKey, 64), other))
@@ -274,28 +388,24 @@ func (w *writer) decide(partner string, ev *Event, head *audit.Head) (Outcome, e
 	}
 
 	// Credited: calc record, ledger, usage, act, event row, outbox.
-	calcID, next, err := audit.AppendTx(ctx, stmtExec{w}, *head, acct, res.Calc)
+	calcID, next, row, err := audit.Next(*head, acct, res.Calc)
 	if err != nil {
 		return Outcome{}, err
 	}
 	*head = next
+	p.calc = &row
 	ref := Ref(partner, ev.ID)
 	cr, err := ledger.CreditTx(ctx, tx, ledger.Credit{Parent: acct, Sub: sub, MG: res.MG, Ref: ref, CalcID: calcID})
 	if err != nil {
 		return Outcome{}, err
 	}
 	scenario := m.Scenario()
-	if err := w.exec(`INSERT INTO intake_usage (account_id, behavior, day, partner, scenario, mg, events) VALUES ($1, $2, $3, $4, $5, $6, 1)
-		ON CONFLICT (account_id, behavior, day, partner) DO UPDATE SET mg = intake_usage.mg + excluded.mg, events = intake_usage.events + 1`,
-		acct, ev.Behavior, day, partner, scenario, res.MG); err != nil {
-		return Outcome{}, fmt.Errorf("usage: %w", err)
-	}
+	p.usage = &usageRow{acct: acct, behavior: ev.Behavior, partner: partner, scenario: scenario, day: day}
+	p.mg = res.MG
 	var act any
 	if hasAct {
 		act = actKey
-		if err := w.exec(`INSERT INTO intake_acts (account_id, act_key, behavior) VALUES ($1, $2, $3)`, acct, actKey, ev.Behavior); err != nil {
-			return Outcome{}, fmt.Errorf("act: %w", err)
-		}
+		p.act = &actRow{acct, actKey, ev.Behavior}
 	}
 	if err := w.exec(`INSERT INTO intake_events (partner, event_id, body_hash, status, account_id, sub_id, behavior, scenario, occurred_at, mg, points, calc_id, act_key, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
