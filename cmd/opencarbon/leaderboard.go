@@ -52,8 +52,8 @@ func grantBonus(ctx context.Context, tx *store.Tx, b campaign.Bonus) error {
 	return err
 }
 
-// startCampaigns builds the boards from the database, then keeps scores
-// current from the outbox and rebuilds any board Redis lost, every minute.
+// startCampaigns keeps scores current from the outbox, builds the boards
+// from the database, and rebuilds any board Redis lost, every minute.
 func (a *app) startCampaigns(ctx context.Context) {
 	log := a.log.With("component", "leaderboard")
 	sync := func() {
@@ -63,9 +63,12 @@ func (a *app) startCampaigns(ctx context.Context) {
 			log.Info("boards built from the database", "boards", n)
 		}
 	}
-	sync()
+	// Boards build in the background, so a large board does not delay
+	// serving (it fills within seconds); the consumer runs meanwhile, which
+	// is safe because every board update carries its row's version.
 	go a.campaigns.Run(ctx, 100*time.Millisecond)
 	go func() {
+		sync()
 		t := time.NewTicker(time.Minute)
 		defer t.Stop()
 		for {
