@@ -74,16 +74,24 @@ func textOf(t *testing.T, ctx context.Context, sel string) string {
 	return s
 }
 
-// screenshots saves full-page PNGs of path at 375 and 1280 px wide under
-// docs/screenshots when OPENCARBON_SCREENSHOTS=1.
+// screenshots checks the layout of path at 375 and 1280 px wide (nothing
+// wider than the viewport) and, when OPENCARBON_SCREENSHOTS=1, saves
+// full-page PNGs under docs/screenshots.
 func screenshots(t *testing.T, ctx context.Context, base, path, name string) {
 	t.Helper()
-	if os.Getenv("OPENCARBON_SCREENSHOTS") != "1" {
-		return
-	}
 	for _, w := range []int64{375, 1280} {
-		run(t, ctx, "screenshot "+name, chromedp.EmulateViewport(w, 800), chromedp.Navigate(base+path),
+		run(t, ctx, "layout "+name, chromedp.EmulateViewport(w, 800), chromedp.Navigate(base+path),
 			chromedp.WaitReady(chromedp.CSS("footer")))
+		sw, err := chromedp.Run(ctx, chromedp.Evaluate[int64](`document.documentElement.scrollWidth`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sw > w {
+			t.Errorf("%s at %d px: the page is %d px wide", path, w, sw)
+		}
+		if os.Getenv("OPENCARBON_SCREENSHOTS") != "1" {
+			continue
+		}
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
