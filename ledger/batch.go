@@ -10,12 +10,11 @@ import (
 
 // CreditBatchTx credits cs in tx with exactly the results of calling
 // CreditTx for each in order (a ref seen before, or earlier in cs, returns
-// the first result). On PostgreSQL it is set-based: a fixed number of
-// statements for the whole batch (find known refs, lock the balance rows in
-// (parent, sub) order, then one insert per table) instead of two round trips
-// per credit. On SQLite, where a statement costs no round trip, it calls
-// CreditTx in order. Every credit is validated before anything is written;
-// after any other error the caller must roll tx back.
+// the first result), but set-based: a fixed number of statements per batch
+// (find the known refs, read — on PostgreSQL create and lock, in (parent,
+// sub) order — the balance rows, then one multi-row write per table)
+// instead of several per credit. Every credit is validated before anything
+// is written; after any other error the caller must roll tx back.
 func CreditBatchTx(ctx context.Context, tx *store.Tx, cs []Credit) ([]CreditResult, error) {
 	exps := make([]int64, len(cs))
 	for i, c := range cs {
@@ -29,17 +28,86 @@ func CreditBatchTx(ctx context.Context, tx *store.Tx, cs []Credit) ([]CreditResu
 		exps[i] = exp
 	}
 	out := make([]CreditResult, len(cs))
-	if tx.Dialect != store.Postgres || len(cs) == 0 {
-		for i, c := range cs {
-			r, err := CreditTx(ctx, tx, c)
-			if err != nil {
-				return nil, fmt.Errorf("credit %d (%s): %w", i, c.Ref, err)
-			}
-			out[i] = r
-		}
+	if len(cs) == 0 {
 		return out, nil
 	}
-	return out, pgCreditBatch(ctx, tx, cs, exps, out)
+	var be batchBackend = pgBatch{}
+	if tx.Dialect == store.SQLite {
+		be = sqliteBatch{}
+	}
+	refs := make([]string, len(cs))
+	for i, c := range cs {
+		refs[i] = c.Ref
+	}
+	known, err := be.knownRefs(ctx, tx, refs)
+	if err != nil {
+		return nil, fmt.Errorf("ledger batch refs: %w", err)
+	}
+	seen := map[string]bool{}
+	var fresh []int
+	keys := map[acctKey]bool{}
+	for i, c := range cs {
+		if known[c.Ref] || seen[c.Ref] {
+			continue
+		}
+		seen[c.Ref] = true
+		fresh = append(fresh, i)
+		keys[acctKey{c.Parent, 0}], keys[acctKey{c.Parent, c.Sub}] = true, true
+	}
+	results := map[string]CreditResult{}
+	if len(fresh) > 0 {
+		state, err := be.balances(ctx, tx, sortedAcctKeys(keys))
+		if err != nil {
+			return nil, fmt.Errorf("ledger batch balances: %w", err)
+		}
+		p := plan(cs, exps, fresh, state, results)
+		ids, err := be.insertHeads(ctx, tx, p.heads)
+		if err != nil {
+			return nil, fmt.Errorf("ledger batch: %w", err)
+		}
+		for j := range p.postings {
+			p.postings[j].txID = ids[p.postings[j].head]
+		}
+		for j, h := range p.heads {
+			r := results[h.ref]
+			r.TxID = ids[j]
+			results[h.ref] = r
+		}
+		if err := be.insertPostings(ctx, tx, p.postings); err != nil {
+			return nil, fmt.Errorf("ledger batch postings: %w", err)
+		}
+		if err := be.writeBalances(ctx, tx, state); err != nil {
+			return nil, fmt.Errorf("ledger batch balances: %w", err)
+		}
+		if err := be.addLots(ctx, tx, p.lots, store.Micros(tx.Now)); err != nil {
+			return nil, fmt.Errorf("ledger batch lots: %w", err)
+		}
+	}
+	for i, c := range cs {
+		if r, ok := results[c.Ref]; ok {
+			out[i] = r
+			continue
+		}
+		r, err := creditResult(ctx, tx, c.Ref)
+		if err != nil {
+			return nil, fmt.Errorf("credit %d (%s): %w", i, c.Ref, err)
+		}
+		out[i] = r
+	}
+	return out, nil
+}
+
+// batchBackend is the dialect's set-based SQL.
+type batchBackend interface {
+	knownRefs(ctx context.Context, tx *store.Tx, refs []string) (map[string]bool, error)
+	// balances returns the rows of keys (sorted), zero for missing ones;
+	// on PostgreSQL it creates the missing ones and locks them all.
+	balances(ctx context.Context, tx *store.Tx, keys []acctKey) (map[acctKey]*bal, error)
+	// insertHeads inserts the credits' heads and returns their ids in order.
+	insertHeads(ctx context.Context, tx *store.Tx, heads []batchHead) ([]int64, error)
+	insertPostings(ctx context.Context, tx *store.Tx, ps []batchPosting) error
+	writeBalances(ctx context.Context, tx *store.Tx, state map[acctKey]*bal) error
+	addLots(ctx context.Context, tx *store.Tx, lots []batchLot, now int64) error
 }
 
 func validCredit(c Credit) error {
@@ -57,118 +125,54 @@ func validCredit(c Credit) error {
 
 type acctKey struct{ parent, sub int64 }
 
-type lotKey struct {
-	parent, sub, exp int64
+func sortedAcctKeys(m map[acctKey]bool) []acctKey {
+	out := make([]acctKey, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].parent != out[j].parent {
+			return out[i].parent < out[j].parent
+		}
+		return out[i].sub < out[j].sub
+	})
+	return out
 }
 
-func pgCreditBatch(ctx context.Context, tx *store.Tx, cs []Credit, exps []int64, out []CreditResult) error {
-	// Known refs keep their first result.
-	refs := make([]string, len(cs))
-	for i, c := range cs {
-		refs[i] = c.Ref
-	}
-	known := map[string]bool{}
-	rows, err := tx.QueryContext(ctx, `SELECT ref FROM ledger_tx WHERE ref = ANY($1::text[])`, refs)
-	if err != nil {
-		return fmt.Errorf("ledger batch refs: %w", err)
-	}
-	for rows.Next() {
-		var r string
-		if err := rows.Scan(&r); err != nil {
-			rows.Close()
-			return fmt.Errorf("ledger batch refs: %w", err)
-		}
-		known[r] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("ledger batch refs: %w", err)
-	}
-	first := map[string]int{} // ref → index of its first new credit in cs
-	var fresh []int
-	for i, c := range cs {
-		if known[c.Ref] {
-			continue
-		}
-		if _, dup := first[c.Ref]; dup {
-			continue
-		}
-		first[c.Ref] = i
-		fresh = append(fresh, i)
-	}
+type batchHead struct {
+	ref, calcID       string
+	parent, sub, debt int64
+}
 
-	// Make sure every balance row the batch touches exists, then lock them
-	// all; both in (parent, sub) order, so concurrent batches and single
-	// writes never wait on each other in a cycle. A row another
-	// transaction is creating is waited for, not overwritten.
-	state := map[acctKey]*bal{}
-	if len(fresh) > 0 {
-		keys := map[acctKey]bool{}
-		for _, i := range fresh {
-			keys[acctKey{cs[i].Parent, 0}], keys[acctKey{cs[i].Parent, cs[i].Sub}] = true, true
-		}
-		sorted := make([]acctKey, 0, len(keys))
-		for k := range keys {
-			sorted = append(sorted, k)
-		}
-		sort.Slice(sorted, func(i, j int) bool {
-			if sorted[i].parent != sorted[j].parent {
-				return sorted[i].parent < sorted[j].parent
-			}
-			return sorted[i].sub < sorted[j].sub
-		})
-		ps, ss := make([]int64, len(sorted)), make([]int64, len(sorted))
-		for j, k := range sorted {
-			ps[j], ss[j] = k.parent, k.sub
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_balances (parent, sub, mg, points, debt)
-			SELECT p, s, 0, 0, 0 FROM unnest($1::bigint[], $2::bigint[]) AS u(p, s) ORDER BY p, s
-			ON CONFLICT (parent, sub) DO NOTHING`, ps, ss); err != nil {
-			return fmt.Errorf("ledger batch rows: %w", err)
-		}
-		rows, err = tx.QueryContext(ctx, `SELECT b.parent, b.sub, b.mg, b.points, b.debt FROM ledger_balances b
-			JOIN unnest($1::bigint[], $2::bigint[]) AS u(p, s) ON b.parent = u.p AND b.sub = u.s
-			ORDER BY b.parent, b.sub FOR UPDATE OF b`, ps, ss)
-		if err != nil {
-			return fmt.Errorf("ledger batch lock: %w", err)
-		}
-		for rows.Next() {
-			var k acctKey
-			b := &bal{}
-			if err := rows.Scan(&k.parent, &k.sub, &b.mg, &b.points, &b.debt); err != nil {
-				rows.Close()
-				return fmt.Errorf("ledger batch lock: %w", err)
-			}
-			state[k] = b
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("ledger batch lock: %w", err)
-		}
-		if len(state) != len(sorted) {
-			return fmt.Errorf("ledger batch lock: %d of %d balance rows found", len(state), len(sorted))
-		}
-	}
+type batchPosting struct {
+	head   int // index in heads
+	txID   int64
+	n      int
+	dst    int64
+	asset  string
+	amount int64
+}
+
+type batchLot struct{ parent, sub, exp, points int64 }
+
+type batchPlan struct {
+	heads    []batchHead
+	postings []batchPosting
+	lots     []batchLot // in the order the batch first credited them
+}
+
+// plan does the arithmetic of inflow credit by credit on state, which it
+// updates to the final balances, and fills results (without TxID).
+func plan(cs []Credit, exps []int64, fresh []int, state map[acctKey]*bal, results map[string]CreditResult) batchPlan {
 	get := func(k acctKey) *bal {
 		if state[k] == nil {
 			state[k] = &bal{}
 		}
 		return state[k]
 	}
-
-	// The arithmetic of inflow, credit by credit.
-	now := store.Micros(tx.Now)
-	var (
-		tRef, tCalc          []string
-		tParent, tSub, tDebt []int64
-		pRef                 []string
-		pN                   []int32
-		pDst, pAmount        []int64
-		pAsset               []string
-		lots                 = map[lotKey]int64{}
-		lotOrder             []lotKey
-		results              = map[string]CreditResult{}
-	)
+	var p batchPlan
+	type lk struct{ parent, sub, exp int64 }
+	lotAt := map[lk]int{}
 	for _, i := range fresh {
 		c := cs[i]
 		sb, pb := get(acctKey{c.Parent, c.Sub}), get(acctKey{c.Parent, 0})
@@ -177,108 +181,166 @@ func pgCreditBatch(ctx context.Context, tx *store.Tx, cs []Credit, exps []int64,
 		repaid, lot := sb.debt-newDebt, newPoints-sb.points
 		sb.mg, sb.points, sb.debt = sb.mg+c.MG, newPoints, newDebt
 		pb.mg, pb.points, pb.debt = pb.mg+c.MG, pb.points+lot, pb.debt-repaid
-		if lk := (lotKey{c.Parent, c.Sub, exps[i]}); lot > 0 {
-			if _, ok := lots[lk]; !ok {
-				lotOrder = append(lotOrder, lk)
+		if k := (lk{c.Parent, c.Sub, exps[i]}); lot > 0 {
+			if j, ok := lotAt[k]; ok {
+				p.lots[j].points += lot
+			} else {
+				lotAt[k] = len(p.lots)
+				p.lots = append(p.lots, batchLot{c.Parent, c.Sub, exps[i], lot})
 			}
-			lots[lk] += lot
 		}
 		results[c.Ref] = CreditResult{Points: delta, DebtRepaid: repaid}
-		tRef, tCalc = append(tRef, c.Ref), append(tCalc, c.CalcID)
-		tParent, tSub, tDebt = append(tParent, c.Parent), append(tSub, c.Sub), append(tDebt, repaid)
-		pRef, pN, pDst, pAsset, pAmount = append(pRef, c.Ref), append(pN, 0), append(pDst, c.Sub), append(pAsset, AssetMG), append(pAmount, c.MG)
+		h := len(p.heads)
+		p.heads = append(p.heads, batchHead{ref: c.Ref, calcID: c.CalcID, parent: c.Parent, sub: c.Sub, debt: repaid})
+		p.postings = append(p.postings, batchPosting{head: h, n: 0, dst: c.Sub, asset: AssetMG, amount: c.MG})
 		if delta > 0 {
-			pRef, pN, pDst, pAsset, pAmount = append(pRef, c.Ref), append(pN, 1), append(pDst, c.Sub), append(pAsset, AssetPoints), append(pAmount, delta)
+			p.postings = append(p.postings, batchPosting{head: h, n: 1, dst: c.Sub, asset: AssetPoints, amount: delta})
 		}
 	}
-	if len(fresh) > 0 {
-		ids := map[string]int64{}
-		rows, err = tx.QueryContext(ctx, `INSERT INTO ledger_tx (ref, kind, parent, sub, calc_id, created_at, debt)
-			SELECT r, 'credit', p, s, c, $6::bigint, d FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[]) AS u(r, p, s, c, d)
-			RETURNING id, ref`, tRef, tParent, tSub, tCalc, tDebt, now)
-		if err != nil {
-			return fmt.Errorf("ledger batch: %w", err)
-		}
-		for rows.Next() {
-			var id int64
-			var ref string
-			if err := rows.Scan(&id, &ref); err != nil {
-				rows.Close()
-				return fmt.Errorf("ledger batch: %w", err)
-			}
-			ids[ref] = id
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("ledger batch: %w", err)
-		}
-		pTx := make([]int64, len(pRef))
-		for j, ref := range pRef {
-			pTx[j] = ids[ref]
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_postings (tx_id, n, src, dst, asset, amount)
-			SELECT t, n, $6::bigint, d, a, m FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::text[], $5::bigint[]) AS u(t, n, d, a, m)`,
-			pTx, pN, pDst, pAsset, pAmount, AccountIssuance); err != nil {
-			return fmt.Errorf("ledger batch postings: %w", err)
-		}
-		for ref, r := range results {
-			r.TxID = ids[ref]
-			results[ref] = r
-		}
-		if err := pgWriteBalances(ctx, tx, state); err != nil {
-			return err
-		}
-		if err := pgWriteLots(ctx, tx, lots, lotOrder, now); err != nil {
-			return err
-		}
-	}
-	for i, c := range cs {
-		if r, ok := results[c.Ref]; ok {
-			out[i] = r
-			continue
-		}
-		r, err := creditResult(ctx, tx, c.Ref)
-		if err != nil {
-			return fmt.Errorf("credit %d (%s): %w", i, c.Ref, err)
-		}
-		out[i] = r
-	}
-	return nil
+	return p
 }
 
-// pgWriteBalances writes the batch's final balance rows, all locked.
-func pgWriteBalances(ctx context.Context, tx *store.Tx, state map[acctKey]*bal) error {
-	var up [5][]int64
+// pgBatch writes with unnest over array parameters: one statement per step.
+type pgBatch struct{}
+
+func (pgBatch) knownRefs(ctx context.Context, tx *store.Tx, refs []string) (map[string]bool, error) {
+	known := map[string]bool{}
+	rows, err := tx.QueryContext(ctx, `SELECT ref FROM ledger_tx WHERE ref = ANY($1::text[])`, refs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			return nil, err
+		}
+		known[r] = true
+	}
+	return known, rows.Err()
+}
+
+// balances creates the missing rows, then locks all of them, both in
+// (parent, sub) order, so concurrent batches and single writes never wait
+// on each other in a cycle; a row another transaction is creating is
+// waited for, not overwritten.
+func (pgBatch) balances(ctx context.Context, tx *store.Tx, keys []acctKey) (map[acctKey]*bal, error) {
+	ps, ss := make([]int64, len(keys)), make([]int64, len(keys))
+	for j, k := range keys {
+		ps[j], ss[j] = k.parent, k.sub
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_balances (parent, sub, mg, points, debt)
+		SELECT p, s, 0, 0, 0 FROM unnest($1::bigint[], $2::bigint[]) AS u(p, s) ORDER BY p, s
+		ON CONFLICT (parent, sub) DO NOTHING`, ps, ss); err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT b.parent, b.sub, b.mg, b.points, b.debt FROM ledger_balances b
+		JOIN unnest($1::bigint[], $2::bigint[]) AS u(p, s) ON b.parent = u.p AND b.sub = u.s
+		ORDER BY b.parent, b.sub FOR UPDATE OF b`, ps, ss)
+	if err != nil {
+		return nil, err
+	}
+	state, err := scanBalances(rows)
+	if err == nil && len(state) != len(keys) {
+		err = fmt.Errorf("%d of %d balance rows found", len(state), len(keys))
+	}
+	return state, err
+}
+
+func (pgBatch) insertHeads(ctx context.Context, tx *store.Tx, heads []batchHead) ([]int64, error) {
+	var refs, calcs []string
+	var parents, subs, debts []int64
+	for _, h := range heads {
+		refs, calcs = append(refs, h.ref), append(calcs, h.calcID)
+		parents, subs, debts = append(parents, h.parent), append(subs, h.sub), append(debts, h.debt)
+	}
+	rows, err := tx.QueryContext(ctx, `INSERT INTO ledger_tx (ref, kind, parent, sub, calc_id, created_at, debt)
+		SELECT r, 'credit', p, s, c, $6::bigint, d FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[]) AS u(r, p, s, c, d)
+		RETURNING id, ref`, refs, parents, subs, calcs, debts, store.Micros(tx.Now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	byRef := map[string]int64{}
+	for rows.Next() {
+		var id int64
+		var ref string
+		if err := rows.Scan(&id, &ref); err != nil {
+			return nil, err
+		}
+		byRef[ref] = id
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(heads))
+	for j, h := range heads {
+		ids[j] = byRef[h.ref]
+	}
+	return ids, nil
+}
+
+func (pgBatch) insertPostings(ctx context.Context, tx *store.Tx, ps []batchPosting) error {
+	var txs, dsts, amounts []int64
+	var ns []int32
+	var assets []string
+	for _, p := range ps {
+		txs, ns, dsts, assets, amounts = append(txs, p.txID), append(ns, int32(p.n)), append(dsts, p.dst), append(assets, p.asset), append(amounts, p.amount)
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO ledger_postings (tx_id, n, src, dst, asset, amount)
+		SELECT t, n, $6::bigint, d, a, m FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::text[], $5::bigint[]) AS u(t, n, d, a, m)`,
+		txs, ns, dsts, assets, amounts, AccountIssuance)
+	return err
+}
+
+func (pgBatch) writeBalances(ctx context.Context, tx *store.Tx, state map[acctKey]*bal) error {
+	var cols [5][]int64
 	for k, b := range state {
 		for j, v := range []int64{k.parent, k.sub, b.mg, b.points, b.debt} {
-			up[j] = append(up[j], v)
+			cols[j] = append(cols[j], v)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE ledger_balances b SET mg = u.mg, points = u.points, debt = u.debt
+	_, err := tx.ExecContext(ctx, `UPDATE ledger_balances b SET mg = u.mg, points = u.points, debt = u.debt
 		FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(parent, sub, mg, points, debt)
-		WHERE b.parent = u.parent AND b.sub = u.sub`, up[0], up[1], up[2], up[3], up[4]); err != nil {
-		return fmt.Errorf("ledger batch balances: %w", err)
-	}
-	return nil
+		WHERE b.parent = u.parent AND b.sub = u.sub`, cols[0], cols[1], cols[2], cols[3], cols[4])
+	return err
 }
 
-// pgWriteLots adds the batch's points to their lots. New lots are created
-// in the order the batch first credited them, as one-by-one credits would:
+// addLots adds the batch's points to their lots. New lots are created in
+// the order the batch first credited them, as one-by-one credits would:
 // lots credited at the same time are spent in id order.
-func pgWriteLots(ctx context.Context, tx *store.Tx, lots map[lotKey]int64, order []lotKey, now int64) error {
+func (pgBatch) addLots(ctx context.Context, tx *store.Tx, lots []batchLot, now int64) error {
 	if len(lots) == 0 {
 		return nil
 	}
 	var parent, sub, exp, n []int64
-	for _, k := range order {
-		parent, sub, exp, n = append(parent, k.parent), append(sub, k.sub), append(exp, k.exp), append(n, lots[k])
+	for _, l := range lots {
+		parent, sub, exp, n = append(parent, l.parent), append(sub, l.sub), append(exp, l.exp), append(n, l.points)
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO ledger_lots (parent, sub, credited_at, expires_at, remaining)
 		SELECT p, s, $5::bigint, e, n FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u(p, s, e, n)
 		ON CONFLICT (sub, expires_at) DO UPDATE SET remaining = ledger_lots.remaining + excluded.remaining`,
 		parent, sub, exp, n, now)
-	if err != nil {
-		return fmt.Errorf("ledger batch lots: %w", err)
+	return err
+}
+
+type rowScanner interface {
+	Next() bool
+	Scan(...any) error
+	Close() error
+	Err() error
+}
+
+func scanBalances(rows rowScanner) (map[acctKey]*bal, error) {
+	defer rows.Close()
+	state := map[acctKey]*bal{}
+	for rows.Next() {
+		var k acctKey
+		b := &bal{}
+		if err := rows.Scan(&k.parent, &k.sub, &b.mg, &b.points, &b.debt); err != nil {
+			return nil, err
+		}
+		state[k] = b
 	}
-	return nil
+	return state, rows.Err()
 }
