@@ -9,11 +9,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	oc "github.com/opencarbon/opencarbon"
 	"github.com/opencarbon/opencarbon/account"
 	"github.com/opencarbon/opencarbon/campaign"
-	"github.com/opencarbon/opencarbon/ledger"
-	"github.com/opencarbon/opencarbon/store"
 )
 
 // redisKeyPrefix prefixes every leaderboard key in Redis.
@@ -32,24 +29,11 @@ func (a *app) wireCampaigns() error {
 		board = campaign.NewRedisBoard(a.redis, redisKeyPrefix)
 	}
 	a.campaigns = campaign.NewService(a.db, board)
-	a.campaigns.Bonus = grantBonus
+	a.campaigns.Bonus = campaign.LedgerBonus
 	a.accounts.AddEraser(campaign.EraseTx)
 	a.accounts.AddExporter("campaigns", func(ctx context.Context, id int64) (any, error) { return a.campaigns.Memberships(ctx, id) })
 	a.server.Campaigns = a.campaigns
 	return nil
-}
-
-// grantBonus posts a campaign bonus (or its clawback) in the ledger.
-func grantBonus(ctx context.Context, tx *store.Tx, b campaign.Bonus) error {
-	if b.Points < 0 {
-		_, err := ledger.ReverseTx(ctx, tx, b.Reverses, b.Ref, "campaign bonus: credit reversed")
-		if oc.ErrorCode(err) == oc.ENotFound {
-			return nil // the grant was never made
-		}
-		return err
-	}
-	_, err := ledger.GrantTx(ctx, tx, ledger.Grant{Parent: b.Parent, Sub: b.Sub, Points: b.Points, Ref: b.Ref, ExpiresAt: b.ExpiresAt})
-	return err
 }
 
 // startCampaigns keeps scores current from the outbox, builds the boards
