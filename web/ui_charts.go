@@ -60,7 +60,7 @@ type donutView struct {
 	Slices                   []slice
 }
 
-type slice struct{ D, Color string }
+type slice struct{ D, Color, Stroke string }
 
 // newDonut lays out items as ring slices around (100,100).
 func newDonut(label, center, sub string, items []chartItem) donutView {
@@ -80,11 +80,11 @@ func newDonut(label, center, sub string, items []chartItem) donutView {
 		frac := float64(it.MG) / float64(total)
 		if frac >= 0.9999 {
 			// A full ring cannot be one arc: draw two halves.
-			v.Slices = append(v.Slices, slice{D: arc(a, a+math.Pi), Color: it.Color}, slice{D: arc(a+math.Pi, a+2*math.Pi), Color: it.Color})
+			v.Slices = append(v.Slices, slice{D: arc(a, a+math.Pi), Color: it.Color, Stroke: it.Color}, slice{D: arc(a+math.Pi, a+2*math.Pi), Color: it.Color, Stroke: it.Color})
 			break
 		}
 		b := a + frac*2*math.Pi
-		v.Slices = append(v.Slices, slice{D: arc(a, b), Color: it.Color})
+		v.Slices = append(v.Slices, slice{D: arc(a, b), Color: it.Color, Stroke: "#fff"})
 		a = b
 	}
 	return v
