@@ -49,7 +49,11 @@ type registryView struct {
 
 func (s *Server) listVersions(w http.ResponseWriter, r *http.Request, rq *uiReq, status string) ([]versionRow, bool) {
 	if s.Methodologies == nil {
-		s.uiStatus(w, r, rq, http.StatusServiceUnavailable, "error.unavailable")
+		v := &pendingView{uiPage: uiPage{TitleKey: "registry.title", Console: strings.HasPrefix(r.URL.Path, "/console")}, WhatKey: "registry.pending"}
+		if v.Console {
+			v.Nav = "methodologies"
+		}
+		s.render(w, r, rq, http.StatusOK, "pending", v)
 		return nil, false
 	}
 	list, err := s.Methodologies.List(r.Context(), status)

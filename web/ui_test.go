@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -12,7 +13,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/opencarbon/opencarbon/account"
+	"github.com/opencarbon/opencarbon/partner"
+	"github.com/opencarbon/opencarbon/store"
+	"github.com/opencarbon/opencarbon/web"
 	"github.com/opencarbon/opencarbon/web/webtest"
 )
 
@@ -415,4 +421,44 @@ func TestUIRewards(t *testing.T) {
 			t.Fatalf("got %d", code)
 		}
 	})
+}
+
+// TestUIUnwired: with only accounts and partners wired, every page still
+// answers, with an honest empty state instead of numbers.
+func TestUIUnwired(t *testing.T) {
+	ctx := t.Context()
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "bare.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx, partner.Migrations, account.Migrations); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := partner.NewService(db, webtest.SecretKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accts := account.NewService(db)
+	if _, _, err := accts.Open(ctx, "bare-person", account.OpenRequest{EntryPoint: "search", ConsentVersion: "2026-01"}); err != nil {
+		t.Fatal(err)
+	}
+	srv := &web.Server{DB: db, PersonTokenKey: webtest.PersonKey, AdminToken: webtest.AdminToken, Partners: ps, PartnerRegistry: ps, Accounts: accts}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	b := newBrowser(t, ts.URL)
+	tok := b.csrf("/signin")
+	pt, _ := web.MintPersonToken(webtest.PersonKey, "bare-person", time.Hour)
+	if code, _, _ := b.post("/signin", url.Values{"csrf": {tok}, "token": {pt}}); code != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", code)
+	}
+	if code, _, _ := b.get("/privacy"); code != http.StatusOK {
+		t.Fatalf("privacy: %d", code)
+	}
+	for _, p := range []string{"/", "/footprint", "/history", "/rewards", "/medals", "/campaigns", "/registry"} {
+		code, _, body := b.get(p)
+		if code != http.StatusOK || !strings.Contains(body, "尚未") || strings.Contains(body, `data-testid="total"`) {
+			t.Errorf("%s: status %d, or no empty state", p, code)
+		}
+	}
 }
