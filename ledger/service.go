@@ -114,14 +114,7 @@ func (s *Service) Entries(ctx context.Context, parent int64, cursor string, limi
 			return nil, "", err
 		}
 	}
-	rows, err := s.db.Read().QueryContext(ctx, `SELECT t.id, t.kind, t.ref, t.calc_id, t.sub, t.debt, COALESCE(t.note, ''), t.created_at,
-		COALESCE(SUM(CASE WHEN p.asset = 'mg' THEN (CASE WHEN p.dst > 0 THEN p.amount ELSE -p.amount END) ELSE 0 END), 0),
-		COALESCE(SUM(CASE WHEN p.asset = 'points' THEN (CASE WHEN p.dst > 0 THEN p.amount ELSE -p.amount END) ELSE 0 END), 0)
-		FROM (SELECT * FROM ledger_tx WHERE parent = $1 AND (created_at, id) < ($2, $3)
-		      ORDER BY created_at DESC, id DESC LIMIT $4) t
-		LEFT JOIN ledger_postings p ON p.tx_id = t.id
-		GROUP BY t.id, t.kind, t.ref, t.calc_id, t.sub, t.debt, t.note, t.created_at
-		ORDER BY t.created_at DESC, t.id DESC`, parent, at, id, limit+1)
+	rows, err := s.db.Read().QueryContext(ctx, entriesSQL, parent, at, id, limit+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("ledger entries %d: %w", parent, err)
 	}
@@ -146,6 +139,17 @@ func (s *Service) Entries(ctx context.Context, parent int64, cursor string, limi
 	}
 	return entries, next, nil
 }
+
+// entriesSQL is one page of entries: the keyset range on ledger_tx_parent,
+// then the postings of those transactions by primary key.
+const entriesSQL = `SELECT t.id, t.kind, t.ref, t.calc_id, t.sub, t.debt, COALESCE(t.note, ''), t.created_at,
+	COALESCE(SUM(CASE WHEN p.asset = 'mg' THEN (CASE WHEN p.dst > 0 THEN p.amount ELSE -p.amount END) ELSE 0 END), 0),
+	COALESCE(SUM(CASE WHEN p.asset = 'points' THEN (CASE WHEN p.dst > 0 THEN p.amount ELSE -p.amount END) ELSE 0 END), 0)
+	FROM (SELECT * FROM ledger_tx WHERE parent = $1 AND (created_at, id) < ($2, $3)
+	      ORDER BY created_at DESC, id DESC LIMIT $4) t
+	LEFT JOIN ledger_postings p ON p.tx_id = t.id
+	GROUP BY t.id, t.kind, t.ref, t.calc_id, t.sub, t.debt, t.note, t.created_at
+	ORDER BY t.created_at DESC, t.id DESC`
 
 func parseCursor(c string) (at, id int64, err error) {
 	a, b, ok := strings.Cut(c, ".")
