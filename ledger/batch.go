@@ -14,7 +14,11 @@ import (
 // (find the known refs, read — on PostgreSQL create and lock, in (parent,
 // sub) order — the balance rows, then one multi-row write per table)
 // instead of several per credit. Every credit is validated before anything
-// is written; after any other error the caller must roll tx back.
+// is written; after any other error the caller must roll tx back. Errors:
+// EInvalid, EConflict (as CreditTx). One difference: a ref that another
+// transaction is crediting at the same moment fails the batch with a
+// unique violation where CreditTx would wait and return the first result
+// (the intake's own event dedup keeps that from happening).
 func CreditBatchTx(ctx context.Context, tx *store.Tx, cs []Credit) ([]CreditResult, error) {
 	exps := make([]int64, len(cs))
 	for i, c := range cs {
