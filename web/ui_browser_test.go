@@ -127,12 +127,14 @@ func TestBrowserPersonJourney(t *testing.T) {
 		t.Fatal("account exists before consent")
 	}
 	run(t, ctx, "consent and open",
+		chromedp.Click(chromedp.CSS("#p-eleme")),
+		chromedp.Click(chromedp.CSS("#p-cainiao")),
 		chromedp.Click(chromedp.CSS("#agree")),
 		chromedp.Click(chromedp.CSS(`form[action="/welcome"] button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS("#subs-h")),
 	)
 	a, err := env.Accounts.Get(ctx, person)
-	if err != nil || a.EntryPoint != "search" || a.ConsentVersion != "2026-01" {
+	if err != nil || a.EntryPoint != "search" || a.ConsentVersion != "2026-01" || len(a.Subaccounts) != 2 {
 		t.Fatalf("account after consent: %+v %v", a, err)
 	}
 

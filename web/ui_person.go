@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 
 	oc "github.com/opencarbon/opencarbon"
 	"github.com/opencarbon/opencarbon/account"
@@ -113,8 +114,11 @@ func (s *Server) pageWelcomePage(w http.ResponseWriter, r *http.Request, rq *uiR
 	v := &welcomeView{uiPage: uiPage{TitleKey: "welcome.title"}, ConsentVersion: uiConsentVersion,
 		EntryPoint: entryPointOf(r.URL.Query().Get("from"))}
 	names := s.partnerNames(r)
+	// Linking is a consent of its own: no box is ticked for the person,
+	// except the partner app they came from ("partner:<id>").
+	from, _ := strings.CutPrefix(v.EntryPoint, "partner:")
 	for _, id := range sortedKeys(names) {
-		v.Partners = append(v.Partners, partnerChoice{ID: id, Name: names[id], Checked: true})
+		v.Partners = append(v.Partners, partnerChoice{ID: id, Name: names[id], Checked: id == from})
 	}
 	s.render(w, r, rq, http.StatusOK, "welcome", v)
 }

@@ -116,6 +116,16 @@ func TestUIOpeningFlow(t *testing.T) {
 			t.Fatal("account opened without a CSRF token")
 		}
 	})
+	t.Run("NoPartnerPreTicked", func(t *testing.T) {
+		_, _, page := b.get("/welcome?from=search")
+		if strings.Contains(page, `name="partner" value="eleme" checked`) {
+			t.Fatal("a partner is ticked for the person")
+		}
+		_, _, page = b.get("/welcome?from=partner:eleme")
+		if !strings.Contains(page, `name="partner" value="eleme" checked`) || strings.Contains(page, `value="cainiao" checked`) {
+			t.Fatal("the partner the person came from is not the one ticked")
+		}
+	})
 	t.Run("OK", func(t *testing.T) {
 		_, _, page := b.get("/welcome?from=search")
 		if !strings.Contains(page, `value="search"`) || !strings.Contains(page, "2026-01") {
