@@ -345,3 +345,33 @@ func TestExpireDueAlsoNotifies(t *testing.T) {
 		}
 	})
 }
+
+// TestRunExpiry: the serve job expires due lots on its first run and
+// stops when its context ends.
+func TestRunExpiry(t *testing.T) {
+	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+		s, clk := setup(t, db)
+		credit(t, db, P, A, 2000, "a1")
+		clk.now = t0.Add(400 * 24 * time.Hour)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { s.RunExpiry(ctx, time.Hour); close(done) }()
+		deadline := time.Now().Add(10 * time.Second)
+		for balance(t, s, P).Points != 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("lot not expired by the job")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("RunExpiry did not stop")
+		}
+		if b := balance(t, s, P); b.MG != 2000 {
+			t.Fatalf("balance %+v after expiry job", b)
+		}
+		mustCheck(t, s)
+	})
+}
