@@ -245,10 +245,23 @@ func (s *Service) NotifyExpiring(ctx context.Context, now time.Time, window time
 	for len(due) > 0 {
 		batch := due[:min(len(due), expiryBatch)]
 		due = due[len(batch):]
+		// The lock order of every ledger write: parent first, parents
+		// ascending.
+		sort.Slice(batch, func(i, j int) bool {
+			if batch[i].Account != batch[j].Account {
+				return batch[i].Account < batch[j].Account
+			}
+			return batch[i].Lot < batch[j].Lot
+		})
 		n := 0
 		err := s.db.InTx(ctx, func(tx *store.Tx) error {
 			n = 0
-			for _, m := range batch {
+			for i, m := range batch {
+				if i == 0 || batch[i-1].Account != m.Account {
+					if _, err := lockParent(ctx, tx, m.Account); err != nil {
+						return err
+					}
+				}
 				res, err := tx.ExecContext(ctx, `UPDATE ledger_lots SET notified = 1 WHERE id = $1 AND notified = 0 AND remaining > 0`, m.Lot)
 				if err != nil {
 					return fmt.Errorf("ledger notice lot %d: %w", m.Lot, err)
