@@ -195,6 +195,12 @@ func TestBrowserPersonJourney(t *testing.T) {
 		run(t, ctx, p, chromedp.Navigate(base+"/"+p), chromedp.WaitVisible(chromedp.CSS("footer")))
 		screenshots(t, ctx, base, "/"+p, p)
 	}
+	run(t, ctx, "switch to English", chromedp.Navigate(base+"/lang/en?back=/"), chromedp.WaitVisible(chromedp.CSS("#subs-h")))
+	if h := textOf(t, ctx, "h1"); h != "My carbon account" {
+		t.Fatalf("English home title %q", h)
+	}
+	screenshots(t, ctx, base, "/", "home-en")
+	screenshots(t, ctx, base, strings.TrimPrefix(whyURL, base), "why-en")
 }
 
 // TestBrowserMethodologyQuorum has two reviewers approve a new methodology
