@@ -1,6 +1,9 @@
 package web
 
 import (
+	cryptotls "crypto/tls"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +116,21 @@ func TestLocalPath(t *testing.T) {
 	} {
 		if got := localPath(in); got != want {
 			t.Errorf("localPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestSessionCookieFlags(t *testing.T) {
+	for _, tls := range []bool{false, true} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		if tls {
+			r.TLS = &cryptotls.ConnectionState{}
+		}
+		w := httptest.NewRecorder()
+		setCookie(w, r, cookiePerson, "v", time.Hour)
+		c := w.Header().Get("Set-Cookie")
+		if !strings.Contains(c, "HttpOnly") || !strings.Contains(c, "SameSite=Lax") || strings.Contains(c, "Secure") != tls {
+			t.Errorf("tls=%v: cookie %q", tls, c)
 		}
 	}
 }
