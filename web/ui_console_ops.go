@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/opencarbon/opencarbon/campaign"
 	"github.com/opencarbon/opencarbon/reward"
@@ -14,6 +15,7 @@ import (
 func (s *Server) registerConsoleExtraPages() {
 	s.mux.HandleFunc("GET /console", s.consolePage(false, s.pageDashboard))
 	s.mux.HandleFunc("GET /console/offers", s.consolePage(true, s.pageConsoleOffers))
+	s.mux.HandleFunc("POST /console/offers/{id}/topup", s.consolePage(true, s.pageTopUp))
 	s.mux.HandleFunc("GET /console/campaigns", s.consolePage(true, s.pageConsoleCampaigns))
 	s.mux.HandleFunc("GET /console/deadletters", s.consolePage(true, s.pageDeadLetters))
 	s.mux.HandleFunc("POST /console/deadletters/{id}/retry", s.consolePage(true, s.pageRetry))
@@ -26,7 +28,7 @@ type consoleOffersView struct {
 }
 
 func (s *Server) pageConsoleOffers(w http.ResponseWriter, r *http.Request, rq *uiReq) {
-	v := &consoleOffersView{uiPage: uiPage{TitleKey: "console.offers.title", Nav: "offers", Console: true}}
+	v := &consoleOffersView{uiPage: uiPage{TitleKey: "console.offers.title", Nav: "offers", Console: true, Flash: flashOf(r)}}
 	if s.Rewards != nil {
 		v.Available = true
 		var err error
@@ -36,6 +38,54 @@ func (s *Server) pageConsoleOffers(w http.ResponseWriter, r *http.Request, rq *u
 		}
 	}
 	s.render(w, r, rq, http.StatusOK, "console_offers", v)
+}
+
+// pageTopUp adds to a donation program's budget; the amount is typed in
+// yuan with at most two decimals.
+func (s *Server) pageTopUp(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+	if s.Rewards == nil {
+		s.uiStatus(w, r, rq, http.StatusServiceUnavailable, "error.unavailable")
+		return
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		s.uiStatus(w, r, rq, http.StatusNotFound, "error.not_found")
+		return
+	}
+	fen, ok := parseYuan(r.PostForm.Get("yuan"))
+	if !ok {
+		s.uiStatus(w, r, rq, http.StatusBadRequest, "error.invalid")
+		return
+	}
+	if _, err := s.Rewards.TopUp(r.Context(), id, fen); err != nil {
+		s.uiFail(w, r, rq, err)
+		return
+	}
+	see(w, r, "/console/offers?done=flash.topped_up")
+}
+
+// parseYuan reads "12", "12.5" or "12.50" yuan as fen; anything else, or a
+// value that is not positive, is refused.
+func parseYuan(v string) (int64, bool) {
+	whole, frac, dot := strings.Cut(strings.TrimSpace(v), ".")
+	if whole == "" || len(whole) > 12 || len(frac) > 2 || (dot && frac == "") || strings.ContainsAny(whole+frac, "+-") {
+		return 0, false
+	}
+	y, err := strconv.ParseUint(whole, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	var f uint64
+	if frac != "" {
+		if f, err = strconv.ParseUint(frac, 10, 64); err != nil {
+			return 0, false
+		}
+		if len(frac) == 1 {
+			f *= 10
+		}
+	}
+	fen := int64(y*100 + f)
+	return fen, fen > 0
 }
 
 type consoleCampaignsView struct {

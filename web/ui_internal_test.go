@@ -134,3 +134,16 @@ func TestSessionCookieFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestParseYuan(t *testing.T) {
+	for in, want := range map[string]int64{"12": 1200, "12.5": 1250, "12.50": 1250, "0.01": 1, " 3 ": 300} {
+		if got, ok := parseYuan(in); !ok || got != want {
+			t.Errorf("parseYuan(%q) = %d %v, want %d", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{"", "0", "0.00", "-1", "1.234", "abc", "1e3", ".5", "1.", "9999999999999"} {
+		if got, ok := parseYuan(in); ok {
+			t.Errorf("parseYuan(%q) = %d, want refusal", in, got)
+		}
+	}
+}
