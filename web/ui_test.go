@@ -17,7 +17,6 @@ import (
 
 	"github.com/opencarbon/opencarbon/account"
 	"github.com/opencarbon/opencarbon/partner"
-	"github.com/opencarbon/opencarbon/reward"
 	"github.com/opencarbon/opencarbon/store"
 	"github.com/opencarbon/opencarbon/web"
 	"github.com/opencarbon/opencarbon/web/webtest"
