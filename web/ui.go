@@ -40,12 +40,13 @@ type uiRuntime struct {
 	pages   map[string]*template.Template // page name → layout + partials + page
 	catalog map[string]map[string]string  // lang → key → text
 	key     []byte                        // session and CSRF MAC key
+	stats   *creditStats                  // console dashboard counts
 }
 
 // newUIRuntime parses every template and catalog; it fails on a missing
 // file, a template error or a catalog key missing in one language.
 func newUIRuntime(sessionSeed []byte) (*uiRuntime, error) {
-	rt := &uiRuntime{pages: map[string]*template.Template{}, catalog: map[string]map[string]string{}}
+	rt := &uiRuntime{pages: map[string]*template.Template{}, catalog: map[string]map[string]string{}, stats: newCreditStats()}
 	for _, lang := range uiLangs {
 		b, err := uiCatalogFS.ReadFile("i18n/" + lang + ".json")
 		if err != nil {
@@ -108,6 +109,11 @@ func contains(list []string, s string) bool {
 var uiFuncs = template.FuncMap{
 	"add":   func(a, b int) int { return a + b },
 	"grams": fmtMass,
+	"yuan":  func(fen int64) string { return fmt.Sprintf("¥%d.%02d", fen/100, fen%100) },
+	"offerList": func(rows []offerRow, heading string, v *rewardsView) offerSection {
+		return offerSection{Rows: rows, Heading: heading, Page: v}
+	},
+	"localTime": func(s string) string { return strings.Replace(s, "T", " ", 1) },
 	"pct": func(v, total int64) int {
 		if total <= 0 {
 			return 0
@@ -116,7 +122,9 @@ var uiFuncs = template.FuncMap{
 	},
 }
 
-// fmtMass renders mg for people: "850 mg", "11.1 g", "2.50 kg".
+// fmtMass renders mg for people: "850 mg", "11.1 g", "2.50 kg". Digits
+// beyond those shown are cut, never rounded up, so a page never shows more
+// reduction than the ledger holds.
 func fmtMass(mg int64) string {
 	neg := ""
 	if mg < 0 {
@@ -126,9 +134,9 @@ func fmtMass(mg int64) string {
 	case mg < 1000:
 		return fmt.Sprintf("%s%d mg", neg, mg)
 	case mg < 1_000_000:
-		return fmt.Sprintf("%s%.1f g", neg, float64(mg)/1000)
+		return fmt.Sprintf("%s%d.%d g", neg, mg/1000, mg/100%10)
 	default:
-		return fmt.Sprintf("%s%.2f kg", neg, float64(mg)/1_000_000)
+		return fmt.Sprintf("%s%d.%02d kg", neg, mg/1_000_000, mg/10_000%100)
 	}
 }
 
