@@ -45,8 +45,8 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, partner st
 	}
 	out, err := s.Intake.Submit(r.Context(), partner, evs)
 	if err != nil && r.Context().Err() != nil {
-		// The client went away; its events are still recorded (or not)
-		// as a whole, and a retry is answered from memory.
+		// The client went away. Events already handed to a writer are
+		// still processed; a retry is answered from memory.
 		return
 	}
 	if err != nil {
