@@ -75,14 +75,15 @@ func (s *Server) handleReversal(w http.ResponseWriter, r *http.Request, partner 
 	writeJSON(w, http.StatusOK, rv)
 }
 
-// handleCalc shows a calc record to the person it credited, or to an
-// admin/verifier (admin bearer token). Anyone else gets not_found, so ids
-// reveal nothing.
+// handleCalc shows a calc record to the person it credited, or to a
+// verifier: the admin token or a methodology reviewer's token (reviewers
+// check methodologies and the calcs made with them). Anyone else gets
+// not_found, so ids reveal nothing.
 func (s *Server) handleCalc(w http.ResponseWriter, r *http.Request) {
 	if !s.intakeReady(w, r) {
 		return
 	}
-	verifier := s.checkAdmin(r) == nil
+	verifier := s.checkAdmin(r) == nil || s.isReviewer(r)
 	var person string
 	if !verifier {
 		p, err := s.personOf(r)
@@ -109,6 +110,16 @@ func (s *Server) handleCalc(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// isReviewer reports whether the bearer token is a methodology reviewer's.
+func (s *Server) isReviewer(r *http.Request) bool {
+	t, ok := bearer(r)
+	if !ok || s.Methodologies == nil || strings.Count(t, ".") == 2 {
+		return false // a JWT is a person token
+	}
+	rv, err := s.Methodologies.Authenticate(r.Context(), t)
+	return err == nil && rv.Has(methodology.RoleReviewer)
 }
 
 func (s *Server) accountOf(r *http.Request, person string) (int64, error) {

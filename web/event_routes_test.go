@@ -25,16 +25,18 @@ import (
 	"github.com/opencarbon/opencarbon/webhook"
 )
 
-var evComps = []store.Component{partner.Migrations, account.Migrations, ledger.Migrations, webhook.Migrations, audit.Migrations, intake.Migrations}
+var evComps = []store.Component{partner.Migrations, account.Migrations, ledger.Migrations, webhook.Migrations, audit.Migrations, intake.Migrations, methodology.Migrations}
 
 type evEngine struct{ e *methodology.Engine }
 
 func (f evEngine) Engine(context.Context) (*methodology.Engine, error) { return f.e, nil }
 
 type evEnv struct {
-	t       *testing.T
-	url     string
-	secrets map[string]string
+	t        *testing.T
+	url      string
+	secrets  map[string]string
+	reviewer string // a methodology reviewer's token
+	author   string // a methodology author's token (not a verifier)
 }
 
 func newEvEnv(t *testing.T, db *store.DB) *evEnv {
@@ -66,7 +68,14 @@ func newEvEnv(t *testing.T, db *store.DB) *evEnv {
 			t.Fatal(err)
 		}
 	}
-	srv := &web.Server{DB: db, PersonTokenKey: acctKey, AdminToken: acctAdminToken, Partners: ps, Accounts: accts, Intake: in}
+	registry := methodology.NewService(db, 2)
+	if _, e.reviewer, err = registry.CreateReviewer(ctx, "rev-1", "Reviewer", []string{methodology.RoleReviewer}); err != nil {
+		t.Fatal(err)
+	}
+	if _, e.author, err = registry.CreateReviewer(ctx, "auth-1", "Author", []string{methodology.RoleAuthor}); err != nil {
+		t.Fatal(err)
+	}
+	srv := &web.Server{DB: db, PersonTokenKey: acctKey, AdminToken: acctAdminToken, Partners: ps, Accounts: accts, Intake: in, Methodologies: registry}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	e.url = ts.URL
@@ -208,7 +217,13 @@ func TestEventRoutes(t *testing.T) {
 				t.Fatalf("other person: %d %v", st, out)
 			}
 			if st, _ := e.get("/v1/calcs/"+calcID, acctAdminToken); st != 200 {
-				t.Fatalf("verifier: %d", st)
+				t.Fatalf("admin: %d", st)
+			}
+			if st, _ := e.get("/v1/calcs/"+calcID, e.reviewer); st != 200 {
+				t.Fatalf("methodology reviewer: %d", st)
+			}
+			if st, _ := e.get("/v1/calcs/"+calcID, e.author); st == 200 {
+				t.Fatalf("an author is not a verifier: %d", st)
 			}
 			if st, _ := e.get("/v1/calcs/"+calcID, ""); st != 401 {
 				t.Fatalf("anonymous: %d", st)
