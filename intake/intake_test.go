@@ -361,6 +361,12 @@ func TestReadSide(t *testing.T) {
 				t.Fatalf("page 2 = %+v %q %v", page2, next2, err)
 			}
 		})
+		t.Run("Export", func(t *testing.T) {
+			all, err := e.svc.Export(ctx, acct)
+			if es, ok := all.([]intake.Entry); err != nil || !ok || len(es) != 4 {
+				t.Fatalf("export = %v %v", all, err)
+			}
+		})
 		t.Run("Calc", func(t *testing.T) {
 			page, _, _ := e.svc.Entries(ctx, acct, "", 1)
 			v, err := e.svc.Calc(ctx, page[0].CalcID, "en")

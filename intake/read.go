@@ -179,3 +179,21 @@ func (s *Service) Calc(ctx context.Context, calcID, lang string) (*CalcView, err
 	}
 	return &CalcView{Record: rec, Explanation: rec.Calc.Explain(lang)}, nil
 }
+
+// Export returns every credited event of account, newest first, for the
+// person's data export (account.Exporter).
+func (s *Service) Export(ctx context.Context, accountID int64) (any, error) {
+	all := []Entry{}
+	cursor := ""
+	for {
+		page, next, err := s.Entries(ctx, accountID, cursor, 200)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if next == "" {
+			return all, nil
+		}
+		cursor = next
+	}
+}

@@ -28,6 +28,9 @@ func (a *app) engineSource() *methodology.Service {
 func (a *app) wireIntake() {
 	a.intake = intake.NewService(a.db, a.engineSource(), intake.Config{Shards: a.cfg.IntakeShards, MaxAge: a.cfg.MaxEventAge})
 	a.server.Intake = a.intake
+	if a.accounts != nil {
+		a.accounts.AddExporter("events", a.intake.Export)
+	}
 }
 
 // verifyCmd recomputes every stored calc record and checks the hash chains;
