@@ -80,13 +80,18 @@ func (f *Feed) Next(ctx context.Context, max int) ([]Message, error) {
 	if err != nil && !isNoRows(err) {
 		return nil, fmt.Errorf("feed %s: %w", f.name, err)
 	}
-	horizon := `9223372036854775807`
+	// SQLite has one writer, so ids commit in order and the cursor is the id
+	// alone (an index range). PostgreSQL orders by writing transaction and
+	// reads only transactions older than every writing transaction still
+	// running (see the txid column).
+	q := `SELECT id, txid, topic, partner, account_id, body, created_at FROM outbox
+		WHERE id > $2 AND $1 = $1 ORDER BY id LIMIT $3`
 	if f.db.Dialect == store.Postgres {
-		horizon = `pg_snapshot_xmin(pg_current_snapshot())::text::bigint`
+		q = `SELECT id, txid, topic, partner, account_id, body, created_at FROM outbox
+		WHERE (txid, id) > ($1, $2) AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+		ORDER BY txid, id LIMIT $3`
 	}
-	rows, err := f.db.Read().QueryContext(ctx, `SELECT id, txid, topic, partner, account_id, body, created_at FROM outbox
-		WHERE (txid > $1 OR (txid = $1 AND id > $2)) AND txid < `+horizon+`
-		ORDER BY txid, id LIMIT $3`, ct, cid, max)
+	rows, err := f.db.Read().QueryContext(ctx, q, ct, cid, max)
 	if err != nil {
 		return nil, fmt.Errorf("feed %s: %w", f.name, err)
 	}
