@@ -173,3 +173,16 @@ func TestRecordSize(t *testing.T) {
 		t.Fatalf("round trip changed the record: %v", err)
 	}
 }
+
+func BenchmarkCompact(b *testing.B) {
+	ms, f, _ := methodology.LoadFS(methodologies.FS)
+	eng, _ := methodology.NewEngine(ms, f, nil)
+	r, _ := eng.Evaluate(methodology.Event{ID: "evt-000123", Partner: "eleme", Person: "p", Behavior: "eleme.no_cutlery", OccurredAt: time.Now(),
+		Params: map[string]any{"order_id": "E123456"}, Evidence: map[string]any{"cutlery_choice": "none"}}, methodology.Usage{})
+	r.Calc.PrevHash = "0f3e6a1c77d2b9e84f5a03c6d1e2b7a9c4f8e0d3b6a5c2e1f4d7a8b9c0e3f6a2"
+	for b.Loop() {
+		if _, err := audit.Compact(r.Calc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
