@@ -23,6 +23,10 @@ type baoView struct {
 	EyeL, EyeR, EyeY, CheekL, CheekR int
 	CheekY, MouthY, MouthLow, CrownY int
 	Shell                            string // egg shell path, level 0 only
+	// ViewTop and ViewH crop the 200×200 canvas to what is drawn, and
+	// Height is the displayed height (160 px for the whole canvas), so a
+	// bigger Bao is also a bigger picture.
+	ViewTop, ViewH, Height int
 }
 
 // baoLeaf is one leaf on Bao's head, turned by Deg around the body centre.
@@ -42,10 +46,16 @@ func newBao(level, progress int, nextMG int64) baoView {
 	b.EyeL, b.EyeR, b.EyeY = 100-eyeDX, 100+eyeDX, b.CY
 	b.CheekL, b.CheekR, b.CheekY = 100-eyeDX-6, 100+eyeDX+6, b.CY+12
 	b.MouthY, b.MouthLow = b.CY+10, b.CY+18
-	b.CrownY = top - 14
+	b.CrownY = top - 16
 	if level <= 0 {
 		b.Shell = eggShell(r, b.CY)
 	}
+	b.ViewTop = max(0, min(b.LeafTop, b.CrownY-22)-8)
+	if level <= 0 {
+		b.ViewTop = max(0, top-8)
+	}
+	b.ViewH = 200 - b.ViewTop
+	b.Height = 160 * b.ViewH / 200
 	n := min(max(level, 0), 7)
 	for i := 0; i < n; i++ {
 		deg := 0
