@@ -17,6 +17,7 @@ type Problem struct {
 	Detail string `json:"detail"`
 }
 
+// String formats the problem for the verify command's output.
 func (p Problem) String() string { return p.CalcID + ": " + p.Kind + ": " + p.Detail }
 
 // Verify reads every stored record, shard by shard in sequence order, and

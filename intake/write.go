@@ -51,26 +51,6 @@ type writer struct {
 	usageN   map[usageRow]int64
 }
 
-type actRow struct {
-	acct          int64
-	key, behavior string
-}
-
-type usageRow struct {
-	acct                        int64
-	behavior, partner, scenario string
-	day                         int
-}
-
-// pending is what one event adds to the batch's buffered rows, kept only
-// if its savepoint is released.
-type pending struct {
-	calc  *audit.Row
-	act   *actRow
-	usage *usageRow
-	mg    int64
-}
-
 type resolution struct {
 	acct, sub int64
 	err       error
@@ -102,75 +82,6 @@ func (w *writer) finish() error {
 		st.Close()
 	}
 	return audit.SetHeadTx(w.ctx, w.tx, w.head)
-}
-
-// values writes n tuples of k placeholders: "?" on SQLite (numbered
-// names are looked up linearly there), $i on PostgreSQL.
-func values(sb *strings.Builder, d store.Dialect, n, k int) {
-	arg := 0
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		sb.WriteByte('(')
-		for j := 0; j < k; j++ {
-			if j > 0 {
-				sb.WriteString(", ")
-			}
-			arg++
-			if d == store.SQLite {
-				sb.WriteByte('?')
-			} else {
-				fmt.Fprintf(sb, "$%d", arg)
-			}
-		}
-		sb.WriteByte(')')
-	}
-}
-
-func (w *writer) flushActs() error {
-	var rows []actRow
-	for a := range w.acts {
-		rows = append(rows, a)
-	}
-	for len(rows) > 0 {
-		chunk := rows[:min(len(rows), 300)]
-		rows = rows[len(chunk):]
-		var sb strings.Builder
-		sb.WriteString(`INSERT INTO intake_acts (account_id, act_key, behavior) VALUES `)
-		values(&sb, w.tx.Dialect, len(chunk), 3)
-		args := make([]any, 0, 3*len(chunk))
-		for _, a := range chunk {
-			args = append(args, a.acct, a.key, a.behavior)
-		}
-		if _, err := w.tx.ExecContext(w.ctx, sb.String(), args...); err != nil {
-			return fmt.Errorf("acts: %w", err)
-		}
-	}
-	return nil
-}
-
-func (w *writer) flushUsage() error {
-	var rows []usageRow
-	for u := range w.usageAdd {
-		rows = append(rows, u)
-	}
-	for len(rows) > 0 {
-		chunk := rows[:min(len(rows), 200)]
-		rows = rows[len(chunk):]
-		var sb strings.Builder
-		sb.WriteString(`INSERT INTO intake_usage (account_id, behavior, day, partner, scenario, mg, events) VALUES `)
-		values(&sb, w.tx.Dialect, len(chunk), 7)
-		sb.WriteString(` ON CONFLICT (account_id, behavior, day, partner) DO UPDATE SET mg = intake_usage.mg + excluded.mg, events = intake_usage.events + excluded.events`)
-		args := make([]any, 0, 7*len(chunk))
-		for _, u := range chunk {
-			args = append(args, u.acct, u.behavior, u.day, u.partner, u.scenario, w.usageAdd[u], w.usageN[u])
-		}
-		if _, err := w.tx.ExecContext(w.ctx, sb.String(), args...); err != nil {
-			return fmt.Errorf("usage: %w", err)
-		}
-	}
-	return nil
 }
 
 // stmt returns q prepared once per transaction on SQLite, where parsing is
