@@ -149,6 +149,7 @@ type benchResult struct {
 	c                       benchConfig
 }
 
+// String formats the bench report.
 func (r *benchResult) String() string {
 	sort.Slice(r.lat, func(i, j int) bool { return r.lat[i] < r.lat[j] })
 	pct := func(p float64) time.Duration {
