@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"regexp"
 	"sort"
 	"strings"
@@ -19,6 +21,15 @@ import (
 // rawTables are the tables a credited event writes rows to.
 var rawTables = []string{"intake_events", "intake_usage", "intake_acts", "calc_log", "ledger_tx", "ledger_postings", "ledger_lots", "outbox"}
 
+// benchShards reads OPENCARBON_BENCH_SHARDS (0: the default per dialect).
+func benchShards(d store.Dialect) int {
+	n, _ := strconv.Atoi(os.Getenv("OPENCARBON_BENCH_SHARDS"))
+	if d == store.SQLite {
+		return 1
+	}
+	return n
+}
+
 // BenchmarkSubmit measures the intake with 1000-event batches from 4
 // concurrent requests (in process, no HTTP), then the ceiling: a raw
 // batched INSERT (multi-row VALUES, one transaction) of exactly the rows
@@ -30,7 +41,7 @@ func BenchmarkSubmit(b *testing.B) {
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
 		b.Run(string(d), func(b *testing.B) {
 			db := storetest.Open(b, d, comps...)
-			e := newEnv(b, db, intake.Config{})
+			e := newEnv(b, db, intake.Config{Shards: benchShards(d)})
 			const people = 400
 			for p := 0; p < people; p++ {
 				e.open(fmt.Sprintf("bp%d", p), "tmall")
