@@ -116,6 +116,15 @@ func TestUIOpeningFlow(t *testing.T) {
 			t.Fatal("account opened without a CSRF token")
 		}
 	})
+	t.Run("Accessible", func(t *testing.T) {
+		_, _, page := b.get("/welcome?from=search")
+		checkAccessible(t, page)
+		anon := newBrowser(t, env.URL)
+		for _, p := range []string{"/signin", "/console/signin"} {
+			_, _, page := anon.get(p)
+			checkAccessible(t, page)
+		}
+	})
 	t.Run("NoPartnerPreTicked", func(t *testing.T) {
 		_, _, page := b.get("/welcome?from=search")
 		if strings.Contains(page, `name="partner" value="eleme" checked`) {
@@ -303,6 +312,7 @@ func TestUIPages(t *testing.T) {
 				if m := keyRE.FindString(body); m != "" {
 					t.Fatalf("untranslated key %s", m)
 				}
+				checkAccessible(t, body)
 			})
 		}
 	}
@@ -469,6 +479,29 @@ func TestUIUnwired(t *testing.T) {
 		code, _, body := b.get(p)
 		if code != http.StatusOK || !strings.Contains(body, "尚未") || strings.Contains(body, `data-testid="total"`) {
 			t.Errorf("%s: status %d, or no empty state", p, code)
+		}
+	}
+}
+
+var (
+	controlRE = regexp.MustCompile(`<(input|textarea|select)\b[^>]*>`)
+	idRE      = regexp.MustCompile(`\bid="([^"]+)"`)
+)
+
+// checkAccessible checks what can be checked in the markup: one h1, and a
+// label for every visible form control.
+func checkAccessible(t *testing.T, body string) {
+	t.Helper()
+	if n := strings.Count(body, "<h1"); n != 1 {
+		t.Errorf("%d h1 elements", n)
+	}
+	for _, c := range controlRE.FindAllString(body, -1) {
+		if strings.Contains(c, `type="hidden"`) {
+			continue
+		}
+		m := idRE.FindStringSubmatch(c)
+		if m == nil || !strings.Contains(body, `for="`+m[1]+`"`) {
+			t.Errorf("form control without a label: %s", c)
 		}
 	}
 }
