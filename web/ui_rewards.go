@@ -30,6 +30,7 @@ type offerRow struct {
 	Key         string // idempotency key for this form
 	PartnerName string
 	Linked      bool // mall: the person linked this partner
+	Short       bool // the points it spends from are fewer than it costs
 }
 
 type expiringRow struct {
@@ -59,8 +60,18 @@ func (s *Server) renderRewards(w http.ResponseWriter, r *http.Request, rq *uiReq
 	for _, sa := range a.Subaccounts {
 		linked[sa.Partner] = sa.Linked
 	}
+	// What each offer can spend from: the parent total, or for a mall item
+	// its partner's sub-account (when the ledger is wired).
+	parentPts, subPts, known := s.pointsBySource(r, a)
 	for _, o := range offers {
 		row := offerRow{Offer: o, Key: "ui-" + newID(12), PartnerName: nameOr(names, o.Partner), Linked: linked[o.Partner]}
+		if known {
+			have := parentPts
+			if o.Kind == reward.KindMall {
+				have = subPts[o.Partner]
+			}
+			row.Short = have < o.Points
+		}
 		switch o.Kind {
 		case reward.KindDonation:
 			v.Donations = append(v.Donations, row)
@@ -111,4 +122,26 @@ type offerSection struct {
 	Rows    []offerRow
 	Heading string
 	Page    *rewardsView
+}
+
+// pointsBySource returns the parent's spendable points and each partner
+// sub-account's; known is false when the ledger is not wired.
+func (s *Server) pointsBySource(r *http.Request, a *account.Account) (parent int64, subs map[string]int64, known bool) {
+	if s.Ledger == nil {
+		return 0, nil, false
+	}
+	bal, err := s.Ledger.Balance(r.Context(), a.ID)
+	if err != nil {
+		s.Logger.Warn("ui: balance", "err", err)
+		return 0, nil, false
+	}
+	partnerOf := map[int64]string{}
+	for _, sa := range a.Subaccounts {
+		partnerOf[sa.ID] = sa.Partner
+	}
+	subs = map[string]int64{}
+	for _, sb := range bal.Subs {
+		subs[partnerOf[sb.Sub]] = sb.Points
+	}
+	return bal.Points, subs, true
 }

@@ -434,6 +434,12 @@ func TestUIRewards(t *testing.T) {
 			t.Fatalf("vouchers %d, %v", len(vs), err)
 		}
 	})
+	t.Run("NoButtonWhenShort", func(t *testing.T) {
+		_, _, page := b.get("/rewards")
+		if strings.Contains(page, `data-offer="`+m[3]+`"`) {
+			t.Fatal("an offer the person cannot afford still has a redeem button")
+		}
+	})
 	t.Run("ErrInsufficientPoints", func(t *testing.T) {
 		form.Set("key", "another-key")
 		code, _, body := b.post("/rewards/"+m[3], form)
