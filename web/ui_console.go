@@ -49,12 +49,12 @@ func (s *Server) pageConsoleSignInPage(w http.ResponseWriter, r *http.Request, r
 func (s *Server) pageConsoleSignIn(w http.ResponseWriter, r *http.Request, rq *uiReq) {
 	tok := strings.TrimSpace(r.PostForm.Get("token"))
 	if tok != "" && s.AdminToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.AdminToken)) == 1 {
-		s.startSession(w, r, rq, kindAdmin, "admin")
+		s.startSession(w, r, rq, kindAdmin, "admin", time.Time{})
 		see(w, r, "/console")
 		return
 	}
 	if id, ok := s.reviewerByToken(r, tok); ok {
-		s.startSession(w, r, rq, kindReviewer, id)
+		s.startSession(w, r, rq, kindReviewer, id, time.Time{})
 		see(w, r, "/console/methodologies")
 		return
 	}

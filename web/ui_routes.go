@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	oc "github.com/opencarbon/opencarbon"
 	"github.com/opencarbon/opencarbon/account"
 )
@@ -67,7 +69,7 @@ func (s *Server) pageSignInPage(w http.ResponseWriter, r *http.Request, rq *uiRe
 // pageSignIn turns a host-platform person token (or, in demo mode, a demo
 // person) into a person session.
 func (s *Server) pageSignIn(w http.ResponseWriter, r *http.Request, rq *uiReq) {
-	person := ""
+	person, notAfter := "", time.Time{}
 	if demo := r.PostForm.Get("demo"); demo != "" && s.Demo {
 		for _, p := range account.DemoPeople {
 			if p.Person == demo {
@@ -77,7 +79,7 @@ func (s *Server) pageSignIn(w http.ResponseWriter, r *http.Request, rq *uiReq) {
 	} else if tok := r.PostForm.Get("token"); tok != "" {
 		p, err := personFromToken(s.PersonTokenKey, tok)
 		if err == nil {
-			person = p
+			person, notAfter = p, tokenExpiry(tok)
 		}
 	}
 	if person == "" {
@@ -88,7 +90,7 @@ func (s *Server) pageSignIn(w http.ResponseWriter, r *http.Request, rq *uiReq) {
 		s.render(w, r, rq, http.StatusUnauthorized, "signin", v)
 		return
 	}
-	s.startSession(w, r, rq, kindPerson, person)
+	s.startSession(w, r, rq, kindPerson, person, notAfter)
 	see(w, r, localPath(r.PostForm.Get("next")))
 }
 
@@ -136,4 +138,13 @@ func (s *Server) uiFail(w http.ResponseWriter, r *http.Request, rq *uiReq, err e
 // signInFirst sends a visitor without a person session to the sign-in page.
 func signInFirst(w http.ResponseWriter, r *http.Request) {
 	see(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()))
+}
+
+// tokenExpiry reads the exp of a token personFromToken has verified.
+func tokenExpiry(tok string) time.Time {
+	claims := &jwt.RegisteredClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(tok, claims); err != nil || claims.ExpiresAt == nil {
+		return time.Time{}
+	}
+	return claims.ExpiresAt.Time
 }

@@ -113,11 +113,16 @@ func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAg
 	http.SetCookie(w, c)
 }
 
-// startSession sets a new session cookie of kind for subject.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, rq *uiReq, kind, subject string) {
+// startSession sets a new session cookie of kind for subject, valid for
+// the kind's session length or until notAfter, whichever comes first (a
+// person session ends no later than the platform token it came from).
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, rq *uiReq, kind, subject string, notAfter time.Time) {
 	name, ttl := cookiePerson, personSessionTTL
 	if kind != kindPerson {
 		name, ttl = cookieConsole, consoleSessionTTL
+	}
+	if !notAfter.IsZero() {
+		ttl = min(ttl, time.Until(notAfter))
 	}
 	sess := uiSession{Kind: kind, ID: newID(12), Subject: subject, Expires: time.Now().Add(ttl)}
 	setCookie(w, r, name, s.ui.encodeSession(sess), ttl)

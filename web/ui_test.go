@@ -511,3 +511,23 @@ func checkAccessible(t *testing.T, body string) {
 		}
 	}
 }
+
+func TestUISessionEndsWithToken(t *testing.T) {
+	env := webtest.New(t, false)
+	b := newBrowser(t, env.URL)
+	tok := b.csrf("/signin")
+	short, err := web.MintPersonToken(webtest.PersonKey, "short-lived", 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := b.post("/signin", url.Values{"csrf": {tok}, "token": {short}}); code != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", code)
+	}
+	if code, loc, _ := b.get("/"); code != http.StatusSeeOther || loc != "/welcome" {
+		t.Fatalf("signed in: %d %q", code, loc)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if code, loc, _ := b.get("/"); code != http.StatusSeeOther || !strings.HasPrefix(loc, "/signin") {
+		t.Fatalf("session outlived its token: %d %q", code, loc)
+	}
+}
