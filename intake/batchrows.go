@@ -30,6 +30,19 @@ type pending struct {
 	act   *actRow
 	usage *usageRow
 	mg    int64
+
+	// Set by the fast path only (decide with deferred): the event row of
+	// a remembered rejection, or of a credit to post with the batch.
+	reject *Outcome
+	credit *creditRow
+}
+
+// creditRow is a credit decided in the fast path, posted with the batch.
+type creditRow struct {
+	acct, sub int64
+	scenario  string
+	act       any
+	calcID    string
 }
 
 // values writes n tuples of k placeholders: "?" on SQLite (numbered

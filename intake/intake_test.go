@@ -15,8 +15,11 @@ import (
 )
 
 func TestSubmitOutcomes(t *testing.T) {
-	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+	modes(t, func(t *testing.T, db *store.DB, slow bool) {
 		e := newEnv(t, db, intake.Config{})
+		if slow {
+			intake.SlowOnly(e.svc)
+		}
 		e.open("alice", "eleme", "tmall", "cainiao")
 		e.open("bob", "cainiao") // not linked to eleme
 		now := time.Now().UTC().Truncate(time.Microsecond)
@@ -98,8 +101,11 @@ func TestSubmitOutcomes(t *testing.T) {
 }
 
 func TestDuplicateAndConflict(t *testing.T) {
-	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+	modes(t, func(t *testing.T, db *store.DB, slow bool) {
 		e := newEnv(t, db, intake.Config{})
+		if slow {
+			intake.SlowOnly(e.svc)
+		}
 		acct := e.open("alice", "eleme")
 		ev := cutlery("d1", "alice", "E1")
 		first := e.submit("eleme", ev)[0]
@@ -135,8 +141,11 @@ func TestDuplicateAndConflict(t *testing.T) {
 // TestConcurrentOverlap: 32 goroutines send overlapping batches with
 // repeated ids; each event is credited exactly once.
 func TestConcurrentOverlap(t *testing.T) {
-	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+	modes(t, func(t *testing.T, db *store.DB, slow bool) {
 		e := newEnv(t, db, intake.Config{})
+		if slow {
+			intake.SlowOnly(e.svc)
+		}
 		const people, perPerson = 8, 3 // 3 orders fit the daily cap
 		var accts []int64
 		for p := 0; p < people; p++ {
@@ -212,12 +221,18 @@ func TestConcurrentOverlap(t *testing.T) {
 // concurrent requests (and, on PostgreSQL, several shards and services);
 // the cap holds.
 func TestCapRace(t *testing.T) {
-	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+	modes(t, func(t *testing.T, db *store.DB, slow bool) {
 		e := newEnv(t, db, intake.Config{})
+		if slow {
+			intake.SlowOnly(e.svc)
+		}
 		acct := e.open("alice", "eleme")
 		// A second service on the same database: another process.
 		other := intake.NewService(db, fixedEngine{e.eng}, intake.Config{Shards: 3})
 		defer other.Close()
+		if slow {
+			intake.SlowOnly(other)
+		}
 		var wg sync.WaitGroup
 		for g := 0; g < 10; g++ {
 			wg.Add(1)
@@ -377,5 +392,65 @@ func TestReadSide(t *testing.T) {
 				t.Fatalf("missing calc: %v", err)
 			}
 		})
+	})
+}
+
+// modes runs fn on both dialects with the set-based fast path ("batch") and
+// with the event-by-event savepoint path it falls back to ("savepoints").
+func modes(t *testing.T, fn func(t *testing.T, db *store.DB, slow bool)) {
+	for _, slow := range []bool{false, true} {
+		name := "batch"
+		if slow {
+			name = "savepoints"
+		}
+		t.Run(name, func(t *testing.T) {
+			storetest.Each(t, comps, func(t *testing.T, db *store.DB) { fn(t, db, slow) })
+		})
+	}
+}
+
+// TestSameIDAcrossShards: the same event id for two people lands on two
+// shard writers at once; exactly one is credited and the other is a
+// conflict (on PostgreSQL the loser's set-based batch fails on the unique
+// key and is redone event by event).
+func TestSameIDAcrossShards(t *testing.T) {
+	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db, intake.Config{Shards: 4})
+		const people = 8
+		for p := 0; p < people; p++ {
+			e.open(fmt.Sprintf("x%d", p), "tmall")
+		}
+		for r := 0; r < 10; r++ {
+			id := fmt.Sprintf("same-%d", r)
+			var wg sync.WaitGroup
+			outs := make([]intake.Outcome, people)
+			for p := 0; p < people; p++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					order := fmt.Sprintf("O-%d-%d", r, p)
+					outs[p] = e.submit("tmall", intake.Event{ID: id, Person: fmt.Sprintf("x%d", p), Behavior: "tmall.low_carbon_product",
+						OccurredAt: time.Now().UTC().Add(-time.Minute).Truncate(time.Second),
+						Params:     map[string]any{"order_id": order, "kwh_saved": 1.0}, Evidence: map[string]any{"order_id": order}})[0]
+				}()
+			}
+			wg.Wait()
+			credited := 0
+			for _, o := range outs {
+				switch o.Status {
+				case intake.StatusCredited:
+					credited++
+				case intake.StatusConflict:
+				default:
+					t.Fatalf("round %d: %+v", r, o)
+				}
+			}
+			if credited != 1 {
+				t.Fatalf("round %d: %d credited: %+v", r, credited, outs)
+			}
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM ledger_tx WHERE ref LIKE 'evt:tmall:same-%'`); n != 10 {
+			t.Fatalf("ledger credits = %d; want 10", n)
+		}
 	})
 }

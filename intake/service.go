@@ -89,6 +89,8 @@ type Service struct {
 	prepMu sync.Mutex
 	prep   map[string]*sql.Stmt
 	wanted map[string]bool
+
+	slowOnly bool // tests: skip the set-based fast path
 }
 
 // NewService starts the shard writers; Close stops them.
@@ -288,33 +290,72 @@ func (s *Service) write(shardID int, batch []*job) error {
 	if err != nil {
 		return err
 	}
-	type item struct {
+	type slot struct {
 		j *job
 		n int
 	}
-	var todo []item
+	var todo []slot
 	for _, j := range batch {
 		j.out = make([]Outcome, len(j.events))
 		for n := range j.events {
-			todo = append(todo, item{j, n})
+			todo = append(todo, slot{j, n})
 		}
 	}
-	for attempt := 0; len(todo) > 0; attempt++ {
-		var retry []item
-		err := s.db.InTx(ctx, func(tx *store.Tx) error {
-			retry = retry[:0]
-			w, err := newWriter(ctx, tx, s, eng, shardID)
+	open := func(tx *store.Tx) (*writer, error) {
+		w, err := newWriter(ctx, tx, s, eng, shardID)
+		if err != nil {
+			return nil, err
+		}
+		byPartner := map[string][]string{}
+		for _, it := range todo {
+			byPartner[it.j.partner] = append(byPartner[it.j.partner], it.j.events[it.n].ID)
+		}
+		for p, ids := range byPartner {
+			if err := w.prefetch(p, ids); err != nil {
+				return nil, err
+			}
+		}
+		return w, nil
+	}
+	// Fast path: the whole batch set-based, no savepoints.
+	var outs []Outcome
+	err = errSlowOnly
+	if !s.slowOnly {
+		err = s.db.InTx(ctx, func(tx *store.Tx) error {
+			w, err := open(tx)
 			if err != nil {
 				return err
 			}
-			byPartner := map[string][]string{}
-			for _, it := range todo {
-				byPartner[it.j.partner] = append(byPartner[it.j.partner], it.j.events[it.n].ID)
+			items := make([]item, len(todo))
+			for k, it := range todo {
+				items[k] = item{it.j.partner, it.j.events[it.n]}
 			}
-			for p, ids := range byPartner {
-				if err := w.prefetch(p, ids); err != nil {
-					return err
-				}
+			if outs, err = w.fast(items); err != nil {
+				return err
+			}
+			return w.finish()
+		})
+	}
+	if s.db.Dialect == store.SQLite {
+		s.prepareWanted(ctx)
+	}
+	if err == nil {
+		for k, it := range todo {
+			it.j.out[it.n] = outs[k]
+		}
+		return nil
+	}
+	if err != errSlowOnly {
+		s.log.Info("group commit: set-based attempt failed, writing the batch event by event", "events", len(todo), "err", err)
+	}
+	// Slow path: one savepoint per event.
+	for attempt := 0; len(todo) > 0; attempt++ {
+		var retry []slot
+		err := s.db.InTx(ctx, func(tx *store.Tx) error {
+			retry = retry[:0]
+			w, err := open(tx)
+			if err != nil {
+				return err
 			}
 			for _, it := range todo {
 				o, again, err := w.one(it.j.partner, it.j.events[it.n])
@@ -339,6 +380,8 @@ func (s *Service) write(shardID int, batch []*job) error {
 	}
 	return nil
 }
+
+var errSlowOnly = errors.New("slow path only")
 
 func isCode(err error, codes ...string) bool {
 	var e *oc.Error

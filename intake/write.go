@@ -175,7 +175,7 @@ func (w *writer) one(partner string, ev *Event) (o Outcome, again bool, err erro
 	}
 	head := w.head
 	var p pending
-	o, err = w.decide(partner, ev, &head, &p)
+	o, err = w.decide(partner, ev, &head, &p, false)
 	if err != nil {
 		if rerr := w.exec(`ROLLBACK TO SAVEPOINT ev`); rerr != nil {
 			return o, false, fmt.Errorf("rollback to savepoint: %w (after %v)", rerr, err)
@@ -190,6 +190,13 @@ func (w *writer) one(partner string, ev *Event) (o Outcome, again bool, err erro
 		return o, false, fmt.Errorf("release savepoint: %w", err)
 	}
 	w.head = head
+	return w.keep(partner, ev, o, &p), false, nil
+}
+
+// keep records in the batch's memory what a kept event changed: its
+// buffered rows, its remembered outcome (for duplicates later in the
+// batch) and the cap usage it took.
+func (w *writer) keep(partner string, ev *Event, o Outcome, p *pending) Outcome {
 	if p.calc != nil {
 		w.calcRows = append(w.calcRows, *p.calc)
 	}
@@ -213,7 +220,7 @@ func (w *writer) one(partner string, ev *Event) (o Outcome, again bool, err erro
 		}
 	}
 	o.acct = 0
-	return o, false, nil
+	return o
 }
 
 func usageKey(acct int64, behavior string, year int) string {
@@ -221,8 +228,10 @@ func usageKey(acct int64, behavior string, year int) string {
 }
 
 // decide runs the event through the checks and, when credited, records
-// it. A returned error rolls the event back.
-func (w *writer) decide(partner string, ev *Event, head *audit.Head, p *pending) (Outcome, error) {
+// it. A returned error rolls the event back. With deferred set (the set-based
+// fast path) it writes nothing: the rows to write are left in p and the
+// credited outcome's points are filled in after the batch's ledger credit.
+func (w *writer) decide(partner string, ev *Event, head *audit.Head, p *pending, deferred bool) (Outcome, error) {
 	ctx, tx := w.ctx, w.tx
 	hash := ev.Hash()
 	if o, found := w.known[partner+"\x00"+ev.ID]; found {
@@ -235,6 +244,10 @@ func (w *writer) decide(partner string, ev *Event, head *audit.Head, p *pending)
 	reject := func(code, msg string) (Outcome, error) {
 		o := Outcome{EventID: ev.ID, Status: StatusRejected, Code: code, Message: msg}
 		if !remembered[code] {
+			return o, nil
+		}
+		if deferred {
+			p.reject = &o
 			return o, nil
 		}
 		err := w.exec(`INSERT INTO intake_events (partner, event_id, body_hash, status, code, message, behavior, occurred_at, created_at)
@@ -306,10 +319,6 @@ func (w *writer) decide(partner string, ev *Event, head *audit.Head, p *pending)
 	*head = next
 	p.calc = &row
 	ref := Ref(partner, ev.ID)
-	cr, err := ledger.CreditTx(ctx, tx, ledger.Credit{Parent: acct, Sub: sub, MG: res.MG, Ref: ref, CalcID: calcID})
-	if err != nil {
-		return Outcome{}, err
-	}
 	scenario := m.Scenario()
 	p.usage = &usageRow{acct: acct, behavior: ev.Behavior, partner: partner, scenario: scenario, day: day}
 	p.mg = res.MG
@@ -317,6 +326,14 @@ func (w *writer) decide(partner string, ev *Event, head *audit.Head, p *pending)
 	if hasAct {
 		act = actKey
 		p.act = &actRow{acct, actKey, ev.Behavior}
+	}
+	if deferred {
+		p.credit = &creditRow{acct: acct, sub: sub, scenario: scenario, act: act, calcID: calcID}
+		return Outcome{EventID: ev.ID, Status: StatusCredited, MG: res.MG, CalcID: calcID, acct: acct}, nil
+	}
+	cr, err := ledger.CreditTx(ctx, tx, ledger.Credit{Parent: acct, Sub: sub, MG: res.MG, Ref: ref, CalcID: calcID})
+	if err != nil {
+		return Outcome{}, err
 	}
 	if err := w.exec(`INSERT INTO intake_events (partner, event_id, body_hash, status, account_id, sub_id, behavior, scenario, occurred_at, mg, points, calc_id, act_key, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
