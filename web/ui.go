@@ -194,6 +194,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, rq *uiReq, statu
 	}
 	b := v.base()
 	rq.fill(b)
+	if _, ok := b.cat[b.Flash]; !ok {
+		b.Flash = "" // only catalog notices, never text from the URL
+	}
 	b.Path = "/"
 	if r.Method == http.MethodGet {
 		b.Path = r.URL.RequestURI()

@@ -147,3 +147,17 @@ func TestParseYuan(t *testing.T) {
 		}
 	}
 }
+
+func TestFlashOnlyFromCatalog(t *testing.T) {
+	s := &Server{}
+	s.Handler()
+	for flash, want := range map[string]bool{"flash.revoked": true, "flash.you_were_hacked": false} {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		rq := &uiReq{id: "x", lang: "en", rt: s.ui, csrfKey: "k"}
+		s.render(w, r, rq, http.StatusOK, "pending", &pendingView{uiPage: uiPage{TitleKey: "registry.title", Flash: flash}, WhatKey: "registry.pending"})
+		if got := strings.Contains(w.Body.String(), `class="flash"`); got != want {
+			t.Errorf("%s: flash shown %v", flash, got)
+		}
+	}
+}

@@ -194,7 +194,7 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // maxForm bounds a UI form body.
 const maxForm = 64 << 10
 
-// ui wraps a UI handler: security headers, request id, language, sessions,
+// uiHandler wraps a UI handler: security headers, request id, language, sessions,
 // the CSRF cookie, and on POST the CSRF check before the handler runs.
 func (s *Server) uiHandler(h func(w http.ResponseWriter, r *http.Request, rq *uiReq)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
