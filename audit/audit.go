@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,30 +79,58 @@ type Execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-// Row is one encoded calc record ready to insert.
+// Row is one calc record ready to insert. Record is encoded by InsertTx
+// when Next left it empty.
 type Row struct {
 	Shard     int
 	Seq       int64
 	AccountID int64
 	Record    []byte
+
+	calc *methodology.Calc // to encode, when Record is nil
 }
 
-// Next encodes c as the record after head, setting c.PrevHash, and returns
-// its calc id, the new head and the row to insert with InsertTx. Nothing
-// is written: a caller that batches rows inserts them before commit.
+// Next chains c after head, setting c.PrevHash, and returns its calc id,
+// the new head and the row to insert with InsertTx. Nothing is written,
+// and the record is encoded later (InsertTx encodes a batch's records in
+// parallel): c must not change afterwards.
 func Next(head Head, accountID int64, c *methodology.Calc) (string, Head, Row, error) {
 	c.PrevHash = head.Hash
-	canon := c.Canonical()
-	rec, err := compact(c)
-	if err != nil {
-		return "", head, Row{}, err
+	next := Head{Shard: head.Shard, Seq: head.Seq + 1, Hash: hashOf(c.Canonical())}
+	return CalcID(head.Shard, next.Seq), next, Row{Shard: head.Shard, Seq: next.Seq, AccountID: accountID, calc: c}, nil
+}
+
+// encode fills the records of rows that Next left empty, on every CPU.
+func encode(rows []Row) error {
+	workers := min(runtime.GOMAXPROCS(0), 1+len(rows)/64)
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(rows); i += workers {
+				if rows[i].Record != nil {
+					continue
+				}
+				rec, err := compact(rows[i].calc)
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				rows[i].Record, rows[i].calc = rec, nil
+			}
+		}()
 	}
-	next := Head{Shard: head.Shard, Seq: head.Seq + 1, Hash: hashOf(canon)}
-	return CalcID(head.Shard, next.Seq), next, Row{Shard: head.Shard, Seq: next.Seq, AccountID: accountID, Record: rec}, nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // InsertTx writes rows with multi-row INSERTs in tx.
 func InsertTx(ctx context.Context, tx Execer, dialect store.Dialect, rows []Row) error {
+	if err := encode(rows); err != nil {
+		return err
+	}
 	for len(rows) > 0 {
 		chunk := rows[:min(len(rows), 200)]
 		rows = rows[len(chunk):]
@@ -134,6 +163,9 @@ func InsertTx(ctx context.Context, tx Execer, dialect store.Dialect, rows []Row)
 func AppendTx(ctx context.Context, tx Execer, head Head, accountID int64, c *methodology.Calc) (string, Head, error) {
 	id, next, row, err := Next(head, accountID, c)
 	if err != nil {
+		return "", head, err
+	}
+	if row.Record, err = compact(c); err != nil {
 		return "", head, err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO calc_log (shard, seq, account_id, record) VALUES ($1, $2, $3, $4)`,
