@@ -36,6 +36,8 @@ type Event struct {
 	// Err is set when the event could not be decoded or validated; it is
 	// answered "rejected" with code invalid and never reaches the database.
 	Err *oc.Error `json:"-"`
+
+	hash string // memo of Hash, set by the writer that owns the event
 }
 
 // wireEvent is the strict JSON shape of an event.
@@ -219,9 +221,20 @@ func decodeOne(raw []byte, cloudEvent bool) Event {
 // the canonical JSON of the decoded event, so formatting, key order and the
 // envelope (plain or CloudEvents) do not matter.
 func (ev *Event) Hash() string {
+	if ev.hash != "" {
+		return ev.hash
+	}
 	b, _ := json.Marshal(ev)
 	sum := sha256.Sum256(b)
 	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+// memoHash computes Hash once; only the writer holding ev calls it.
+func (ev *Event) memoHash() string {
+	if ev.hash == "" {
+		ev.hash = ev.Hash()
+	}
+	return ev.hash
 }
 
 func strict(b []byte, v any) error {

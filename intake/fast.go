@@ -99,10 +99,10 @@ func (w *writer) insertEvents(items []item, outs []Outcome, rows []int, credits 
 		for _, i := range chunk {
 			it, o := items[i], outs[i]
 			if c := credits[i]; c != nil {
-				args = append(args, it.partner, it.ev.ID, it.ev.Hash(), StatusCredited, nil, nil, c.acct, c.sub, it.ev.Behavior, c.scenario,
+				args = append(args, it.partner, it.ev.ID, it.ev.memoHash(), StatusCredited, nil, nil, c.acct, c.sub, it.ev.Behavior, c.scenario,
 					store.Micros(it.ev.OccurredAt), o.MG, o.Points, o.CalcID, c.act, store.Micros(w.tx.Now))
 			} else {
-				args = append(args, it.partner, it.ev.ID, it.ev.Hash(), StatusRejected, o.Code, clip(o.Message, 300), nil, nil, it.ev.Behavior, nil,
+				args = append(args, it.partner, it.ev.ID, it.ev.memoHash(), StatusRejected, o.Code, clip(o.Message, 300), nil, nil, it.ev.Behavior, nil,
 					store.Micros(it.ev.OccurredAt), 0, 0, nil, nil, store.Micros(w.tx.Now))
 			}
 		}

@@ -210,7 +210,7 @@ func (w *writer) keep(partner string, ev *Event, o Outcome, p *pending) Outcome 
 	if o.Status == StatusCredited || (o.Status == StatusRejected && remembered[o.Code]) {
 		k := partner + "\x00" + ev.ID
 		w.known[k] = Outcome{EventID: ev.ID, Status: StatusDuplicate, Original: o.Status, Code: o.Code, Message: clip(o.Message, 300), MG: o.MG, Points: o.Points, CalcID: o.CalcID}
-		w.hashes[k] = ev.Hash()
+		w.hashes[k] = ev.memoHash()
 	}
 	if o.Status == StatusCredited {
 		m, _ := w.eng.Lookup(ev.Behavior, ev.OccurredAt)
@@ -233,7 +233,7 @@ func usageKey(acct int64, behavior string, year int) string {
 // credited outcome's points are filled in after the batch's ledger credit.
 func (w *writer) decide(partner string, ev *Event, head *audit.Head, p *pending, deferred bool) (Outcome, error) {
 	ctx, tx := w.ctx, w.tx
-	hash := ev.Hash()
+	hash := ev.memoHash()
 	if o, found := w.known[partner+"\x00"+ev.ID]; found {
 		if w.hashes[partner+"\x00"+ev.ID] != hash {
 			return Outcome{EventID: ev.ID, Status: StatusConflict, Code: oc.EEventConflict,
