@@ -84,7 +84,7 @@ func (w *writer) flushActs() error {
 		for _, a := range chunk {
 			args = append(args, a.acct, a.key, a.behavior)
 		}
-		if _, err := w.tx.ExecContext(w.ctx, sb.String(), args...); err != nil {
+		if err := w.exec(sb.String(), args...); err != nil {
 			return fmt.Errorf("acts: %w", err)
 		}
 	}
@@ -107,7 +107,7 @@ func (w *writer) flushUsage() error {
 		for _, u := range chunk {
 			args = append(args, u.acct, u.behavior, u.day, u.partner, u.scenario, w.usageAdd[u], w.usageN[u])
 		}
-		if _, err := w.tx.ExecContext(w.ctx, sb.String(), args...); err != nil {
+		if err := w.exec(sb.String(), args...); err != nil {
 			return fmt.Errorf("usage: %w", err)
 		}
 	}

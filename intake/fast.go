@@ -107,7 +107,7 @@ func (w *writer) insertEvents(items []item, outs []Outcome, rows []int, credits 
 			}
 		}
 		values(&sb, w.tx.Dialect, len(chunk), cols+2)
-		if _, err := w.tx.ExecContext(w.ctx, sb.String(), args...); err != nil {
+		if err := w.exec(sb.String(), args...); err != nil {
 			return fmt.Errorf("record events: %w", err)
 		}
 	}

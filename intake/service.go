@@ -88,7 +88,7 @@ type Service struct {
 	// events does not pay for parsing its statements again.
 	prepMu sync.Mutex
 	prep   map[string]*sql.Stmt
-	wanted map[string]bool
+	wanted map[string]int // statement → transactions that ran it unprepared
 
 	slowOnly bool // tests: skip the set-based fast path
 }
@@ -166,28 +166,33 @@ func (s *Service) want(q string) {
 	s.prepMu.Lock()
 	defer s.prepMu.Unlock()
 	if s.wanted == nil {
-		s.wanted = map[string]bool{}
+		s.wanted = map[string]int{}
 	}
-	s.wanted[q] = true
+	s.wanted[q]++
 }
 
-// prepareWanted prepares the wanted statements; it runs between
-// transactions, when the writer connection is free.
+// prepareWanted prepares the statements that ran unprepared in two
+// transactions (one-off texts, like the last chunk of a multi-row INSERT,
+// are not kept); it runs between transactions, when the writer connection
+// is free.
 func (s *Service) prepareWanted(ctx context.Context) {
 	s.prepMu.Lock()
 	defer s.prepMu.Unlock()
-	if len(s.wanted) == 0 || len(s.prep) > 200 {
-		return
-	}
 	if s.prep == nil {
 		s.prep = map[string]*sql.Stmt{}
 	}
-	for q := range s.wanted {
+	for q, n := range s.wanted {
+		if n < 2 || len(s.prep) >= 200 {
+			continue
+		}
 		if st, err := s.db.Write().PrepareContext(ctx, q); err == nil {
 			s.prep[q] = st
 		}
+		delete(s.wanted, q)
 	}
-	s.wanted = nil
+	if len(s.wanted) > 1000 {
+		s.wanted = nil
+	}
 }
 
 func (s *Service) shardOf(person string) int {

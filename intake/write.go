@@ -69,7 +69,7 @@ func newWriter(ctx context.Context, tx *store.Tx, s *Service, eng *methodology.E
 // finish stores the chain head reached by the batch and closes the
 // statements prepared for it.
 func (w *writer) finish() error {
-	if err := audit.InsertTx(w.ctx, w.tx, w.tx.Dialect, w.calcRows); err != nil {
+	if err := audit.InsertTx(w.ctx, stmtExec{w}, w.tx.Dialect, w.calcRows); err != nil {
 		return err
 	}
 	if err := w.flushActs(); err != nil {
@@ -115,6 +115,18 @@ func (w *writer) exec(q string, args ...any) error {
 		_, err = w.tx.ExecContext(w.ctx, q, args...)
 	}
 	return err
+}
+
+// stmtExec runs another package's statements through the writer's
+// statement cache.
+type stmtExec struct{ w *writer }
+
+// ExecContext implements audit.Execer.
+func (e stmtExec) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := e.w.stmt(q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return e.w.tx.ExecContext(ctx, q, args...)
 }
 
 func (w *writer) queryRow(q string, args ...any) *sql.Row {
