@@ -6,12 +6,16 @@
 //
 // Writes go through a single-writer group-commit batcher per shard (shard =
 // hash(person) mod N): a request enqueues its events, the shard's writer
-// takes everything pending, runs one transaction with a SAVEPOINT per event
-// (one event's SQL failure never poisons the others), commits, and only
-// then answers each waiting request. Two events racing for the last gram of
-// a cap are therefore serialised by construction on SQLite; on PostgreSQL
-// the usage rows are also locked (FOR UPDATE) so several processes stay
-// correct.
+// takes everything pending, writes them in one transaction, commits, and
+// only then answers each waiting request. The transaction first tries the
+// set-based path: every event is decided in memory and the batch is written
+// with a fixed number of statements (ledger.CreditBatchTx, multi-row
+// INSERTs). If any statement fails, the transaction is rolled back and the
+// batch is written again with a SAVEPOINT per event, so one event's SQL
+// failure never poisons the others. Two events racing for the last gram of
+// a cap are serialised by construction (one writer per person); on
+// PostgreSQL a transaction lock on (account, behavior) also keeps several
+// processes correct.
 //
 // Idempotency. (partner, event_id) is unique. A repeat of a remembered event
 // with the same body hash answers "duplicate" carrying the original outcome
