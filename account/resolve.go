@@ -102,3 +102,17 @@ func (s *Service) PersonOf(ctx context.Context, accountID int64) (string, error)
 func notLinked(partnerID string) error {
 	return oc.Errorf(oc.EPartnerNotLinked, "partner %q is not linked to this account (PUT /v1/me/partners/%s)", partnerID, partnerID)
 }
+
+// PartnerOfSub returns the partner of sub-account sub (oc.ENotFound if there
+// is no such sub-account). Revoked sub-accounts still name their partner.
+func (s *Service) PartnerOfSub(ctx context.Context, sub int64) (string, error) {
+	var p string
+	err := s.db.Read().QueryRowContext(ctx, `SELECT partner FROM subaccounts WHERE id = $1`, sub).Scan(&p)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", oc.Errorf(oc.ENotFound, "sub-account %d does not exist", sub)
+	}
+	if err != nil {
+		return "", fmt.Errorf("partner of sub-account: %w", err)
+	}
+	return p, nil
+}

@@ -105,7 +105,7 @@ func printAccountsDemo(w io.Writer, a *app, base string) {
     curl -s -H "Authorization: Bearer %s" %s/v1/admin/partners
 
   Sign a partner call (HMAC-SHA256 of METHOD\nPATH\nTIMESTAMP\nNONCE\nhex(SHA256(body)) with the secret):
-    BODY='{"event_id":"demo-1","person":"%s","behavior":"eleme.no_cutlery","occurred_at":"'$(date -u +%%FT%%TZ)'","params":{}}'
+    BODY='{"event_id":"demo-1","person":"%s","behavior":"eleme.no_cutlery","occurred_at":"'$(date -u +%%FT%%TZ)'","params":{"order_id":"order-demo-1"},"evidence":{"cutlery_choice":"none"}}'
     TS=$(date +%%s); NONCE=$(openssl rand -hex 16)
     SIG=$(printf 'POST\n/v1/events\n%%s\n%%s\n%%s' "$TS" "$NONCE" "$(printf %%s "$BODY" | sha256sum | cut -d' ' -f1)" | openssl dgst -sha256 -hmac '%s' | sed 's/^.* //')
     curl -s -X POST %s/v1/events -H 'Content-Type: application/json' -H 'X-OC-Partner: %s' \

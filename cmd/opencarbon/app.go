@@ -15,6 +15,7 @@ import (
 	"github.com/opencarbon/opencarbon/honor"
 	"github.com/opencarbon/opencarbon/intake"
 	"github.com/opencarbon/opencarbon/ledger"
+	"github.com/opencarbon/opencarbon/methodology"
 	"github.com/opencarbon/opencarbon/partner"
 	"github.com/opencarbon/opencarbon/reward"
 	"github.com/opencarbon/opencarbon/store"
@@ -28,6 +29,7 @@ func components() []store.Component {
 		partner.Migrations,
 		account.Migrations,
 		// -- components --
+		methodology.Migrations,
 		campaign.Migrations,
 		honor.Migrations,
 		webhook.Migrations,
@@ -45,9 +47,10 @@ type app struct {
 	db     *store.DB
 	server *web.Server
 	// -- app services --
-	campaigns *campaign.Service // campaigns and leaderboards (leaderboard.go)
-	honor     *honor.Service    // Carbon Bao and medals (honor.go); nil without a secret key
-	redis     *redis.Client     // shared leaderboards; nil keeps them in process
+	methodology *methodology.Service // registry and review workflow (methodologies.go)
+	campaigns   *campaign.Service    // campaigns and leaderboards (leaderboard.go)
+	honor       *honor.Service       // Carbon Bao and medals (honor.go); nil without a secret key
+	redis       *redis.Client        // shared leaderboards; nil keeps them in process
 
 	rewards  *reward.Service    // catalog, redemptions, vouchers (rewards.go)
 	webhooks *webhook.Deliverer // webhook delivery; nil without partner registry
@@ -95,6 +98,7 @@ func openApp(ctx context.Context, cfg *config) (*app, error) {
 	}
 	a.wireRewards()
 	a.wireLedger()
+	a.wireMethodology()
 	a.server.Ledger = a.ledger // the UI reads balances and expiring points
 	a.wireIntake()
 	return a, nil

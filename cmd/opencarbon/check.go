@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -17,16 +15,10 @@ func (a *app) wireLedger() {
 	if a.accounts != nil {
 		a.accounts.AddExporter("ledger", a.ledger.Export)
 	}
+	a.server.AccountExtras = append(a.server.AccountExtras, a.ledger.BalanceExtra, a.ledger.ExpiringExtra)
 	// points.expiring notices go to the partner of the lot's sub-account.
-	// account has no exported lookup by sub-account id yet, so this reads
-	// its table directly; replace it when it has one.
-	a.ledger.PartnerOf = func(ctx context.Context, sub int64) (string, error) {
-		var p string
-		err := a.db.Read().QueryRowContext(ctx, `SELECT partner FROM subaccounts WHERE id = $1`, sub).Scan(&p)
-		if errors.Is(err, sql.ErrNoRows) {
-			return "", nil
-		}
-		return p, err
+	if a.accounts != nil {
+		a.ledger.PartnerOf = a.accounts.PartnerOfSub
 	}
 }
 

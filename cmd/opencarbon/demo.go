@@ -31,6 +31,9 @@ func loadDemo(ctx context.Context, a *app) error {
 		return err
 	}
 	// -- demo seeds --
+	if err := seedMethodologies(ctx, a); err != nil {
+		return err
+	}
 	if err := seedCampaigns(ctx, a); err != nil {
 		return err
 	}
