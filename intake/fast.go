@@ -29,6 +29,9 @@ func (w *writer) fast(items []item) ([]Outcome, error) {
 		c ledger.Credit
 		r *creditRow
 	}
+	if err := w.prefetchUsage(items); err != nil {
+		return nil, err
+	}
 	var credits []credited
 	var rows []int            // items whose event row is written
 	first := map[string]int{} // partner \x00 event_id → item credited earlier in this batch

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"strings"
 	"time"
 
@@ -43,6 +42,7 @@ type writer struct {
 	hashes   map[string]string  // partner \x00 event_id → body hash of the remembered event
 	resolved map[string]resolution
 	used     map[string]map[int]int64 // account \x00 behavior \x00 year → day → mg
+	locked   map[int64]bool           // PostgreSQL usage locks held
 
 	// Rows of kept events written with multi-row INSERTs in finish.
 	calcRows []audit.Row
@@ -62,7 +62,7 @@ func newWriter(ctx context.Context, tx *store.Tx, s *Service, eng *methodology.E
 		return nil, err
 	}
 	return &writer{ctx: ctx, tx: tx, s: s, eng: eng, head: head, stmts: map[string]*sql.Stmt{},
-		known: map[string]Outcome{}, hashes: map[string]string{}, resolved: map[string]resolution{}, used: map[string]map[int]int64{},
+		known: map[string]Outcome{}, hashes: map[string]string{}, resolved: map[string]resolution{}, used: map[string]map[int]int64{}, locked: map[int64]bool{},
 		acts: map[actRow]bool{}, usageAdd: map[usageRow]int64{}, usageN: map[usageRow]int64{}}, nil
 }
 
@@ -392,12 +392,11 @@ func (w *writer) usage(acct int64, behavior string, day, from, to int) (methodol
 		return u, nil
 	}
 	ctx, tx := w.ctx, w.tx
-	if tx.Dialect == store.Postgres {
-		h := fnv.New64a()
-		fmt.Fprintf(h, "intake.usage.%d.%s", acct, behavior)
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(h.Sum64()>>1)); err != nil {
+	if lk := usageLockKey(acct, behavior); tx.Dialect == store.Postgres && !w.locked[lk] {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, lk); err != nil {
 			return u, fmt.Errorf("usage lock: %w", err)
 		}
+		w.locked[lk] = true
 	}
 	const q = `SELECT day, mg FROM intake_usage WHERE account_id = $1 AND behavior = $2 AND day BETWEEN $3 AND $4`
 	var rows *sql.Rows

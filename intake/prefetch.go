@@ -1,0 +1,119 @@
+package intake
+
+import (
+	"fmt"
+	"hash/fnv"
+	"sort"
+	"strings"
+
+	oc "github.com/opencarbon/opencarbon"
+	"github.com/opencarbon/opencarbon/store"
+)
+
+// usageLockKey is the PostgreSQL transaction lock that serialises cap
+// decisions for one person and behavior across processes.
+func usageLockKey(acct int64, behavior string) int64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "intake.usage.%d.%s", acct, behavior)
+	return int64(h.Sum64() >> 1)
+}
+
+// prefetchUsage resolves the batch's people and loads the cap usage of
+// every (person, behavior, year) the batch touches in a few queries,
+// taking the PostgreSQL usage locks in one statement in key order (so two
+// processes never wait on each other in opposite orders). It only warms
+// the writer's caches: decide reads them, and falls back to one query per
+// key for anything missed.
+func (w *writer) prefetchUsage(items []item) error {
+	type need struct {
+		acct     int64
+		behavior string
+		year     int
+	}
+	needs := map[need]bool{}
+	accts := map[int64]bool{}
+	minYear, maxYear := 9999, 0
+	for _, it := range items {
+		ev := it.ev
+		if _, known := w.known[it.partner+"\x00"+ev.ID]; known {
+			continue
+		}
+		acct, _, err := w.resolve(ev.Person, it.partner)
+		if isCode(err, oc.ENoConsent, oc.EPartnerNotLinked, oc.EAccountErased) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if _, ok := w.eng.Lookup(ev.Behavior, ev.OccurredAt); !ok {
+			continue
+		}
+		day, _, _ := dayKeys(ev.OccurredAt, w.eng.Location())
+		n := need{acct, ev.Behavior, day / 10000}
+		if w.used[usageKey(n.acct, n.behavior, n.year)] != nil {
+			continue
+		}
+		needs[n] = true
+		accts[acct] = true
+		minYear, maxYear = min(minYear, n.year), max(maxYear, n.year)
+	}
+	if len(needs) == 0 {
+		return nil
+	}
+	if w.tx.Dialect == store.Postgres {
+		keys := map[int64]bool{}
+		for n := range needs {
+			keys[usageLockKey(n.acct, n.behavior)] = true
+		}
+		sorted := make([]int64, 0, len(keys))
+		for k := range keys {
+			sorted = append(sorted, k)
+		}
+		sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+		if _, err := w.tx.ExecContext(w.ctx, `SELECT pg_advisory_xact_lock(k) FROM (SELECT k FROM unnest($1::bigint[]) AS u(k) ORDER BY k) s`, sorted); err != nil {
+			return fmt.Errorf("usage locks: %w", err)
+		}
+		for k := range keys {
+			w.locked[k] = true
+		}
+	}
+	for n := range needs {
+		w.used[usageKey(n.acct, n.behavior, n.year)] = map[int]int64{}
+	}
+	ids := make([]int64, 0, len(accts))
+	for a := range accts {
+		ids = append(ids, a)
+	}
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 400)]
+		ids = ids[len(chunk):]
+		args := []any{minYear*10000 + 101, maxYear*10000 + 1231}
+		ph := make([]string, len(chunk))
+		for i, a := range chunk {
+			args = append(args, a)
+			ph[i] = fmt.Sprintf("$%d", i+3)
+		}
+		rows, err := w.tx.QueryContext(w.ctx, `SELECT account_id, behavior, day, mg FROM intake_usage
+			WHERE day BETWEEN $1 AND $2 AND account_id IN (`+strings.Join(ph, ", ")+`)`, args...)
+		if err != nil {
+			return fmt.Errorf("usage: %w", err)
+		}
+		for rows.Next() {
+			var acct, mg int64
+			var behavior string
+			var day int
+			if err := rows.Scan(&acct, &behavior, &day, &mg); err != nil {
+				rows.Close()
+				return fmt.Errorf("usage: %w", err)
+			}
+			if m := w.used[usageKey(acct, behavior, day/10000)]; m != nil && needs[need{acct, behavior, day / 10000}] {
+				m[day] += mg
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("usage: %w", err)
+		}
+	}
+	return nil
+}
