@@ -113,7 +113,7 @@ func pump(t *testing.T, d *webhook.Deliverer, cond func() bool) {
 	t.Helper()
 	ctx := t.Context()
 	feed := webhook.NewFeed(d.DB, webhook.FeedName)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatal("condition not reached in time")
@@ -285,7 +285,7 @@ func TestRun(t *testing.T) {
 		for i := range 20 {
 			enqueue(t, db, webhook.TopicCreditCreated, "eleme", map[string]int{"n": i})
 		}
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(60 * time.Second)
 		for {
 			seen := map[string]bool{}
 			for _, h := range rc.got() {

@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/opencarbon/opencarbon/store"
 	"github.com/opencarbon/opencarbon/store/storetest"
@@ -21,7 +22,15 @@ func TestFeed(t *testing.T) {
 			}
 		}
 		f := webhook.NewFeed(db, "test")
-		msgs, err := f.Next(ctx, 3)
+		// On PostgreSQL a feed waits for every older writing transaction in
+		// the cluster (other tests' included) to end before it reads.
+		var msgs []webhook.Message
+		var err error
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if msgs, err = f.Next(ctx, 3); err != nil || len(msgs) == 3 {
+				break
+			}
+		}
 		if err != nil || len(msgs) != 3 {
 			t.Fatalf("Next = %d messages, %v; want 3", len(msgs), err)
 		}
