@@ -176,22 +176,35 @@ func (s *Service) want(q string) {
 // are not kept); it runs between transactions, when the writer connection
 // is free.
 func (s *Service) prepareWanted(ctx context.Context) {
+	// Prepare without holding prepMu: with several SQLite shards another
+	// writer may hold the connection inside a transaction and need
+	// prepMu to finish it.
 	s.prepMu.Lock()
-	defer s.prepMu.Unlock()
-	if s.prep == nil {
-		s.prep = map[string]*sql.Stmt{}
-	}
+	var todo []string
 	for q, n := range s.wanted {
-		if n < 2 || len(s.prep) >= 200 {
-			continue
+		if n >= 2 && len(s.prep)+len(todo) < 200 {
+			todo = append(todo, q)
+			delete(s.wanted, q)
 		}
-		if st, err := s.db.Write().PrepareContext(ctx, q); err == nil {
-			s.prep[q] = st
-		}
-		delete(s.wanted, q)
 	}
 	if len(s.wanted) > 1000 {
 		s.wanted = nil
+	}
+	s.prepMu.Unlock()
+	for _, q := range todo {
+		st, err := s.db.Write().PrepareContext(ctx, q)
+		if err != nil {
+			continue
+		}
+		s.prepMu.Lock()
+		if s.prep == nil {
+			s.prep = map[string]*sql.Stmt{}
+		}
+		if old := s.prep[q]; old != nil {
+			old.Close()
+		}
+		s.prep[q] = st
+		s.prepMu.Unlock()
 	}
 }
 
