@@ -219,5 +219,13 @@ func TestCrashDuringIngest(t *testing.T) {
 			t.Fatalf("opencarbon %s: %v\n%s", sub, err, out)
 		}
 	}
+	// A changed record is reported with its calc id and exit status 1.
+	if _, err := db.Write().Exec(`UPDATE calc_log SET record = (SELECT record FROM calc_log WHERE seq = 1 AND shard = 0) WHERE shard = 0 AND seq = 2`); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "verify", "--db", dsn).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !bytes.Contains(out, []byte("0-2: ")) {
+		t.Fatalf("verify of a tampered log: %v\n%s", err, out)
+	}
 	os.Remove(bin)
 }
