@@ -17,6 +17,11 @@ type actRow struct {
 	key, behavior string
 }
 
+type actPair struct {
+	acct int64
+	key  string
+}
+
 type usageRow struct {
 	acct                        int64
 	behavior, partner, scenario string

@@ -93,6 +93,9 @@ func BenchmarkSubmit(b *testing.B) {
 			if credited < b.N*conc*900 {
 				b.Fatalf("only %d of %d events credited", credited, b.N*conc*1000)
 			}
+			if n := intake.Fallbacks(e.svc); n != 0 {
+				b.Errorf("%d batches fell back to savepoints", n)
+			}
 			b.ReportMetric(float64(credited)/elapsed.Seconds(), "events/s")
 			b.ReportMetric(float64(dbSize(b, db)-sizeBefore)/float64(credited), "bytes/event")
 			logTableSizes(b, db, credited)

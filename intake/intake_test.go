@@ -97,6 +97,9 @@ func TestSubmitOutcomes(t *testing.T) {
 		if n := count(t, db, `SELECT COUNT(*) FROM intake_events WHERE status = 'rejected'`); n != 8 {
 			t.Fatalf("remembered rejections = %d; want 8", n)
 		}
+		if n := intake.Fallbacks(e.svc); n != 0 {
+			t.Fatalf("%d batches fell back to savepoints without a failure", n)
+		}
 	})
 }
 
@@ -213,6 +216,9 @@ func TestConcurrentOverlap(t *testing.T) {
 		problems, _, err := audit.Verify(context.Background(), db, e.eng)
 		if err != nil || len(problems) != 0 {
 			t.Fatalf("verify: %v %v", problems, err)
+		}
+		if n := intake.Fallbacks(e.svc); n != 0 {
+			t.Fatalf("%d batches fell back to savepoints", n)
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	oc "github.com/opencarbon/opencarbon"
+	"github.com/opencarbon/opencarbon/methodology"
 	"github.com/opencarbon/opencarbon/store"
 )
 
@@ -31,6 +32,7 @@ func (w *writer) prefetchUsage(items []item) error {
 		year     int
 	}
 	needs := map[need]bool{}
+	pairs := map[actPair]bool{}
 	accts := map[int64]bool{}
 	minYear, maxYear := 9999, 0
 	for _, it := range items {
@@ -45,8 +47,12 @@ func (w *writer) prefetchUsage(items []item) error {
 		if err != nil {
 			return err
 		}
-		if _, ok := w.eng.Lookup(ev.Behavior, ev.OccurredAt); !ok {
+		m, ok := w.eng.Lookup(ev.Behavior, ev.OccurredAt)
+		if !ok {
 			continue
+		}
+		if key, has := m.ActKey(methodology.Event{Params: ev.Params, Evidence: ev.Evidence}); has {
+			pairs[actPair{acct, key}] = true
 		}
 		day, _, _ := dayKeys(ev.OccurredAt, w.eng.Location())
 		n := need{acct, ev.Behavior, day / 10000}
@@ -56,6 +62,9 @@ func (w *writer) prefetchUsage(items []item) error {
 		needs[n] = true
 		accts[acct] = true
 		minYear, maxYear = min(minYear, n.year), max(maxYear, n.year)
+	}
+	if err := w.prefetchActs(pairs); err != nil {
+		return err
 	}
 	if len(needs) == 0 {
 		return nil
@@ -113,6 +122,58 @@ func (w *writer) prefetchUsage(items []item) error {
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("usage: %w", err)
+		}
+	}
+	return nil
+}
+
+// prefetchActs loads the stored behaviors of the batch's (account, act)
+// pairs, a few hundred pairs per query.
+func (w *writer) prefetchActs(pairs map[actPair]bool) error {
+	list := make([]actPair, 0, len(pairs))
+	for p := range pairs {
+		list = append(list, p)
+	}
+	w.storedActs = make(map[actPair]map[string]bool, len(list))
+	for len(list) > 0 {
+		chunk := list[:min(len(list), 300)]
+		list = list[len(chunk):]
+		var sb strings.Builder
+		args := make([]any, 0, 2*len(chunk))
+		sb.WriteString(`SELECT account_id, act_key, behavior FROM intake_acts WHERE (account_id, act_key) IN (VALUES `)
+		if w.tx.Dialect == store.Postgres {
+			for i := range chunk {
+				if i > 0 {
+					sb.WriteString(", ")
+				}
+				fmt.Fprintf(&sb, "($%d::bigint, $%d::text)", 2*i+1, 2*i+2)
+			}
+		} else {
+			values(&sb, w.tx.Dialect, len(chunk), 2)
+		}
+		sb.WriteString(`)`)
+		for _, p := range chunk {
+			args = append(args, p.acct, p.key)
+			w.storedActs[p] = map[string]bool{}
+		}
+		rows, err := w.tx.QueryContext(w.ctx, sb.String(), args...)
+		if err != nil {
+			return fmt.Errorf("acts: %w", err)
+		}
+		for rows.Next() {
+			var p actPair
+			var b string
+			if err := rows.Scan(&p.acct, &p.key, &b); err != nil {
+				rows.Close()
+				return fmt.Errorf("acts: %w", err)
+			}
+			if m := w.storedActs[p]; m != nil {
+				m[b] = true
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("acts: %w", err)
 		}
 	}
 	return nil

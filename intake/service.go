@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	oc "github.com/opencarbon/opencarbon"
@@ -90,7 +91,8 @@ type Service struct {
 	prep   map[string]*sql.Stmt
 	wanted map[string]int // statement → transactions that ran it unprepared
 
-	slowOnly bool // tests: skip the set-based fast path
+	slowOnly  bool         // tests: skip the set-based fast path
+	fallbacks atomic.Int64 // batches redone event by event
 }
 
 // NewService starts the shard writers; Close stops them.
@@ -364,6 +366,7 @@ func (s *Service) write(shardID int, batch []*job) error {
 		return nil
 	}
 	if err != errSlowOnly {
+		s.fallbacks.Add(1)
 		s.log.Info("group commit: set-based attempt failed, writing the batch event by event", "events", len(todo), "err", err)
 	}
 	// Slow path: one savepoint per event.

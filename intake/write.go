@@ -44,6 +44,10 @@ type writer struct {
 	used     map[string]map[int]int64 // account \x00 behavior \x00 year → day → mg
 	locked   map[int64]bool           // PostgreSQL usage locks held
 
+	// storedActs holds, for the (account, act) pairs prefetched by the
+	// fast path, the behaviors already stored for them.
+	storedActs map[actPair]map[string]bool
+
 	// Rows of kept events written with multi-row INSERTs in finish.
 	calcRows []audit.Row
 	acts     map[actRow]bool
@@ -433,6 +437,14 @@ func (w *writer) usage(acct int64, behavior string, day, from, to int) (methodol
 // excludedBy returns a behavior among behaviors already credited for the
 // act, or "".
 func (w *writer) excludedBy(acct int64, actKey string, behaviors []string) (string, error) {
+	if stored, ok := w.storedActs[actPair{acct, actKey}]; ok {
+		for _, b := range behaviors {
+			if stored[b] {
+				return b, nil
+			}
+		}
+		return "", nil
+	}
 	args := []any{acct, actKey}
 	ph := make([]string, len(behaviors))
 	for i, b := range behaviors {
