@@ -120,12 +120,32 @@ func (f *Feed) Ack(ctx context.Context, m Message) error {
 	})
 }
 
+// Register records the consumer's cursor at the start of the outbox if it
+// has none yet, so Prune keeps every message until the consumer acks.
+// Run calls it before its first read.
+func (f *Feed) Register(ctx context.Context) error {
+	return f.db.InTx(ctx, func(tx *store.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO outbox_cursors (consumer, txid, last_id, updated_at) VALUES ($1, 0, 0, $2)
+			ON CONFLICT (consumer) DO NOTHING`, f.name, store.Micros(tx.Now))
+		return err
+	})
+}
+
 // Run calls handle with batches of new messages until ctx ends, acking each
 // batch after handle returns nil. A failing batch is retried after a pause.
 // poll is the idle wait between empty reads.
 func (f *Feed) Run(ctx context.Context, poll time.Duration, handle func(context.Context, []Message) error) error {
+	registered := false
 	for {
-		msgs, err := f.Next(ctx, 500)
+		var msgs []Message
+		err := error(nil)
+		if !registered {
+			err = f.Register(ctx)
+			registered = err == nil
+		}
+		if err == nil {
+			msgs, err = f.Next(ctx, 500)
+		}
 		if err == nil && len(msgs) > 0 {
 			if err = handle(ctx, msgs); err == nil {
 				err = f.Ack(ctx, msgs[len(msgs)-1])
@@ -141,6 +161,108 @@ func (f *Feed) Run(ctx context.Context, poll time.Duration, handle func(context.
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(wait):
+		}
+	}
+}
+
+// DefaultRetention is how long Prune keeps a message after every consumer
+// has acknowledged it: long enough to replay a day's messages by hand
+// (moving a cursor back) after a consumer bug.
+const DefaultRetention = 24 * time.Hour
+
+// pruneBatch bounds the rows one pruning transaction deletes, so pruning
+// never holds the (SQLite: single) writer for long.
+const pruneBatch = 5000
+
+// Prune deletes outbox messages that every consumer has acknowledged and
+// that are older than olderThan (DefaultRetention if olderThan <= 0), in
+// transactions of at most 5,000 rows, and returns how many it deleted.
+//
+// A message is acknowledged by every consumer when it is at or behind the
+// cursor of every row of outbox_cursors, and every name in required has a
+// cursor row: a consumer that has never acked holds every message (Run
+// writes its cursor row before its first read, and required covers the
+// consumers that have not started yet). A consumer that is retired for good
+// keeps holding messages until its outbox_cursors row is deleted.
+func Prune(ctx context.Context, db *store.DB, olderThan time.Duration, required ...string) (int64, error) {
+	if olderThan <= 0 {
+		olderThan = DefaultRetention
+	}
+	var total int64
+	for {
+		var n int64
+		err := db.InTx(ctx, func(tx *store.Tx) error {
+			var err error
+			n, err = pruneTx(ctx, tx, olderThan, required)
+			return err
+		})
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("outbox prune: %w", err)
+		}
+		if n < pruneBatch {
+			return total, nil
+		}
+	}
+}
+
+func pruneTx(ctx context.Context, tx *store.Tx, olderThan time.Duration, required []string) (int64, error) {
+	have := map[string]bool{}
+	var minTx, minID int64
+	rows, err := tx.QueryContext(ctx, `SELECT consumer, txid, last_id FROM outbox_cursors`)
+	if err != nil {
+		return 0, err
+	}
+	first := true
+	for rows.Next() {
+		var name string
+		var t, id int64
+		if err := rows.Scan(&name, &t, &id); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		have[name] = true
+		if first || t < minTx || (t == minTx && id < minID) {
+			minTx, minID, first = t, id, false
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	if first {
+		return 0, nil // no consumer has ever read: nothing is acknowledged
+	}
+	for _, r := range required {
+		if !have[r] {
+			return 0, nil
+		}
+	}
+	cutoff := store.Micros(tx.Now.Add(-olderThan))
+	// SQLite's cursor is the id alone (txid is always 0); PostgreSQL's is
+	// (txid, id), the order its feeds read in.
+	q := `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE id <= $2 AND $1 = $1 AND created_at < $3 ORDER BY id LIMIT $4)`
+	if tx.Dialect == store.Postgres {
+		q = `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE (txid, id) <= ($1, $2) AND created_at < $3 ORDER BY txid, id LIMIT $4)`
+	}
+	res, err := tx.ExecContext(ctx, q, minTx, minID, cutoff, pruneBatch)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// RunPrune calls Prune every interval until ctx ends, logging nothing
+// itself: errors go to onErr (may be nil) and the next round retries.
+func RunPrune(ctx context.Context, db *store.DB, interval, olderThan time.Duration, onErr func(error), required ...string) {
+	for {
+		if _, err := Prune(ctx, db, olderThan, required...); err != nil && onErr != nil && ctx.Err() == nil {
+			onErr(err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
 		}
 	}
 }

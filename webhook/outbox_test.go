@@ -56,3 +56,79 @@ func TestFeed(t *testing.T) {
 		}
 	})
 }
+
+// nextN reads until the feed returns n messages (on PostgreSQL a feed waits
+// for older writing transactions in the cluster to end).
+func nextN(t *testing.T, f *webhook.Feed, n int) []webhook.Message {
+	t.Helper()
+	var msgs []webhook.Message
+	var err error
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if msgs, err = f.Next(context.Background(), n); err != nil || len(msgs) == n {
+			break
+		}
+	}
+	if err != nil || len(msgs) != n {
+		t.Fatalf("Next = %d messages, %v; want %d", len(msgs), err, n)
+	}
+	return msgs
+}
+
+func TestPrune(t *testing.T) {
+	storetest.Each(t, []store.Component{webhook.Migrations}, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+		now := t0
+		db.Now = func() time.Time { return now }
+		for i := range 5 {
+			err := db.InTx(ctx, func(tx *store.Tx) error {
+				return webhook.EnqueueTx(ctx, tx, webhook.TopicCreditCreated, "eleme", int64(i+1), map[string]int{"n": i})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		a, b := webhook.NewFeed(db, "a"), webhook.NewFeed(db, "b")
+		msgsA := nextN(t, a, 5)
+		prune := func(name string, age time.Duration, want int64, required ...string) {
+			t.Helper()
+			now = t0.Add(age)
+			n, err := webhook.Prune(ctx, db, 24*time.Hour, required...)
+			if err != nil || n != want {
+				t.Fatalf("%s: Prune = %d, %v; want %d", name, n, err, want)
+			}
+		}
+		prune("NoConsumerYet", 48*time.Hour, 0)
+		if err := a.Register(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Register(ctx); err != nil {
+			t.Fatal(err)
+		}
+		prune("RegisteredNotAcked", 48*time.Hour, 0, "a", "b")
+		if err := a.Ack(ctx, msgsA[4]); err != nil {
+			t.Fatal(err)
+		}
+		prune("ConsumerLags", 48*time.Hour, 0, "a", "b")
+		msgsB := nextN(t, b, 2)
+		if err := b.Ack(ctx, msgsB[1]); err != nil {
+			t.Fatal(err)
+		}
+		prune("RequiredConsumerMissing", 48*time.Hour, 0, "a", "b", "c")
+		prune("YoungerThanRetention", time.Hour, 0, "a", "b")
+		prune("BehindEveryCursor", 48*time.Hour, 2, "a", "b")
+		prune("Idempotent", 48*time.Hour, 0, "a", "b")
+		// The lagging consumer still gets every message it has not acked.
+		rest := nextN(t, b, 3)
+		if rest[0].ID != msgsA[2].ID || rest[2].ID != msgsA[4].ID {
+			t.Fatalf("after prune b reads %d..%d; want %d..%d", rest[0].ID, rest[2].ID, msgsA[2].ID, msgsA[4].ID)
+		}
+		if err := b.Ack(ctx, rest[2]); err != nil {
+			t.Fatal(err)
+		}
+		prune("AllAcked", 48*time.Hour, 3, "a", "b")
+		if got, _ := a.Next(ctx, 10); len(got) != 0 {
+			t.Fatalf("a reads %d pruned messages again", len(got))
+		}
+	})
+}

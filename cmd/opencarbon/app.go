@@ -113,6 +113,9 @@ func (a *app) start(ctx context.Context) {
 	a.startHonor(ctx)
 	a.startWebhooks(ctx)
 	go a.ledger.RunExpiry(ctx, time.Hour) // hourly: expired points stay spendable at most an hour
+	// hourly: drop outbox messages every consumer acked more than a day ago
+	go webhook.RunPrune(ctx, a.db, time.Hour, webhook.DefaultRetention, func(err error) { a.log.Error("outbox prune", "err", err) },
+		webhook.FeedName, campaign.FeedName, honor.FeedName, web.DashboardFeed)
 }
 
 func (a *app) close() {
