@@ -92,7 +92,9 @@ func (s *Service) Verify(ctx context.Context, method, pathWithQuery string, h ht
 	if !good {
 		return "", oc.Errorf(oc.EInvalidSignature, "signature does not match (sign METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nhex(SHA256(body)) with your current secret)")
 	}
-	if err := s.useNonce(ctx, id, nonce, now, sent.Add(MaxSkew)); err != nil {
+	// The skew check compares whole seconds, so the timestamp is accepted
+	// until the end of second ts+MaxSkew: the nonce must live that long.
+	if err := s.useNonce(ctx, id, nonce, now, sent.Add(MaxSkew+time.Second)); err != nil {
 		return "", err
 	}
 	if scope != "" && !p.HasScope(scope) {

@@ -351,3 +351,35 @@ func TestSignRequest(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyNonceLastSecondOfWindow replays a request in the last second
+// its timestamp is still accepted (server clock ts+300.9 s, which the
+// whole-second skew check lets through): the nonce record must still be
+// alive then, or the replay is taken as a fresh request.
+func TestVerifyNonceLastSecondOfWindow(t *testing.T) {
+	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := mustService(t, db)
+		secret := mustRegister(t, s, "eleme", partner.ScopeEventsWrite)
+		body := []byte(`{}`)
+		start := time.Unix(db.Now().Unix(), 0).UTC()
+		ts := start.Unix()
+		h := signedAt(ts, "eleme", secret, "POST", "/v1/events", partner.NewNonce(), body)
+		real := db.Now
+		defer func() { db.Now = real }()
+		db.Now = func() time.Time { return start }
+		if _, err := s.Verify(ctx, "POST", "/v1/events", h, body, ""); err != nil {
+			t.Fatal(err)
+		}
+		db.Now = func() time.Time { return start.Add(partner.MaxSkew + 900*time.Millisecond) }
+		if _, err := s.Verify(ctx, "POST", "/v1/events", h, body, ""); oc.ErrorCode(err) != oc.ENonceReused {
+			t.Fatalf("replay in the last second of the window: %v, want %s", err, oc.ENonceReused)
+		}
+		if _, err := s.PruneNonces(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Verify(ctx, "POST", "/v1/events", h, body, ""); oc.ErrorCode(err) != oc.ENonceReused {
+			t.Fatalf("replay after a prune in the last second of the window: %v, want %s", err, oc.ENonceReused)
+		}
+	})
+}
