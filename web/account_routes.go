@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -109,23 +110,17 @@ func decodeEmpty(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleLinkPartner(w http.ResponseWriter, r *http.Request, person string) {
-	if s.Accounts == nil {
-		serviceMissing(w, "accounts")
-		return
-	}
-	if err := decodeEmpty(w, r); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	sa, err := s.Accounts.Link(r.Context(), person, r.PathValue("partner"))
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, sa)
+	s.partnerConsent(w, r, person, s.Accounts.Link)
 }
 
 func (s *Server) handleRevokePartner(w http.ResponseWriter, r *http.Request, person string) {
+	s.partnerConsent(w, r, person, s.Accounts.Revoke)
+}
+
+// partnerConsent links or revokes (change) the partner named in the path
+// for person and answers the sub-account. The body must be empty.
+func (s *Server) partnerConsent(w http.ResponseWriter, r *http.Request, person string,
+	change func(ctx context.Context, person, partner string) (*account.Subaccount, error)) {
 	if s.Accounts == nil {
 		serviceMissing(w, "accounts")
 		return
@@ -134,7 +129,7 @@ func (s *Server) handleRevokePartner(w http.ResponseWriter, r *http.Request, per
 		writeError(w, r, err)
 		return
 	}
-	sa, err := s.Accounts.Revoke(r.Context(), person, r.PathValue("partner"))
+	sa, err := change(r.Context(), person, r.PathValue("partner"))
 	if err != nil {
 		writeError(w, r, err)
 		return
