@@ -26,11 +26,7 @@ func (a *app) wireLedger() {
 // points and parents equal the sum of their sub-accounts; it prints each
 // difference and fails (exit status 1) when there is any.
 func checkCmd(ctx context.Context, args []string) error {
-	fs, cfg := newConfigFlags("check", false)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	a, err := openApp(ctx, cfg)
+	a, err := openCmd(ctx, "check", false, args)
 	if err != nil {
 		return err
 	}

@@ -36,11 +36,7 @@ func (a *app) wireIntake() {
 // verifyCmd recomputes every stored calc record and checks the hash chains;
 // it exits 1 when any problem is found.
 func verifyCmd(ctx context.Context, args []string) error {
-	fs, cfg := newConfigFlags("verify", false)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	a, err := openApp(ctx, cfg)
+	a, err := openCmd(ctx, "verify", false, args)
 	if err != nil {
 		return err
 	}

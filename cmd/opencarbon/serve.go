@@ -9,16 +9,23 @@ import (
 	"time"
 )
 
-func serveCmd(ctx context.Context, args []string) error {
-	fs, cfg := newConfigFlags("serve", true)
+// openCmd parses the standard flags of subcommand name (with the server's
+// flags when serving) from args and opens the app; the caller closes it.
+func openCmd(ctx context.Context, name string, serving bool, args []string) (*app, error) {
+	fs, cfg := newConfigFlags(name, serving)
 	if err := parse(fs, args); err != nil {
-		return err
+		return nil, err
 	}
-	a, err := openApp(ctx, cfg)
+	return openApp(ctx, cfg)
+}
+
+func serveCmd(ctx context.Context, args []string) error {
+	a, err := openCmd(ctx, "serve", true, args)
 	if err != nil {
 		return err
 	}
 	defer a.close()
+	cfg := a.cfg
 	if cfg.Demo {
 		if err := loadDemo(ctx, a); err != nil {
 			return fmt.Errorf("demo: %w", err)
@@ -61,11 +68,7 @@ func serveCmd(ctx context.Context, args []string) error {
 }
 
 func migrateCmd(ctx context.Context, args []string) error {
-	fs, cfg := newConfigFlags("migrate", false)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	a, err := openApp(ctx, cfg)
+	a, err := openCmd(ctx, "migrate", false, args)
 	if err != nil {
 		return err
 	}
