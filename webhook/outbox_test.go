@@ -2,6 +2,7 @@ package webhook_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -129,6 +130,57 @@ func TestPrune(t *testing.T) {
 		prune("AllAcked", 48*time.Hour, 3, "a", "b")
 		if got, _ := a.Next(ctx, 10); len(got) != 0 {
 			t.Fatalf("a reads %d pruned messages again", len(got))
+		}
+	})
+}
+
+func TestEnqueueManyTx(t *testing.T) {
+	storetest.Each(t, []store.Component{webhook.Migrations}, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		for _, tc := range []struct {
+			name string
+			n    int
+		}{{"Empty", 0}, {"One", 1}, {"SeveralChunks", 1201}} {
+			t.Run(tc.name, func(t *testing.T) {
+				f := webhook.NewFeed(db, "many-"+tc.name)
+				if err := f.Register(ctx); err != nil {
+					t.Fatal(err)
+				}
+				// Skip what earlier subtests wrote.
+				var before []webhook.Message
+				for {
+					got, err := f.Next(ctx, 5000)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(got) == 0 {
+						break
+					}
+					before = append(before, got...)
+					if err := f.Ack(ctx, got[len(got)-1]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				msgs := make([]webhook.Msg, tc.n)
+				for i := range msgs {
+					msgs[i] = webhook.Msg{Topic: webhook.TopicCreditCreated, Partner: "eleme", Account: int64(i + 1), Body: map[string]int{"n": i}}
+				}
+				if err := db.InTx(ctx, func(tx *store.Tx) error { return webhook.EnqueueManyTx(ctx, tx, msgs) }); err != nil {
+					t.Fatal(err)
+				}
+				if tc.n == 0 {
+					return
+				}
+				got := nextN(t, f, tc.n)
+				for i, m := range got {
+					if m.Account != int64(i+1) || m.Partner != "eleme" || m.Topic != webhook.TopicCreditCreated || string(m.Body) != fmt.Sprintf(`{"n":%d}`, i) {
+						t.Fatalf("message %d = %+v", i, m)
+					}
+					if i > 0 && m.ID <= got[i-1].ID {
+						t.Fatalf("ids not increasing along msgs at %d", i)
+					}
+				}
+			})
 		}
 	})
 }
