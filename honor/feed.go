@@ -1,10 +1,12 @@
 package honor
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/opencarbon/opencarbon/store"
@@ -49,6 +51,14 @@ type joinedBody struct {
 // credit.reversed and campaign.joined messages into the stats and awards
 // the medals whose rules now hold, all in one transaction. A replayed
 // message changes nothing.
+//
+// It works set-based, so its cost grows with the batch's accounts rather
+// than its messages: the batch's credits are recorded with multi-row
+// INSERTs (the ones already recorded are replays and are skipped), their
+// effects are summed in memory per account, counter and day and written
+// with one multi-row upsert per table, and then the stats, medals and
+// credit days of every touched account are read in a few queries, the
+// rules evaluated in memory and the new medals written with one INSERT.
 func (s *Service) HandleMessages(ctx context.Context, msgs []webhook.Message) error {
 	relevant := false
 	for _, m := range msgs {
@@ -65,152 +75,263 @@ func (s *Service) HandleMessages(ctx context.Context, msgs []webhook.Message) er
 		return err
 	}
 	return s.db.InTx(ctx, func(tx *store.Tx) error {
-		touched := map[int64]bool{}
+		f := newFold()
+		var credits []webhook.CreditBody
+		seen := map[string]bool{}
 		for _, m := range msgs {
-			var acc int64
+			if m.Topic != webhook.TopicCreditCreated {
+				continue
+			}
+			var b webhook.CreditBody
+			if err := json.Unmarshal(m.Body, &b); err != nil {
+				return fmt.Errorf("medals: message %d: %w", m.ID, err)
+			}
+			if !seen[b.Ref] { // a message repeated within the batch
+				seen[b.Ref] = true
+				credits = append(credits, b)
+			}
+		}
+		// Credits first: a reversal in the same batch always follows its
+		// credit in the outbox, so it finds the credit recorded.
+		if err := creditsTx(ctx, tx, credits, f); err != nil {
+			return fmt.Errorf("medals: %w", err)
+		}
+		for _, m := range msgs {
 			var err error
 			switch m.Topic {
-			case webhook.TopicCreditCreated:
-				acc, err = creditTx(ctx, tx, m.Body)
 			case webhook.TopicCreditReversed:
-				acc, err = reverseTx(ctx, tx, m.Body)
+				err = reverseTx(ctx, tx, m.Body, f)
 			case TopicCampaignJoined:
-				acc, err = joinedTx(ctx, tx, m.Body)
-			default:
-				continue
+				err = joinedTx(ctx, tx, m.Body, f)
 			}
 			if err != nil {
 				return fmt.Errorf("medals: message %d: %w", m.ID, err)
 			}
-			if acc != 0 {
-				touched[acc] = true
-			}
 		}
-		accs := make([]int64, 0, len(touched))
-		for a := range touched {
-			accs = append(accs, a)
+		if err := f.flushTx(ctx, tx); err != nil {
+			return fmt.Errorf("medals: %w", err)
 		}
-		slices.Sort(accs)
-		for _, a := range accs {
-			if err := streakTx(ctx, tx, a); err != nil {
-				return err
-			}
-			if err := s.awardTx(ctx, tx, a, catalog); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.awardTx(ctx, tx, f.accounts(), catalog)
 	})
 }
 
-func creditTx(ctx context.Context, tx *store.Tx, body []byte) (int64, error) {
-	var b webhook.CreditBody
-	if err := json.Unmarshal(body, &b); err != nil {
-		return 0, err
-	}
-	day := DayOf(b.OccurredAt)
-	res, err := tx.ExecContext(ctx, `INSERT INTO honor_credits (ref, account_id, mg, day, scenario, partner) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (ref) DO NOTHING`, b.Ref, b.Account, b.MG, day, b.Scenario, b.Partner)
-	if err != nil {
-		return 0, err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return 0, nil // replayed
-	}
-	return b.Account, foldTx(ctx, tx, b.Account, b.MG, 1, day, b.Scenario, b.Partner)
+type countKey struct {
+	acc        int64
+	kind, name string
 }
 
-func reverseTx(ctx context.Context, tx *store.Tx, body []byte) (int64, error) {
+type dayKey struct{ acc, day int64 }
+
+// fold sums one batch's changes to the stats tables.
+type fold struct {
+	stats  map[int64]*[2]int64 // account → mg, credits
+	counts map[countKey]int64
+	days   map[dayKey]int64
+}
+
+func newFold() *fold {
+	return &fold{stats: map[int64]*[2]int64{}, counts: map[countKey]int64{}, days: map[dayKey]int64{}}
+}
+
+// touch makes acc's stats row exist after the flush.
+func (f *fold) touch(acc int64) *[2]int64 {
+	d := f.stats[acc]
+	if d == nil {
+		d = &[2]int64{}
+		f.stats[acc] = d
+	}
+	return d
+}
+
+// add adds one credit (sign +1) or takes one back (sign -1).
+func (f *fold) add(acc, mg, sign, day int64, scenario, partner string) {
+	d := f.touch(acc)
+	d[0] += mg
+	d[1] += sign
+	if scenario != "" {
+		f.counts[countKey{acc, "scenario", scenario}] += sign
+	}
+	if partner != "" {
+		f.counts[countKey{acc, "partner", partner}] += sign
+	}
+	f.days[dayKey{acc, day}] += sign
+}
+
+// accounts returns the touched accounts in increasing order.
+func (f *fold) accounts() []int64 {
+	accs := make([]int64, 0, len(f.stats))
+	for a := range f.stats {
+		accs = append(accs, a)
+	}
+	slices.Sort(accs)
+	return accs
+}
+
+// chunkRows bounds the rows of one multi-row statement (≤ 6 parameters a
+// row: far under both databases' parameter limits).
+const chunkRows = 500
+
+// placeholders writes n rows of k parameters: "?" on SQLite (its driver
+// looks numbered names up linearly), $1… on PostgreSQL.
+func placeholders(sb *strings.Builder, d store.Dialect, n, k int) {
+	for i := range n {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteByte('(')
+		for j := range k {
+			if j > 0 {
+				sb.WriteString(", ")
+			}
+			if d == store.SQLite {
+				sb.WriteByte('?')
+			} else {
+				fmt.Fprintf(sb, "$%d", i*k+j+1)
+			}
+		}
+		sb.WriteByte(')')
+	}
+}
+
+// creditsTx records credits (distinct refs) and folds the ones not seen
+// before.
+func creditsTx(ctx context.Context, tx *store.Tx, credits []webhook.CreditBody, f *fold) error {
+	for len(credits) > 0 {
+		chunk := credits[:min(len(credits), chunkRows)]
+		credits = credits[len(chunk):]
+		var sb strings.Builder
+		sb.WriteString(`INSERT INTO honor_credits (ref, account_id, mg, day, scenario, partner) VALUES `)
+		placeholders(&sb, tx.Dialect, len(chunk), 6)
+		sb.WriteString(` ON CONFLICT (ref) DO NOTHING RETURNING ref`)
+		args := make([]any, 0, 6*len(chunk))
+		for _, b := range chunk {
+			args = append(args, b.Ref, b.Account, b.MG, DayOf(b.OccurredAt), b.Scenario, b.Partner)
+		}
+		rows, err := tx.QueryContext(ctx, sb.String(), args...)
+		if err != nil {
+			return err
+		}
+		fresh := map[string]bool{}
+		for rows.Next() {
+			var ref string
+			if err := rows.Scan(&ref); err != nil {
+				rows.Close()
+				return err
+			}
+			fresh[ref] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, b := range chunk {
+			if fresh[b.Ref] { // else replayed
+				f.add(b.Account, b.MG, 1, DayOf(b.OccurredAt), b.Scenario, b.Partner)
+			}
+		}
+	}
+	return nil
+}
+
+func reverseTx(ctx context.Context, tx *store.Tx, body []byte, f *fold) error {
 	var b webhook.CreditBody
 	if err := json.Unmarshal(body, &b); err != nil {
-		return 0, err
+		return err
 	}
 	var acc, mg, day int64
 	var scenario, partner string
 	err := tx.QueryRowContext(ctx, `UPDATE honor_credits SET reversed_at = $2 WHERE ref = $1 AND reversed_at IS NULL
 		RETURNING account_id, mg, day, scenario, partner`, b.Ref, store.Micros(tx.Now)).Scan(&acc, &mg, &day, &scenario, &partner)
 	if isNoRows(err) {
-		return 0, nil // replayed, or a credit never seen
+		return nil // replayed, or a credit never seen
 	}
 	if err != nil {
-		return 0, err
-	}
-	return acc, foldTx(ctx, tx, acc, -mg, -1, day, scenario, partner)
-}
-
-// foldTx adds one credit (sign +1) or takes one back (sign -1).
-func foldTx(ctx context.Context, tx *store.Tx, acc, mg, sign, day int64, scenario, partner string) error {
-	now := store.Micros(tx.Now)
-	if _, err := tx.ExecContext(ctx, `INSERT INTO honor_stats (account_id, mg, credits, updated_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (account_id) DO UPDATE SET mg = honor_stats.mg + excluded.mg, credits = honor_stats.credits + excluded.credits,
-		updated_at = excluded.updated_at`, acc, mg, sign, now); err != nil {
 		return err
 	}
-	for _, c := range [][2]string{{"scenario", scenario}, {"partner", partner}} {
-		if c[1] == "" {
-			continue
-		}
-		if err := countTx(ctx, tx, acc, c[0], c[1], sign); err != nil {
-			return err
-		}
-	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO honor_days (account_id, day, n) VALUES ($1, $2, $3)
-		ON CONFLICT (account_id, day) DO UPDATE SET n = honor_days.n + excluded.n`, acc, day, sign)
-	return err
+	f.add(acc, -mg, -1, day, scenario, partner)
+	return nil
 }
 
-func countTx(ctx context.Context, tx *store.Tx, acc int64, kind, name string, delta int64) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO honor_counts (account_id, kind, name, n) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (account_id, kind, name) DO UPDATE SET n = honor_counts.n + excluded.n`, acc, kind, name, delta)
-	return err
-}
-
-func joinedTx(ctx context.Context, tx *store.Tx, body []byte) (int64, error) {
+func joinedTx(ctx context.Context, tx *store.Tx, body []byte, f *fold) error {
 	var b joinedBody
 	if err := json.Unmarshal(body, &b); err != nil {
-		return 0, err
+		return err
 	}
 	if b.Account == 0 || b.Campaign == "" {
-		return 0, nil
+		return nil
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO honor_counts (account_id, kind, name, n) VALUES ($1, 'campaign', $2, 1)
 		ON CONFLICT (account_id, kind, name) DO NOTHING`, b.Account, b.Campaign)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return 0, nil
+	if n, _ := res.RowsAffected(); n > 0 {
+		f.touch(b.Account)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO honor_stats (account_id, updated_at) VALUES ($1, $2) ON CONFLICT (account_id) DO NOTHING`,
-		b.Account, store.Micros(tx.Now)); err != nil {
-		return 0, err
-	}
-	return b.Account, nil
+	return nil
 }
 
-// streakTx recomputes acc's current and best streak from its credit days.
-func streakTx(ctx context.Context, tx *store.Tx, acc int64) error {
-	rows, err := tx.QueryContext(ctx, `SELECT day FROM honor_days WHERE account_id = $1 AND n > 0 ORDER BY day DESC LIMIT 4000`, acc)
-	if err != nil {
+// flushTx writes the fold with one multi-row upsert per table and chunk,
+// rows in key order (PostgreSQL writers then lock rows in one order).
+func (f *fold) flushTx(ctx context.Context, tx *store.Tx) error {
+	now := store.Micros(tx.Now)
+	accs := f.accounts()
+	var args []any
+	for _, a := range accs {
+		d := f.stats[a]
+		args = append(args, a, d[0], d[1], now)
+	}
+	if err := upsertTx(ctx, tx, `INSERT INTO honor_stats (account_id, mg, credits, updated_at) VALUES `, 4, args,
+		` ON CONFLICT (account_id) DO UPDATE SET mg = honor_stats.mg + excluded.mg, credits = honor_stats.credits + excluded.credits,
+		updated_at = excluded.updated_at`); err != nil {
 		return err
 	}
-	var days []int64
-	for rows.Next() {
-		var d int64
-		if err := rows.Scan(&d); err != nil {
-			rows.Close()
+	cks := make([]countKey, 0, len(f.counts))
+	for k, n := range f.counts {
+		if n != 0 {
+			cks = append(cks, k)
+		}
+	}
+	slices.SortFunc(cks, func(a, b countKey) int {
+		return cmp.Or(cmp.Compare(a.acc, b.acc), cmp.Compare(a.kind, b.kind), cmp.Compare(a.name, b.name))
+	})
+	args = args[:0]
+	for _, k := range cks {
+		args = append(args, k.acc, k.kind, k.name, f.counts[k])
+	}
+	if err := upsertTx(ctx, tx, `INSERT INTO honor_counts (account_id, kind, name, n) VALUES `, 4, args,
+		` ON CONFLICT (account_id, kind, name) DO UPDATE SET n = honor_counts.n + excluded.n`); err != nil {
+		return err
+	}
+	dks := make([]dayKey, 0, len(f.days))
+	for k, n := range f.days {
+		if n != 0 {
+			dks = append(dks, k)
+		}
+	}
+	slices.SortFunc(dks, func(a, b dayKey) int { return cmp.Or(cmp.Compare(a.acc, b.acc), cmp.Compare(a.day, b.day)) })
+	args = args[:0]
+	for _, k := range dks {
+		args = append(args, k.acc, k.day, f.days[k])
+	}
+	return upsertTx(ctx, tx, `INSERT INTO honor_days (account_id, day, n) VALUES `, 3, args,
+		` ON CONFLICT (account_id, day) DO UPDATE SET n = honor_days.n + excluded.n`)
+}
+
+// upsertTx runs head + rows of k args + tail, chunkRows rows at a time.
+func upsertTx(ctx context.Context, tx *store.Tx, head string, k int, args []any, tail string) error {
+	for len(args) > 0 {
+		chunk := args[:min(len(args), chunkRows*k)]
+		args = args[len(chunk):]
+		var sb strings.Builder
+		sb.WriteString(head)
+		placeholders(&sb, tx.Dialect, len(chunk)/k, k)
+		sb.WriteString(tail)
+		if _, err := tx.ExecContext(ctx, sb.String(), chunk...); err != nil {
 			return err
 		}
-		days = append(days, d)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	current, best := Streaks(days)
-	_, err = tx.ExecContext(ctx, `UPDATE honor_stats SET streak = $2, best_streak = CASE WHEN best_streak > $3 THEN best_streak ELSE $3 END
-		WHERE account_id = $1`, acc, current, best)
-	return err
+	return nil
 }
 
 // Streaks returns the run of consecutive days ending at the latest day and
@@ -232,54 +353,6 @@ func Streaks(days []int64) (current, best int64) {
 		current = run
 	}
 	return current, best
-}
-
-// awardTx awards acc every catalog medal whose rule holds and that it
-// does not hold yet, each with a medal.awarded message.
-func (s *Service) awardTx(ctx context.Context, tx *store.Tx, acc int64, catalog []Medal) error {
-	held := map[string]bool{}
-	rows, err := tx.QueryContext(ctx, `SELECT medal_id FROM honor_medals WHERE account_id = $1`, acc)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		held[id] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	st, err := statsQ(ctx, tx, acc)
-	if err != nil {
-		return err
-	}
-	act := st.activation()
-	for _, m := range catalog {
-		if held[m.ID] || (m.Campaign != "" && !slices.Contains(st.Campaigns, m.Campaign)) {
-			continue
-		}
-		ok, err := s.rules.eval(m.Rule, act)
-		if err != nil || !ok {
-			continue // an invalid source rule awards nothing
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO honor_medals (account_id, medal_id, awarded_at) VALUES ($1, $2, $3)
-			ON CONFLICT (account_id, medal_id) DO NOTHING`, acc, m.ID, store.Micros(tx.Now))
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			continue
-		}
-		if err := webhook.EnqueueTx(ctx, tx, webhook.TopicMedalAwarded, "", acc, AwardedBody{Account: acc, Medal: m.ID, AwardedAt: tx.Now}); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // Run consumes the outbox feed until ctx ends; poll is the idle wait.

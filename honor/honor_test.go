@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -340,4 +342,65 @@ func FuzzVerifyCredential(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestOneBatch feeds messages that land in a single HandleMessages call:
+// a credit repeated in the batch, its reversal, credits of several
+// accounts and a campaign join, then replays the whole batch.
+func TestOneBatch(t *testing.T) {
+	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := newService(t, db)
+		at := sh(2026, 7, 1, 9, 0)
+		x := webhook.CreditBody{Ref: "evt:eleme:x", Partner: "eleme", Account: 10, Sub: 1, Scenario: "eat", MG: 900_000, OccurredAt: at, CreditedAt: at}
+		msgs := []webhook.Message{
+			{ID: 1, Topic: webhook.TopicCreditCreated, Body: mustJSON(t, x)},
+			{ID: 2, Topic: webhook.TopicCreditCreated, Body: mustJSON(t, x)},
+			{ID: 3, Topic: webhook.TopicCreditReversed, Body: mustJSON(t, webhook.CreditBody{Ref: x.Ref, Account: 10, MG: x.MG})},
+			{ID: 4, Topic: TopicCampaignJoined, Body: mustJSON(t, map[string]any{"campaign": "88week", "account": 12})},
+		}
+		for i := range 3 {
+			for a := int64(10); a <= 11; a++ {
+				b := webhook.CreditBody{Ref: fmt.Sprintf("evt:cainiao:%d-%d", a, i), Partner: "cainiao", Account: a, Sub: 1, Scenario: "travel",
+					MG: 400_000, OccurredAt: at.AddDate(0, 0, i), CreditedAt: at}
+				msgs = append(msgs, webhook.Message{ID: int64(len(msgs) + 1), Topic: webhook.TopicCreditCreated, Body: mustJSON(t, b)})
+			}
+		}
+		for round := range 2 { // the second round is a replay: nothing changes
+			must(t, s.HandleMessages(ctx, msgs))
+			for _, tc := range []struct {
+				acc             int64
+				mg, credits, bs int64
+				medals          []string
+			}{{10, 1_200_000, 3, 3, []string{"first-step", "one-kg"}}, {11, 1_200_000, 3, 3, []string{"first-step", "one-kg"}}, {12, 0, 0, 0, []string{"campaigner"}}} {
+				st, err := s.Stats(ctx, tc.acc)
+				must(t, err)
+				if st.MG != tc.mg || st.Credits != tc.credits || st.BestStreak != tc.bs || st.Scenarios["eat"] != 0 {
+					t.Fatalf("round %d: account %d stats %+v", round, tc.acc, st)
+				}
+				var n int
+				must(t, db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE topic = $1 AND account_id = $2`, webhook.TopicMedalAwarded, tc.acc).Scan(&n))
+				h := held(t, s, tc.acc)
+				for _, id := range tc.medals {
+					if !h[id] {
+						t.Fatalf("round %d: account %d lacks %s: %v", round, tc.acc, id, h)
+					}
+				}
+				if len(h) != len(tc.medals) || n != len(tc.medals) {
+					t.Fatalf("round %d: account %d medals %v, %d messages; want %v, each announced once", round, tc.acc, h, n, tc.medals)
+				}
+			}
+			st, _ := s.Stats(ctx, 12)
+			if !slices.Contains(st.Campaigns, "88week") {
+				t.Fatalf("join not counted: %+v", st)
+			}
+		}
+	})
+}
+
+func mustJSON(t testing.TB, v any) json.RawMessage {
+	t.Helper()
+	b, err := json.Marshal(v)
+	must(t, err)
+	return b
 }
