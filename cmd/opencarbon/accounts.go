@@ -100,8 +100,9 @@ func printAccountsDemo(w io.Writer, a *app, base string) {
   Partner secret:     %s
   (every demo partner: eleme, cainiao, xianyu, tmall; secrets are derived from the secret key and stable across restarts)
 
-  Try it:
-    curl -s -H "Authorization: Bearer %s" %s/v1/me/account
+  Try it (PERSON_TOKEN is used by the examples below):
+    PERSON_TOKEN='%s'
+    curl -s -H "Authorization: Bearer $PERSON_TOKEN" %s/v1/me/account
     curl -s -H "Authorization: Bearer %s" %s/v1/admin/partners
 
   Sign a partner call (HMAC-SHA256 of METHOD\nPATH\nTIMESTAMP\nNONCE\nhex(SHA256(body)) with the secret):

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -69,4 +70,37 @@ func secretLine(s string) string {
 		}
 	}
 	return ""
+}
+
+// TestDemoHelpSetsItsVariables prints the whole demo help and checks that
+// every $NAME the printed commands use is set by an earlier printed line
+// (NAME=...), so the examples can be pasted into a fresh shell.
+func TestDemoHelpSetsItsVariables(t *testing.T) {
+	ctx := context.Background()
+	cfg := &config{DB: "sqlite:" + filepath.Join(t.TempDir(), "demo.db"), Addr: "127.0.0.1:0", Demo: true}
+	a, err := openApp(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	if err := seedAccounts(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	printAccountsDemo(&out, a, "http://x")
+	printCampaignsDemo(&out, "http://x")
+	printRewardsDemo(&out, "http://x")
+	set := map[string]bool{}
+	use := regexp.MustCompile(`\$([A-Z_][A-Z0-9_]*)`)
+	assign := regexp.MustCompile(`(?:^|[\s;])([A-Z_][A-Z0-9_]*)=`)
+	for _, line := range strings.Split(out.String(), "\n") {
+		for _, m := range use.FindAllStringSubmatch(line, -1) {
+			if !set[m[1]] {
+				t.Errorf("demo help uses $%s before setting it: %s", m[1], strings.TrimSpace(line))
+			}
+		}
+		for _, m := range assign.FindAllStringSubmatch(line, -1) {
+			set[m[1]] = true
+		}
+	}
 }
