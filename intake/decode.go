@@ -96,6 +96,9 @@ func Decode(body []byte, contentType string) ([]Event, error) {
 		if err := json.Unmarshal(body, &raws); err != nil {
 			return nil, oc.Errorf(oc.EInvalid, "invalid JSON array: %s", problem(err))
 		}
+		if len(raws) == 0 {
+			return nil, oc.Errorf(oc.EInvalid, "the batch is empty")
+		}
 		return decodeMany(raws, true)
 	}
 	if body[0] != '{' {

@@ -34,6 +34,8 @@ func TestDecode(t *testing.T) {
 		{"ErrCloudEventNoSource", `{"specversion":"1.0","type":"eleme.no_cutlery","id":"e1","time":"2026-11-25T10:00:00Z","data":{"person":"a"}}`, "", 1, []bool{true}, false},
 		{"ErrNotJSON", `hello`, "", 0, nil, true},
 		{"ErrEmptyBatch", `{"events":[]}`, "", 0, nil, true},
+		{"ErrEmptyCloudEventBatch", `[]`, "application/cloudevents-batch+json", 0, nil, true},
+		{"ErrNullCloudEventBatch", `null`, "application/cloudevents-batch+json", 0, nil, true},
 		{"ErrBatchExtraMember", `{"events":[` + okEvent + `],"x":1}`, "", 0, nil, true},
 		{"ErrTooMany", `{"events":[` + strings.Repeat(okEvent+",", intake.MaxBatch) + okEvent + `]}`, "", 0, nil, true},
 	}
