@@ -54,9 +54,22 @@ func (rt *uiRuntime) mac(parts ...string) []byte {
 
 // encodeSession returns the cookie value of sess.
 func (rt *uiRuntime) encodeSession(sess uiSession) string {
+	return rt.encodeSessionBound(sess, "")
+}
+
+// encodeSessionBound returns the cookie value of sess, valid only while
+// bind (a credential the session came from; "" for none) stays the same.
+func (rt *uiRuntime) encodeSessionBound(sess uiSession, bind string) string {
 	payload := sess.Kind + "." + strconv.FormatInt(sess.Expires.Unix(), 10) + "." + sess.ID + "." +
 		base64.RawURLEncoding.EncodeToString([]byte(sess.Subject))
-	return payload + "." + base64.RawURLEncoding.EncodeToString(rt.mac("session", payload))
+	return payload + "." + base64.RawURLEncoding.EncodeToString(rt.sessionMAC(payload, bind))
+}
+
+func (rt *uiRuntime) sessionMAC(payload, bind string) []byte {
+	if bind == "" {
+		return rt.mac("session", payload)
+	}
+	return rt.mac("session", payload, bind)
 }
 
 // strictB64 refuses non-canonical encodings, so one session has exactly
@@ -65,14 +78,26 @@ var strictB64 = base64.RawURLEncoding.Strict()
 
 // decodeSession verifies a cookie value: MAC, expiry and shape.
 func (rt *uiRuntime) decodeSession(v string, now time.Time) (uiSession, error) {
+	return rt.decodeSessionBound(v, now, nil)
+}
+
+// decodeSessionBound is decodeSession for cookies made by
+// encodeSessionBound: bind(kind) names the binding a session of that kind
+// must carry (nil: none).
+func (rt *uiRuntime) decodeSessionBound(v string, now time.Time, bind func(kind string) string) (uiSession, error) {
 	bad := errors.New("ui: bad session cookie")
 	i := strings.LastIndexByte(v, '.')
 	if i < 0 || len(v) > 1024 {
 		return uiSession{}, bad
 	}
 	payload, sig := v[:i], v[i+1:]
+	b := ""
+	if bind != nil {
+		kind, _, _ := strings.Cut(payload, ".")
+		b = bind(kind)
+	}
 	got, err := strictB64.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, rt.mac("session", payload)) {
+	if err != nil || !hmac.Equal(got, rt.sessionMAC(payload, b)) {
 		return uiSession{}, bad
 	}
 	f := strings.Split(payload, ".")
@@ -96,11 +121,21 @@ func (s *Server) readSession(r *http.Request, name string) (uiSession, bool) {
 	if err != nil || s.ui == nil {
 		return uiSession{}, false
 	}
-	sess, err := s.ui.decodeSession(c.Value, time.Now())
+	sess, err := s.ui.decodeSessionBound(c.Value, time.Now(), s.sessionBinding)
 	if err != nil {
 		return uiSession{}, false
 	}
 	return sess, true
+}
+
+// sessionBinding is what a session of kind stays bound to: an admin
+// console session to the admin token it was started with, so rotating (or
+// removing) the token ends it at once.
+func (s *Server) sessionBinding(kind string) string {
+	if kind == kindAdmin {
+		return "admin-token\x00" + s.AdminToken
+	}
+	return ""
 }
 
 func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge time.Duration) {
@@ -125,7 +160,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, rq *uiReq,
 		ttl = min(ttl, time.Until(notAfter))
 	}
 	sess := uiSession{Kind: kind, ID: newID(12), Subject: subject, Expires: time.Now().Add(ttl)}
-	setCookie(w, r, name, s.ui.encodeSession(sess), ttl)
+	setCookie(w, r, name, s.ui.encodeSessionBound(sess, s.sessionBinding(kind)), ttl)
 	if kind == kindPerson {
 		rq.person = &sess
 	} else {
