@@ -43,13 +43,8 @@ func (s *Server) pageConsoleOffers(w http.ResponseWriter, r *http.Request, rq *u
 // pageTopUp adds to a donation program's budget; the amount is typed in
 // yuan with at most two decimals.
 func (s *Server) pageTopUp(w http.ResponseWriter, r *http.Request, rq *uiReq) {
-	if s.Rewards == nil {
-		s.uiStatus(w, r, rq, http.StatusServiceUnavailable, "error.unavailable")
-		return
-	}
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		s.uiStatus(w, r, rq, http.StatusNotFound, "error.not_found")
+	id, ok := s.consoleTarget(w, r, rq, s.Rewards != nil)
+	if !ok {
 		return
 	}
 	fen, ok := parseYuan(r.PostForm.Get("yuan"))
@@ -127,13 +122,8 @@ func (s *Server) pageDeadLetters(w http.ResponseWriter, r *http.Request, rq *uiR
 }
 
 func (s *Server) pageRetry(w http.ResponseWriter, r *http.Request, rq *uiReq) {
-	if s.Webhooks == nil {
-		s.uiStatus(w, r, rq, http.StatusServiceUnavailable, "error.unavailable")
-		return
-	}
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		s.uiStatus(w, r, rq, http.StatusNotFound, "error.not_found")
+	id, ok := s.consoleTarget(w, r, rq, s.Webhooks != nil)
+	if !ok {
 		return
 	}
 	if _, err := s.Webhooks.Retry(r.Context(), id); err != nil {
@@ -141,4 +131,20 @@ func (s *Server) pageRetry(w http.ResponseWriter, r *http.Request, rq *uiReq) {
 		return
 	}
 	see(w, r, "/console/deadletters?done=flash.retried")
+}
+
+// consoleTarget reads the {id} of a console action on a service: it
+// answers unavailable when the service is not wired (available false) and
+// not found when the id is not a number.
+func (s *Server) consoleTarget(w http.ResponseWriter, r *http.Request, rq *uiReq, available bool) (int64, bool) {
+	if !available {
+		s.uiStatus(w, r, rq, http.StatusServiceUnavailable, "error.unavailable")
+		return 0, false
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		s.uiStatus(w, r, rq, http.StatusNotFound, "error.not_found")
+		return 0, false
+	}
+	return id, true
 }
