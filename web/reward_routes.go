@@ -49,6 +49,12 @@ func (s *Server) handleOffers(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	f := reward.OfferFilter{Available: true, Kind: q.Get("kind"), Partner: q.Get("partner")}
+	switch f.Kind {
+	case "", reward.KindDonation, reward.KindDiscount, reward.KindMall:
+	default:
+		writeError(w, r, oc.Errorf(oc.EInvalid, "kind must be %s, %s or %s", reward.KindDonation, reward.KindDiscount, reward.KindMall))
+		return
+	}
 	offers, err := rs.Offers(r.Context(), f)
 	if err != nil {
 		writeError(w, r, err)

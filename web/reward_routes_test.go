@@ -272,6 +272,7 @@ func TestRewardRoutesRefusals(t *testing.T) {
 			{"ErrDonateDiscount", "POST", "/v1/me/donations", rwAs("p1"), redeem, 400, "invalid"},
 			{"ErrCancelUnknown", "POST", "/v1/me/vouchers/NOTACODE/cancel", rwAs("p1"), "", 404, "not_found"},
 			{"ErrVouchersBadLimit", "GET", "/v1/me/vouchers?limit=0", rwAs("p1"), "", 400, "invalid"},
+			{"ErrOffersUnknownKind", "GET", "/v1/offers?kind=lottery", rwAuth{}, "", 400, "invalid"},
 			{"ErrAdminNoToken", "POST", "/v1/admin/offers", rwAuth{}, `{"kind":"mall","partner":"eleme","title":"X","points":1}`, 401, "missing_auth"},
 			{"ErrAdminPersonToken", "POST", "/v1/admin/merchants", rwAs("p1"), `{"id":"x1","name":"X"}`, 401, "unauthorized"},
 			{"ErrBadKind", "POST", "/v1/admin/offers", rwAsAdmin(), `{"kind":"lottery","title":"X","points":1}`, 400, "invalid"},
