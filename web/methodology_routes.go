@@ -37,6 +37,12 @@ func (s *Server) handleListMethodologies(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	status := r.URL.Query().Get("status")
+	switch status {
+	case "", methodology.StatusDraft, methodology.StatusInReview, methodology.StatusApproved, methodology.StatusSuspended, methodology.StatusRetired:
+	default:
+		writeError(w, r, oc.Errorf(oc.EInvalid, "status must be draft, in_review, approved, suspended or retired"))
+		return
+	}
 	list, err := s.Methodologies.List(r.Context(), status)
 	if err != nil {
 		writeError(w, r, err)

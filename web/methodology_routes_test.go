@@ -66,6 +66,9 @@ func TestMethodologyRoutes(t *testing.T) {
 		if revs, _ := body["reviews"].([]any); st != 200 || body["status"] != "approved" || len(body["hash"].(string)) != 64 || len(revs) != 2 || body["document"] == nil {
 			t.Fatalf("get = %d %v", st, body)
 		}
+		if st, body = e.do("GET", "/v1/methodologies?status=aproved", "", nil); st != 400 || methErrCode(body) != "invalid" {
+			t.Fatalf("unknown status = %d %v", st, body)
+		}
 		if st, body = e.do("GET", "/v1/methodologies/nope.x/versions/1.0.0", "", nil); st != 404 {
 			t.Fatalf("missing = %d %v", st, body)
 		}
