@@ -184,3 +184,44 @@ func TestEnqueueManyTx(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkEnqueue writes 1,000 credit-sized messages in one transaction,
+// one INSERT each (EnqueueTx) or multi-row (EnqueueManyTx).
+//
+//	go test ./webhook -run '^$' -bench Enqueue -benchtime 20x
+func BenchmarkEnqueue(b *testing.B) {
+	body := map[string]any{"ref": "evt:tmall:b1-2-3", "event_id": "b1-2-3", "partner": "tmall", "account": 123, "sub": 456,
+		"behavior": "tmall.low_carbon_product", "scenario": "use", "mg": 15900, "points": 15, "calc_id": "c-0123456789abcdef",
+		"occurred_at": "2026-11-05T12:00:00Z", "credited_at": "2026-11-25T12:46:05.123456789Z"}
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		db := storetest.Open(b, d, webhook.Migrations)
+		ctx := context.Background()
+		msgs := make([]webhook.Msg, 1000)
+		for i := range msgs {
+			msgs[i] = webhook.Msg{Topic: webhook.TopicCreditCreated, Partner: "tmall", Account: int64(i), Body: body}
+		}
+		for _, v := range []struct {
+			name string
+			fn   func(tx *store.Tx) error
+		}{
+			{"one", func(tx *store.Tx) error {
+				for _, m := range msgs {
+					if err := webhook.EnqueueTx(ctx, tx, m.Topic, m.Partner, m.Account, m.Body); err != nil {
+						return err
+					}
+				}
+				return nil
+			}},
+			{"many", func(tx *store.Tx) error { return webhook.EnqueueManyTx(ctx, tx, msgs) }},
+		} {
+			b.Run(string(d)+"/"+v.name, func(b *testing.B) {
+				for b.Loop() {
+					if err := db.InTx(ctx, v.fn); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.N*len(msgs))/b.Elapsed().Seconds(), "msgs/s")
+			})
+		}
+	}
+}
