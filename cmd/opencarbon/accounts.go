@@ -39,6 +39,9 @@ func (a *app) wireAccounts() error {
 		return err
 	}
 	a.accounts = account.NewService(a.db)
+	if err := checkPersonTokenKey(a.cfg); err != nil {
+		return err
+	}
 	personKey, derived := personTokenKey(a.cfg, key)
 	if derived && !a.cfg.Demo && a.cfg.Addr != "" {
 		a.log.Warn("no --person-token-key: person tokens are verified with a key derived from the secret key; set the host platform's key in production", "secret_key", source)

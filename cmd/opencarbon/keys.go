@@ -155,6 +155,20 @@ func derive(secretKey []byte, purpose string) []byte {
 	return m.Sum(nil)
 }
 
+// MinPersonTokenKey is the shortest person token key accepted: HS256 needs
+// a key of at least the hash size (RFC 7518 §3.2); a shorter one can be
+// found offline from a single token, and then any person's token forged.
+const MinPersonTokenKey = 32
+
+// checkPersonTokenKey refuses a configured person token key that is too
+// short (an empty one means: derive it from the secret key).
+func checkPersonTokenKey(cfg *config) error {
+	if n := len(cfg.PersonTokenKey); n > 0 && n < MinPersonTokenKey {
+		return fmt.Errorf("--person-token-key is %d bytes; HS256 needs at least %d", n, MinPersonTokenKey)
+	}
+	return nil
+}
+
 // personTokenKey returns the configured person token key or, when none is
 // configured, one derived from the secret key.
 func personTokenKey(cfg *config, secretKey []byte) ([]byte, bool) {

@@ -147,3 +147,34 @@ func captureStdout(t *testing.T, fn func() error) string {
 	}
 	return string(b)
 }
+
+// TestShortPersonTokenKeyRefused: a configured HS256 person token key
+// shorter than 32 bytes (RFC 7518 §3.2) can be found offline from one
+// token, so the app refuses to start with it; the token command too.
+func TestShortPersonTokenKeyRefused(t *testing.T) {
+	tests := []struct {
+		name, key string
+		ok        bool
+	}{
+		{"ErrOneByte", "K", false},
+		{"ErrThirtyOneBytes", strings.Repeat("k", 31), false},
+		{"OKThirtyTwoBytes", strings.Repeat("k", 32), true},
+		{"OKDerived", "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			db := "sqlite:" + filepath.Join(t.TempDir(), "oc.db")
+			a, err := openApp(context.Background(), &config{DB: db, PersonTokenKey: tc.key})
+			if err == nil {
+				a.close()
+			}
+			if (err == nil) != tc.ok {
+				t.Fatalf("openApp with a %d-byte key: %v, want ok=%v", len(tc.key), err, tc.ok)
+			}
+			err = tokenCmd(context.Background(), []string{"--db", db, "--person", "p", "--person-token-key", tc.key})
+			if tc.key != "" && (err == nil) != tc.ok {
+				t.Fatalf("token with a %d-byte key: %v, want ok=%v", len(tc.key), err, tc.ok)
+			}
+		})
+	}
+}

@@ -30,6 +30,9 @@ func tokenCmd(ctx context.Context, args []string) error {
 	if *ttl <= 0 || *ttl > 366*24*time.Hour {
 		return errors.New("token: --ttl must be positive and at most a year")
 	}
+	if err := checkPersonTokenKey(cfg); err != nil {
+		return fmt.Errorf("token: %w", err)
+	}
 	key := []byte(cfg.PersonTokenKey)
 	if len(key) == 0 {
 		secret, _, err := loadSecretKey(cfg)
