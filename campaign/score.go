@@ -22,8 +22,9 @@ import (
 const FeedName = "leaderboard"
 
 // Which credits count (decided here, documented in docs/campaigns.md): a
-// credit counts for a campaign when the person is a visible member whose
-// join is not later than the credit's CreditedAt, CreditedAt lies in the
+// credit counts for a campaign when the person was a member at the
+// credit's CreditedAt (joined at or before it and not left by then, even
+// if they left before the feed got to the credit), CreditedAt lies in the
 // window, OccurredAt lies in the window too (an act from before the
 // campaign reported during it does not count; an act in the window
 // credited after the end does not count either), and the behavior or
@@ -206,8 +207,8 @@ func (s *Service) creditsTx(ctx context.Context, tx *store.Tx, bs []webhook.Cred
 	seen := map[[2]string]bool{}
 	for _, b := range bs {
 		for id, c := range camps {
-			at, ok := joined[memberKey{id, b.Account}]
-			if !ok || at > store.Micros(b.CreditedAt) || !c.InWindow(b.CreditedAt) || !c.InWindow(b.OccurredAt) ||
+			ms, ok := joined[memberKey{id, b.Account}]
+			if !ok || !ms.memberAt(store.Micros(b.CreditedAt)) || !c.InWindow(b.CreditedAt) || !c.InWindow(b.OccurredAt) ||
 				!c.Counts(b.Behavior, b.Scenario) || b.MG <= 0 || seen[[2]string{id, b.Ref}] {
 				continue
 			}
@@ -289,12 +290,22 @@ func (s *Service) creditsTx(ctx context.Context, tx *store.Tx, bs []webhook.Cred
 	return nil
 }
 
-// membershipsTx returns when each visible member among accs joined each
-// of camps.
-func membershipsTx(ctx context.Context, tx *store.Tx, camps map[string]*Campaign, accs map[int64]bool) (map[memberKey]int64, error) {
+// membership is when a member joined and, if they did, left (0: not).
+type membership struct{ joined, left int64 }
+
+// memberAt reports whether the person was a member at time at (unix
+// micros). The feed runs behind the outbox, so a member may have left
+// after a credit and before it is processed: the credit still counts.
+func (m membership) memberAt(at int64) bool {
+	return m.joined <= at && (m.left == 0 || at < m.left)
+}
+
+// membershipsTx returns when each member among accs joined (and left)
+// each of camps.
+func membershipsTx(ctx context.Context, tx *store.Tx, camps map[string]*Campaign, accs map[int64]bool) (map[memberKey]membership, error) {
 	var q strings.Builder
 	var args []any
-	q.WriteString(`SELECT campaign_id, account_id, joined_at FROM campaign_members WHERE left_at IS NULL AND campaign_id IN (`)
+	q.WriteString(`SELECT campaign_id, account_id, joined_at, COALESCE(left_at, 0) FROM campaign_members WHERE campaign_id IN (`)
 	for id := range camps {
 		if len(args) > 0 {
 			q.WriteString(", ")
@@ -317,14 +328,14 @@ func membershipsTx(ctx context.Context, tx *store.Tx, camps map[string]*Campaign
 		return nil, fmt.Errorf("campaign members: %w", err)
 	}
 	defer rows.Close()
-	out := map[memberKey]int64{}
+	out := map[memberKey]membership{}
 	for rows.Next() {
 		var k memberKey
-		var at int64
-		if err := rows.Scan(&k.campaign, &k.account, &at); err != nil {
+		var m membership
+		if err := rows.Scan(&k.campaign, &k.account, &m.joined, &m.left); err != nil {
 			return nil, err
 		}
-		out[k] = at
+		out[k] = m
 	}
 	return out, rows.Err()
 }
