@@ -27,6 +27,9 @@ var (
 	cpAdmin = "campaign-routes-admin-token"
 )
 
+// cpPublicURL is the deployment URL the test server is configured with.
+const cpPublicURL = "https://carbon.example.org"
+
 // cpEnv is a running server with accounts, campaigns and honor.
 type cpEnv struct {
 	t        *testing.T
@@ -47,7 +50,8 @@ func newCpEnv(t *testing.T, db *store.DB) *cpEnv {
 	}
 	e.camps.CheckMedal = e.honor.CheckRule
 	e.accounts.AddEraser(campaign.EraseTx)
-	srv := &web.Server{DB: db, PersonTokenKey: cpKey, AdminToken: cpAdmin, Accounts: e.accounts, Campaigns: e.camps, Honor: e.honor}
+	srv := &web.Server{DB: db, PersonTokenKey: cpKey, AdminToken: cpAdmin, Accounts: e.accounts, Campaigns: e.camps, Honor: e.honor,
+		PublicURL: cpPublicURL}
 	srv.AccountExtras = append(srv.AccountExtras, e.honor.BaoExtra, e.honor.MedalsExtra)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
@@ -322,6 +326,11 @@ func TestCampaignRoutes(t *testing.T) {
 			c, err := honor.VerifyCredential(cred.Credential, pub)
 			if err != nil || c.Issuer.ID != doc.Issuer.ID {
 				t.Fatalf("verify: %v %+v", err, c)
+			}
+			// The issuer is the configured public URL, whatever Host the
+			// client sent.
+			if c.Issuer.ID != cpPublicURL {
+				t.Fatalf("issuer = %q; want the configured %q", c.Issuer.ID, cpPublicURL)
 			}
 			var eb errBody
 			if st := e.call("GET", "/v1/me/medals/ten-kg/credential", nil, "p-two", &eb); st != 404 {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/opencarbon/opencarbon/honor"
 )
@@ -14,9 +15,14 @@ func (s *Server) registerHonorRoutes() {
 	s.mux.HandleFunc("GET /.well-known/opencarbon-issuer.json", s.handleIssuer)
 }
 
-// issuerID is the deployment's base URL as the client reached it: the
-// issuer id of credentials. The signature, not the URL, is what verifies.
-func issuerID(r *http.Request) string {
+// issuerID is the issuer id of credentials: the configured PublicURL, or,
+// when none is configured (local use), the base URL as the client reached
+// it. Configure PublicURL in production, or a client choosing the Host
+// header gets a genuinely signed credential naming another issuer.
+func (s *Server) issuerID(r *http.Request) string {
+	if s.PublicURL != "" {
+		return strings.TrimRight(s.PublicURL, "/")
+	}
 	scheme := "http"
 	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
 		scheme = "https"
@@ -60,7 +66,7 @@ func (s *Server) handleMedalCredential(w http.ResponseWriter, r *http.Request, p
 		writeError(w, r, err)
 		return
 	}
-	iss := issuerID(r)
+	iss := s.issuerID(r)
 	jws, err := s.Honor.IssueCredential(r.Context(), acc, person, r.PathValue("id"), iss)
 	if err != nil {
 		writeError(w, r, err)
@@ -80,5 +86,5 @@ func (s *Server) handleIssuer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "public, max-age=3600")
-	writeJSON(w, http.StatusOK, s.Honor.Issuer(issuerID(r)))
+	writeJSON(w, http.StatusOK, s.Honor.Issuer(s.issuerID(r)))
 }

@@ -35,6 +35,10 @@ type Server struct {
 	Logger     *slog.Logger
 	AdminToken string // Bearer token for /v1/admin/*; empty disables admin calls
 	Demo       bool   // demo mode: the UI offers sign-in as the demo people
+	// PublicURL is the base URL people and verifiers reach this deployment
+	// at (e.g. https://carbon.example.org); it names the issuer of medal
+	// credentials. Empty: taken from each request, for local use.
+	PublicURL string
 
 	// PersonTokenKey verifies HS256 person tokens (Authorization: Bearer).
 	PersonTokenKey []byte

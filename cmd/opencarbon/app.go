@@ -82,7 +82,7 @@ func openApp(ctx context.Context, cfg *config) (*app, error) {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
 	a := &app{cfg: cfg, log: log, db: db}
-	a.server = &web.Server{DB: db, Logger: log, AdminToken: cfg.AdminToken, Demo: cfg.Demo}
+	a.server = &web.Server{DB: db, Logger: log, AdminToken: cfg.AdminToken, Demo: cfg.Demo, PublicURL: cfg.PublicURL}
 	if err := a.wireAccounts(); err != nil {
 		db.Close()
 		return nil, err

@@ -17,6 +17,7 @@ type config struct {
 	PersonTokenKey string
 	SecretKeyFile  string
 	Redis          string
+	PublicURL      string
 	BaoLevels      string
 	Demo           bool
 	Quorum         int
@@ -43,6 +44,7 @@ func newConfigFlags(cmd string, server bool) (*flag.FlagSet, *config) {
 		fs.StringVar(&c.AdminToken, "admin-token", env("ADMIN_TOKEN", ""), "bearer token for /v1/admin calls; empty disables them, --demo generates one (OPENCARBON_ADMIN_TOKEN)")
 		fs.StringVar(&c.PersonTokenKey, "person-token-key", env("PERSON_TOKEN_KEY", ""), "HS256 key that verifies person tokens (OPENCARBON_PERSON_TOKEN_KEY)")
 		fs.StringVar(&c.BaoLevels, "bao-levels", env("BAO_LEVELS", ""), "Carbon Bao levels MIN_MG:名称:Name,... (default in docs/honor.md) (OPENCARBON_BAO_LEVELS)")
+		fs.StringVar(&c.PublicURL, "public-url", env("PUBLIC_URL", ""), "base URL this deployment is reached at; names the issuer of medal credentials (OPENCARBON_PUBLIC_URL)")
 		fs.StringVar(&c.Redis, "redis", env("REDIS", ""), "redis://host:port for shared leaderboards; empty keeps them in process (OPENCARBON_REDIS)")
 		fs.BoolVar(&c.Demo, "demo", envBool("DEMO"), "load demo partners, people, methodologies, offers and campaigns (OPENCARBON_DEMO)")
 		fs.IntVar(&c.Quorum, "quorum", envInt("QUORUM", 2), "distinct reviewers needed to approve a methodology (OPENCARBON_QUORUM)")
