@@ -94,6 +94,7 @@ type Service struct {
 	mu        sync.Mutex
 	cache     map[string]cached
 	lastPrune time.Time
+	nonces    nonceBatch // guarded by mu
 }
 
 // NewService returns the registry over db; key is the 32-byte AES-256 key

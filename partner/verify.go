@@ -103,31 +103,6 @@ func (s *Service) Verify(ctx context.Context, method, pathWithQuery string, h ht
 	return id, nil
 }
 
-// useNonce records nonce for partner until expires, or refuses it when a
-// record still in its window exists. An expired record not yet pruned is
-// taken over.
-func (s *Service) useNonce(ctx context.Context, partner, nonce string, now, expires time.Time) error {
-	if expires.Before(now) {
-		expires = now
-	}
-	res, err := s.db.Write().ExecContext(ctx, `INSERT INTO partner_nonces (partner, nonce, seen_at, expires_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (partner, nonce) DO UPDATE SET seen_at = excluded.seen_at, expires_at = excluded.expires_at
-		WHERE partner_nonces.expires_at < excluded.seen_at`,
-		partner, nonce, store.Micros(now), store.Micros(expires))
-	if err != nil {
-		return fmt.Errorf("record nonce: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("record nonce: %w", err)
-	}
-	if n == 0 {
-		return oc.Errorf(oc.ENonceReused, "nonce was already used; send a fresh %s with every request", HeaderNonce)
-	}
-	s.maybePrune(ctx, now)
-	return nil
-}
-
 func (s *Service) maybePrune(ctx context.Context, now time.Time) {
 	s.mu.Lock()
 	due := now.Sub(s.lastPrune) >= pruneEvery

@@ -1,0 +1,93 @@
+package partner
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	oc "github.com/opencarbon/opencarbon"
+	"github.com/opencarbon/opencarbon/store"
+)
+
+// nonceReq is one verified request's nonce waiting to be recorded.
+type nonceReq struct {
+	partner, nonce string
+	now, expires   time.Time
+	done           chan error
+}
+
+// nonceBatch records nonces with group commit: the first caller to find no
+// flush running becomes the leader and writes everything pending in one
+// transaction, again and again until nothing is pending; the others wait
+// for their own answer. One fsync then serves many requests, instead of
+// one write transaction per partner request queued on the single SQLite
+// writer. Each caller is answered only after its nonce is durable.
+type nonceBatch struct {
+	pending  []*nonceReq
+	flushing bool
+}
+
+// useNonce records nonce for partner until expires, or refuses it with
+// ENonceReused when a record still in its window exists (also when the
+// same nonce came twice in one batch). An expired record not yet pruned is
+// taken over.
+func (s *Service) useNonce(ctx context.Context, partner, nonce string, now, expires time.Time) error {
+	if expires.Before(now) {
+		expires = now
+	}
+	req := &nonceReq{partner: partner, nonce: nonce, now: now, expires: expires, done: make(chan error, 1)}
+	s.mu.Lock()
+	s.nonces.pending = append(s.nonces.pending, req)
+	if !s.nonces.flushing {
+		s.nonces.flushing = true
+		for len(s.nonces.pending) > 0 {
+			batch := s.nonces.pending
+			s.nonces.pending = nil
+			s.mu.Unlock()
+			s.flushNonces(context.WithoutCancel(ctx), batch)
+			s.mu.Lock()
+		}
+		s.nonces.flushing = false
+	}
+	s.mu.Unlock()
+	select {
+	case err := <-req.done:
+		if err == nil {
+			s.maybePrune(ctx, now)
+		}
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Service) flushNonces(ctx context.Context, batch []*nonceReq) {
+	results := make([]error, len(batch))
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		for i, r := range batch {
+			res, err := tx.ExecContext(ctx, `INSERT INTO partner_nonces (partner, nonce, seen_at, expires_at) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (partner, nonce) DO UPDATE SET seen_at = excluded.seen_at, expires_at = excluded.expires_at
+				WHERE partner_nonces.expires_at < excluded.seen_at`,
+				r.partner, r.nonce, store.Micros(r.now), store.Micros(r.expires))
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			results[i] = nil
+			if n == 0 {
+				results[i] = oc.Errorf(oc.ENonceReused, "nonce was already used; send a fresh %s with every request", HeaderNonce)
+			}
+		}
+		return nil
+	})
+	for i, r := range batch {
+		if err != nil {
+			r.done <- fmt.Errorf("record nonce: %w", err)
+			continue
+		}
+		r.done <- results[i]
+	}
+}
