@@ -85,8 +85,11 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		w.SetConnMaxIdleTime(0)
 		db.write = w
 		// The writer must create the file and switch it to WAL before
-		// readers open it.
-		if err := w.PingContext(ctx); err != nil {
+		// readers open it. Switching a new file to WAL needs an exclusive
+		// lock and answers SQLITE_BUSY at once, without the busy timeout,
+		// while another process does the same (serve and migrate started
+		// together), so it is retried here.
+		if err := pingSQLite(ctx, w); err != nil {
 			w.Close()
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
@@ -104,6 +107,23 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("ping %s: %w", db.Dialect, err)
 	}
 	return db, nil
+}
+
+// pingSQLite opens the writer's connection, retrying SQLITE_BUSY for up to
+// the busy timeout.
+func pingSQLite(ctx context.Context, w *sql.DB) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		err := w.PingContext(ctx)
+		if err == nil || !retryable(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }
 
 func sqliteDSN(path string, writer bool) string {
