@@ -22,7 +22,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"regexp"
 	"slices"
 	"strings"
@@ -40,7 +39,7 @@ var migrations embed.FS
 
 // Migrations is the accounts schema. It refers to partners, so
 // partner.Migrations must be applied first.
-var Migrations = store.Component{Name: "account", FS: mustSub(migrations, "migrations")}
+var Migrations = store.Component{Name: "account", FS: migrations, Dir: "migrations"}
 
 // Consent kinds recorded in the consent log.
 const (
@@ -374,12 +373,4 @@ func newTombstone() string {
 	var b [16]byte
 	rand.Read(b[:])
 	return "erased:" + hex.EncodeToString(b[:])
-}
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	s, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err)
-	}
-	return s
 }

@@ -26,7 +26,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"runtime"
 	"strconv"
 	"strings"
@@ -41,7 +40,7 @@ import (
 var migrations embed.FS
 
 // Migrations is the calc log's schema.
-var Migrations = store.Component{Name: "audit", FS: mustSub(migrations, "migrations")}
+var Migrations = store.Component{Name: "audit", FS: migrations, Dir: "migrations"}
 
 // Head is the end of one shard's chain: the last sequence number and the
 // hash of the last record ("" for an empty chain).
@@ -299,12 +298,4 @@ func trunc(s string) string {
 		return s[:40] + "…"
 	}
 	return s
-}
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err)
-	}
-	return sub
 }

@@ -21,7 +21,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"regexp"
 	"slices"
 	"strings"
@@ -37,7 +36,7 @@ import (
 var migrations embed.FS
 
 // Migrations is the campaigns schema.
-var Migrations = store.Component{Name: "campaign", FS: mustSub(migrations, "migrations")}
+var Migrations = store.Component{Name: "campaign", FS: migrations, Dir: "migrations"}
 
 // LocalLayout is how window edges are written: local wall-clock minutes.
 const LocalLayout = "2006-01-02T15:04"
@@ -422,12 +421,4 @@ func (c *Campaign) Counts(behavior, scenario string) bool {
 		return true
 	}
 	return slices.Contains(c.Behaviors, behavior) || slices.Contains(c.Scenarios, scenario)
-}
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	s, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err)
-	}
-	return s
 }

@@ -21,7 +21,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"sort"
 	"sync"
 	"time"
@@ -34,7 +33,7 @@ import (
 var migrations embed.FS
 
 // Migrations is the honor schema.
-var Migrations = store.Component{Name: "honor", FS: mustSub(migrations, "migrations")}
+var Migrations = store.Component{Name: "honor", FS: migrations, Dir: "migrations"}
 
 // FeedName is the outbox consumer name of the medal checker.
 const FeedName = "medals"
@@ -260,14 +259,6 @@ func (s *Service) Export(ctx context.Context, account int64) (any, error) {
 		return nil, err
 	}
 	return map[string]any{"stats": st, "medals": ms, "bao": b}, nil
-}
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	s, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err)
-	}
-	return s
 }
 
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

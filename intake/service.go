@@ -6,7 +6,6 @@ import (
 	"embed"
 	"errors"
 	"hash/fnv"
-	"io/fs"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -21,7 +20,7 @@ import (
 var migrations embed.FS
 
 // Migrations is the intake's schema (events, usage, acts).
-var Migrations = store.Component{Name: "intake", FS: mustSub(migrations, "migrations")}
+var Migrations = store.Component{Name: "intake", FS: migrations, Dir: "migrations"}
 
 // Outcome statuses.
 const (
@@ -415,12 +414,4 @@ func isCode(err error, codes ...string) bool {
 		}
 	}
 	return false
-}
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err)
-	}
-	return sub
 }

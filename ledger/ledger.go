@@ -44,7 +44,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"sync/atomic"
 	"time"
 
@@ -56,7 +55,7 @@ import (
 var migrations embed.FS
 
 // Migrations is the ledger's schema. It needs no other component.
-var Migrations = store.Component{Name: "ledger", FS: mustSub(migrations, "migrations")}
+var Migrations = store.Component{Name: "ledger", FS: migrations, Dir: "migrations"}
 
 // Synthetic issuer-side accounts. They have no balance row; their balance,
 // when wanted, is the (negated) sum of their postings.
@@ -365,12 +364,4 @@ func split(net int64) (points, debt int64) {
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	s, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err)
-	}
-	return s
 }

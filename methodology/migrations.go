@@ -2,7 +2,6 @@ package methodology
 
 import (
 	"embed"
-	"io/fs"
 
 	"github.com/opencarbon/opencarbon/store"
 )
@@ -12,12 +11,4 @@ var migrationFS embed.FS
 
 // Migrations creates the registry tables (versions, reviews, transitions,
 // reviewers, factors).
-var Migrations = store.Component{Name: "methodology", FS: mustSub(migrationFS, "migrations")}
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	s, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err)
-	}
-	return s
-}
+var Migrations = store.Component{Name: "methodology", FS: migrationFS, Dir: "migrations"}

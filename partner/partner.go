@@ -15,7 +15,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"regexp"
 	"slices"
@@ -32,7 +31,7 @@ import (
 var migrations embed.FS
 
 // Migrations is the partner registry's schema.
-var Migrations = store.Component{Name: "partner", FS: mustSub(migrations, "migrations")}
+var Migrations = store.Component{Name: "partner", FS: migrations, Dir: "migrations"}
 
 // Scopes a partner may hold.
 const (
@@ -377,11 +376,3 @@ func checkWebhookURL(u string) error {
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	s, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err)
-	}
-	return s
-}

@@ -29,7 +29,6 @@ import (
 	"embed"
 	"encoding/base32"
 	"errors"
-	"io/fs"
 	"regexp"
 	"time"
 
@@ -43,7 +42,7 @@ var migrations embed.FS
 
 // Migrations is the reward schema. It refers to no other component's
 // tables; account ids come from package account.
-var Migrations = store.Component{Name: "reward", FS: mustSub(migrations, "migrations")}
+var Migrations = store.Component{Name: "reward", FS: migrations, Dir: "migrations"}
 
 // Offer kinds.
 const (
@@ -163,11 +162,3 @@ func validCode(c string) bool {
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 
 func notFound(what string, args ...any) error { return oc.Errorf(oc.ENotFound, what, args...) }
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	s, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err)
-	}
-	return s
-}

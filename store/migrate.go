@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +20,9 @@ import (
 type Component struct {
 	Name string
 	FS   fs.FS
+	// Dir is the folder of FS holding the files ("" or "." for its root),
+	// so a package can pass its //go:embed migrations/*.sql FS as is.
+	Dir string
 }
 
 type migration struct {
@@ -28,7 +32,11 @@ type migration struct {
 }
 
 func (c Component) migrations(d Dialect) ([]migration, error) {
-	entries, err := fs.ReadDir(c.FS, ".")
+	dir := c.Dir
+	if dir == "" {
+		dir = "."
+	}
+	entries, err := fs.ReadDir(c.FS, dir)
 	if err != nil {
 		return nil, fmt.Errorf("migrations %s: %w", c.Name, err)
 	}
@@ -57,7 +65,7 @@ func (c Component) migrations(d Dialect) ([]migration, error) {
 		if !ok || err != nil {
 			return nil, fmt.Errorf("migrations %s: %q does not start with NNN_", c.Name, name)
 		}
-		body, err := fs.ReadFile(c.FS, name)
+		body, err := fs.ReadFile(c.FS, path.Join(dir, name))
 		if err != nil {
 			return nil, err
 		}

@@ -12,8 +12,10 @@ package webhook
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -25,7 +27,7 @@ import (
 var migrations embed.FS
 
 // Migrations is the outbox's schema.
-var Migrations = store.Component{Name: "webhook", FS: mustSub(migrations, "migrations")}
+var Migrations = store.Component{Name: "webhook", FS: migrations, Dir: "migrations"}
 
 // Topics of outbox messages.
 const (
@@ -316,3 +318,5 @@ func RunPrune(ctx context.Context, db *store.DB, interval, olderThan time.Durati
 		}
 	}
 }
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
