@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	oc "github.com/opencarbon/opencarbon"
 	"github.com/opencarbon/opencarbon/account"
 	"github.com/opencarbon/opencarbon/audit"
 	"github.com/opencarbon/opencarbon/campaign"
@@ -183,17 +182,7 @@ func (e *Env) NoCutlery(tb testing.TB, eventID, person string) (int, string) {
 func (e *Env) wireHonorAndCampaigns(tb testing.TB, demo bool) error {
 	ctx := context.Background()
 	e.Campaigns = campaign.NewService(e.DB, campaign.NewMemBoard())
-	e.Campaigns.Bonus = func(ctx context.Context, tx *store.Tx, b campaign.Bonus) error {
-		if b.Points < 0 {
-			_, err := ledger.ReverseTx(ctx, tx, b.Reverses, b.Ref, "campaign bonus: credit reversed")
-			if oc.ErrorCode(err) == oc.ENotFound {
-				return nil
-			}
-			return err
-		}
-		_, err := ledger.GrantTx(ctx, tx, ledger.Grant{Parent: b.Parent, Sub: b.Sub, Points: b.Points, Ref: b.Ref, ExpiresAt: b.ExpiresAt})
-		return err
-	}
+	e.Campaigns.Bonus = campaign.LedgerBonus
 	e.Accounts.AddEraser(campaign.EraseTx)
 	var err error
 	e.Honor, err = honor.NewService(e.DB, honor.Config{Key: honor.DeriveIssuerKey(SecretKey),
