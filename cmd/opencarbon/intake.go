@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -85,7 +87,7 @@ func seedEvents(ctx context.Context, a *app) error {
 				continue
 			}
 			for vi, v := range m.Doc.Vectors {
-				if v.ExpectMG == 0 || v.Used != (methodology.Usage{}) || !linked(p.Partners, v.Event.Partner) {
+				if v.ExpectMG == 0 || v.Used != (methodology.Usage{}) || !slices.Contains(p.Partners, v.Event.Partner) {
 					continue
 				}
 				n++
@@ -122,19 +124,10 @@ func seedEvents(ctx context.Context, a *app) error {
 	return nil
 }
 
-func linked(partners []string, p string) bool {
-	for _, x := range partners {
-		if x == p {
-			return true
-		}
-	}
-	return false
-}
-
+// clone copies m so the demo can set the act field of each event; it is
+// never nil, unlike maps.Clone of a nil map.
 func clone(m map[string]any) map[string]any {
 	out := make(map[string]any, len(m)+1)
-	for k, v := range m {
-		out[k] = v
-	}
+	maps.Copy(out, m)
 	return out
 }
