@@ -83,11 +83,11 @@ func (w *writer) flushActs() error {
 		chunk := rows[:min(len(rows), 300)]
 		rows = rows[len(chunk):]
 		var sb strings.Builder
-		sb.WriteString(`INSERT INTO intake_acts (account_id, act_key, behavior) VALUES `)
+		sb.WriteString(`INSERT INTO intake_acts (account_id, act_key, behavior_id) VALUES `)
 		values(&sb, w.tx.Dialect, len(chunk), 3)
 		args := make([]any, 0, 3*len(chunk))
 		for _, a := range chunk {
-			args = append(args, a.acct, a.key, a.behavior)
+			args = append(args, a.acct, a.key, w.id(a.behavior))
 		}
 		if err := w.exec(sb.String(), args...); err != nil {
 			return fmt.Errorf("acts: %w", err)
@@ -105,12 +105,12 @@ func (w *writer) flushUsage() error {
 		chunk := rows[:min(len(rows), 200)]
 		rows = rows[len(chunk):]
 		var sb strings.Builder
-		sb.WriteString(`INSERT INTO intake_usage (account_id, behavior, day, partner, scenario, mg, events) VALUES `)
+		sb.WriteString(`INSERT INTO intake_usage (account_id, day, behavior_id, partner, scenario_id, mg, events) VALUES `)
 		values(&sb, w.tx.Dialect, len(chunk), 7)
-		sb.WriteString(` ON CONFLICT (account_id, behavior, day, partner) DO UPDATE SET mg = intake_usage.mg + excluded.mg, events = intake_usage.events + excluded.events`)
+		sb.WriteString(` ON CONFLICT (account_id, day, behavior_id, partner) DO UPDATE SET mg = intake_usage.mg + excluded.mg, events = intake_usage.events + excluded.events`)
 		args := make([]any, 0, 7*len(chunk))
 		for _, u := range chunk {
-			args = append(args, u.acct, u.behavior, u.day, u.partner, u.scenario, w.usageAdd[u], w.usageN[u])
+			args = append(args, u.acct, u.day, w.id(u.behavior), u.partner, w.id(u.scenario), w.usageAdd[u], w.usageN[u])
 		}
 		if err := w.exec(sb.String(), args...); err != nil {
 			return fmt.Errorf("usage: %w", err)

@@ -163,6 +163,8 @@ func rawInsert(tb testing.TB, db *store.DB) time.Duration {
 					var typ, sql string
 					rows.Scan(&typ, &sql)
 					if typ == "table" {
+						// A table renamed by a migration is stored as CREATE TABLE "name".
+						sql = strings.Replace(sql, `CREATE TABLE "`+t+`"`, "CREATE TABLE "+t, 1)
 						ddl = append(ddl, strings.Replace(sql, "CREATE TABLE "+t, "CREATE TABLE raw_"+t, 1))
 					} else {
 						ddl = append(ddl, indexDDL.ReplaceAllString(sql, "${1}raw_${2}${3}raw_${4}"))
@@ -222,12 +224,12 @@ func rawInsert(tb testing.TB, db *store.DB) time.Duration {
 }
 
 // logTableSizes logs the bytes per credited event of each table and its
-// indexes (SQLite dbstat, PostgreSQL pg_total_relation_size).
+// index (SQLite dbstat, PostgreSQL pg_relation_size).
 func logTableSizes(b *testing.B, db *store.DB, credited int) {
-	q := `SELECT tbl_name, SUM(pgsize) FROM dbstat JOIN sqlite_master ON dbstat.name = sqlite_master.name GROUP BY tbl_name ORDER BY 2 DESC`
+	q := `SELECT dbstat.name, SUM(pgsize) FROM dbstat GROUP BY dbstat.name ORDER BY 2 DESC`
 	if db.Dialect == store.Postgres {
-		q = `SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-			WHERE n.nspname = current_schema() AND c.relkind = 'r' ORDER BY 2 DESC`
+		q = `SELECT c.relname, pg_relation_size(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'i', 't') ORDER BY 2 DESC`
 	}
 	rows, err := db.Read().Query(q)
 	if err != nil {

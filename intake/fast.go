@@ -30,6 +30,9 @@ func (w *writer) fast(items []item) ([]Outcome, error) {
 		c ledger.Credit
 		r *creditRow
 	}
+	if err := w.intern(items); err != nil {
+		return nil, err
+	}
 	if err := w.prefetchUsage(items); err != nil {
 		return nil, err
 	}
@@ -58,6 +61,9 @@ func (w *writer) fast(items []item) ([]Outcome, error) {
 			first[k] = i
 		}
 		outs[i] = w.keep(it.partner, it.ev, o, &p)
+	}
+	if w.err != nil {
+		return nil, w.err
 	}
 	cs := make([]ledger.Credit, len(credits))
 	for n, c := range credits {
@@ -99,15 +105,15 @@ func (w *writer) insertEvents(items []item, outs []Outcome, rows []int, credits 
 		chunk := rows[:min(len(rows), 150)]
 		rows = rows[len(chunk):]
 		var sb strings.Builder
-		sb.WriteString(`INSERT INTO intake_events (partner, event_id, body_hash, status, code, message, account_id, sub_id, behavior, scenario, occurred_at, mg, points, calc_id, act_key, created_at) VALUES `)
+		sb.WriteString(`INSERT INTO intake_events (partner, event_id, body_hash, status, code, message, account_id, sub_id, behavior_id, scenario_id, occurred_at, mg, points, calc_id, act_key, created_at) VALUES `)
 		args := make([]any, 0, (cols+2)*len(chunk))
 		for _, i := range chunk {
 			it, o := items[i], outs[i]
 			if c := credits[i]; c != nil {
-				args = append(args, it.partner, it.ev.ID, it.ev.memoHash(), StatusCredited, nil, nil, c.acct, c.sub, it.ev.Behavior, c.scenario,
+				args = append(args, it.partner, it.ev.ID, it.ev.memoHash(), StatusCredited, nil, nil, c.acct, c.sub, w.id(it.ev.Behavior), w.id(c.scenario),
 					store.Micros(it.ev.OccurredAt), o.MG, o.Points, o.CalcID, c.act, store.Micros(w.tx.Now))
 			} else {
-				args = append(args, it.partner, it.ev.ID, it.ev.memoHash(), StatusRejected, o.Code, clip(o.Message, 300), nil, nil, it.ev.Behavior, nil,
+				args = append(args, it.partner, it.ev.ID, it.ev.memoHash(), StatusRejected, o.Code, clip(o.Message, 300), nil, nil, w.id(it.ev.Behavior), nil,
 					store.Micros(it.ev.OccurredAt), 0, 0, nil, nil, store.Micros(w.tx.Now))
 			}
 		}

@@ -102,18 +102,21 @@ func (w *writer) prefetchUsage(items []item) error {
 			args = append(args, a)
 			ph[i] = fmt.Sprintf("$%d", i+3)
 		}
-		rows, err := w.tx.QueryContext(w.ctx, `SELECT account_id, behavior, day, mg FROM intake_usage
-			WHERE day BETWEEN $1 AND $2 AND account_id IN (`+strings.Join(ph, ", ")+`)`, args...)
+		rows, err := w.tx.QueryContext(w.ctx, `SELECT account_id, behavior_id, day, mg FROM intake_usage
+			WHERE account_id IN (`+strings.Join(ph, ", ")+`) AND day BETWEEN $1 AND $2`, args...)
 		if err != nil {
 			return fmt.Errorf("usage: %w", err)
 		}
 		for rows.Next() {
-			var acct, mg int64
-			var behavior string
+			var acct, mg, bid int64
 			var day int
-			if err := rows.Scan(&acct, &behavior, &day, &mg); err != nil {
+			if err := rows.Scan(&acct, &bid, &day, &mg); err != nil {
 				rows.Close()
 				return fmt.Errorf("usage: %w", err)
+			}
+			behavior, ok := w.nameOf[bid]
+			if !ok {
+				continue // a behavior not in this batch
 			}
 			if m := w.used[usageKey(acct, behavior, day/10000)]; m != nil && needs[need{acct, behavior, day / 10000}] {
 				m[day] += mg
@@ -140,7 +143,7 @@ func (w *writer) prefetchActs(pairs map[actPair]bool) error {
 		list = list[len(chunk):]
 		var sb strings.Builder
 		args := make([]any, 0, 2*len(chunk))
-		sb.WriteString(`SELECT account_id, act_key, behavior FROM intake_acts WHERE (account_id, act_key) IN (VALUES `)
+		sb.WriteString(`SELECT a.account_id, a.act_key, n.name FROM intake_acts a JOIN intake_names n ON n.id = a.behavior_id WHERE (a.account_id, a.act_key) IN (VALUES `)
 		if w.tx.Dialect == store.Postgres {
 			for i := range chunk {
 				if i > 0 {

@@ -58,9 +58,13 @@ func (s *Service) Footprint(ctx context.Context, accountID int64, from, to time.
 		return nil, oc.Errorf(oc.EInvalid, "the range is longer than ten years")
 	}
 	fromKey, toKey := dayKey(from), dayKey(to)
-	col := map[string]string{ByScenario: "scenario", ByPartner: "partner", ByDay: "day", ByMonth: "day / 100"}[by]
-	rows, err := s.db.Read().QueryContext(ctx, `SELECT `+col+` AS k, SUM(mg), SUM(events) FROM intake_usage
-		WHERE account_id = $1 AND day BETWEEN $2 AND $3 GROUP BY `+col+` ORDER BY k`, accountID, fromKey, toKey)
+	col := map[string]string{ByScenario: "scenario_id", ByPartner: "partner", ByDay: "day", ByMonth: "day / 100"}[by]
+	q := `SELECT ` + col + ` AS k, SUM(mg) AS mg, SUM(events) AS events FROM intake_usage
+		WHERE account_id = $1 AND day BETWEEN $2 AND $3 GROUP BY ` + col
+	if by == ByScenario {
+		q = `SELECT n.name, u.mg, u.events FROM (` + q + `) u JOIN intake_names n ON n.id = u.k`
+	}
+	rows, err := s.db.Read().QueryContext(ctx, q, accountID, fromKey, toKey)
 	if err != nil {
 		return nil, fmt.Errorf("footprint: %w", err)
 	}
@@ -126,8 +130,10 @@ func (s *Service) Entries(ctx context.Context, accountID int64, cursor string, l
 		}
 		before = n
 	}
-	rows, err := s.db.Read().QueryContext(ctx, `SELECT id, event_id, partner, behavior, COALESCE(scenario, ''), mg, points, COALESCE(calc_id, ''), occurred_at, created_at, reversed_at, COALESCE(reverse_reason, '')
-		FROM intake_events WHERE account_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, accountID, before, limit+1)
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT e.id, e.event_id, e.partner, b.name, COALESCE(s.name, ''), e.mg, e.points, COALESCE(e.calc_id, ''), e.occurred_at, e.created_at, e.reversed_at, COALESCE(e.reverse_reason, '')
+		FROM (SELECT * FROM intake_events WHERE account_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3) e
+		JOIN intake_names b ON b.id = e.behavior_id LEFT JOIN intake_names s ON s.id = e.scenario_id
+		ORDER BY e.id DESC`, accountID, before, limit+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("entries: %w", err)
 	}

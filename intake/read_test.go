@@ -22,6 +22,9 @@ func TestReadSideAt100k(t *testing.T) {
 		const n = 100000
 		base := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 		err := db.InTx(ctx, func(tx *store.Tx) error {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO intake_names (id, name) VALUES (1, 'eleme.no_cutlery'), (2, 'eat'), (3, 'eleme.small_portion'), (4, 'travel.metro_trip')`); err != nil {
+				return err
+			}
 			for acct := int64(1); acct <= 3; acct++ {
 				count := n
 				if acct > 1 {
@@ -30,14 +33,14 @@ func TestReadSideAt100k(t *testing.T) {
 				for i := 0; i < count; i += 500 {
 					var sb strings.Builder
 					args := []any{}
-					sb.WriteString(`INSERT INTO intake_events (partner, event_id, body_hash, status, account_id, sub_id, behavior, scenario, occurred_at, mg, points, calc_id, created_at) VALUES `)
+					sb.WriteString(`INSERT INTO intake_events (partner, event_id, body_hash, status, account_id, sub_id, behavior_id, scenario_id, occurred_at, mg, points, calc_id, created_at) VALUES `)
 					for k := i; k < min(count, i+500); k++ {
 						if k > i {
 							sb.WriteString(", ")
 						}
 						at := store.Micros(base.Add(time.Duration(k) * 5 * time.Minute))
 						args = append(args, fmt.Sprintf("r%d-%d", acct, k), at)
-						fmt.Fprintf(&sb, "('eleme', $%d, 'h', 'credited', %d, 1, 'eleme.no_cutlery', 'eat', $%d, 11130, 11, '0-1', 0)", len(args)-1, acct, len(args))
+						fmt.Fprintf(&sb, "('eleme', $%d, 'h', 'credited', %d, 1, 1, 2, $%d, 11130, 11, '0-1', 0)", len(args)-1, acct, len(args))
 					}
 					if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
 						return err
@@ -45,8 +48,8 @@ func TestReadSideAt100k(t *testing.T) {
 				}
 				for d := 0; d < 365; d++ {
 					day := base.AddDate(0, 0, d)
-					for _, b := range []string{"eleme.no_cutlery", "eleme.small_portion", "travel.metro_trip"} {
-						if _, err := tx.ExecContext(ctx, `INSERT INTO intake_usage (account_id, behavior, day, partner, scenario, mg, events) VALUES ($1, $2, $3, 'eleme', 'eat', 1000, 1)`,
+					for _, b := range []int{1, 3, 4} {
+						if _, err := tx.ExecContext(ctx, `INSERT INTO intake_usage (account_id, behavior_id, day, partner, scenario_id, mg, events) VALUES ($1, $2, $3, 'eleme', 2, 1000, 1)`,
 							acct, b, day.Year()*10000+int(day.Month())*100+day.Day()); err != nil {
 							return err
 						}
@@ -85,8 +88,8 @@ func TestReadSideAt100k(t *testing.T) {
 		}
 		if db.Dialect == store.SQLite {
 			for q, want := range map[string]string{
-				`SELECT scenario, SUM(mg) FROM intake_usage WHERE account_id = 1 AND day BETWEEN 20260101 AND 20261231 GROUP BY scenario`: "SEARCH intake_usage USING",
-				`SELECT id FROM intake_events WHERE account_id = 2 AND id < 99999 ORDER BY id DESC LIMIT 51`:                              "INDEX intake_events_account (account_id=? AND id<?)",
+				`SELECT scenario_id, SUM(mg) FROM intake_usage WHERE account_id = 1 AND day BETWEEN 20260101 AND 20261231 GROUP BY scenario_id`: "SEARCH intake_usage USING PRIMARY KEY (account_id=? AND day>? AND day<?)",
+				`SELECT id FROM intake_events WHERE account_id = 2 AND id < 99999 ORDER BY id DESC LIMIT 51`:                                    "INDEX intake_events_account (account_id=? AND id<?)",
 			} {
 				plan := explain(t, db, q)
 				if !strings.Contains(plan, want) || strings.Contains(plan, "SCAN intake_") {

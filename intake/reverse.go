@@ -47,9 +47,11 @@ func (s *Service) Reverse(ctx context.Context, partner, eventID, reason string) 
 			calcID, actKey, prevReason sql.NullString
 			reversedAt                 sql.NullInt64
 		)
-		err := tx.QueryRowContext(ctx, `SELECT status, account_id, sub_id, behavior, COALESCE(scenario, ''), occurred_at, mg, points, calc_id, act_key, reversed_at, reverse_reason
-			FROM intake_events WHERE partner = $1 AND event_id = $2`, partner, eventID).
-			Scan(&status, &acct, &sub, &behavior, &scenario, &occurred, &mg, &points, &calcID, &actKey, &reversedAt, &prevReason)
+		var behaviorID int64
+		err := tx.QueryRowContext(ctx, `SELECT e.status, e.account_id, e.sub_id, e.behavior_id, b.name, COALESCE(s.name, ''), e.occurred_at, e.mg, e.points, e.calc_id, e.act_key, e.reversed_at, e.reverse_reason
+			FROM intake_events e JOIN intake_names b ON b.id = e.behavior_id LEFT JOIN intake_names s ON s.id = e.scenario_id
+			WHERE e.partner = $1 AND e.event_id = $2`, partner, eventID).
+			Scan(&status, &acct, &sub, &behaviorID, &behavior, &scenario, &occurred, &mg, &points, &calcID, &actKey, &reversedAt, &prevReason)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && status != StatusCredited) {
 			return oc.Errorf(oc.ENotCredited, "partner %s has no credited event %q", partner, eventID)
 		}
@@ -71,12 +73,12 @@ func (s *Service) Reverse(ctx context.Context, partner, eventID, reason string) 
 			return fmt.Errorf("mark reversed: %w", err)
 		}
 		day, _, _ := dayKeys(store.Time(occurred), eng.Location())
-		if _, err := tx.ExecContext(ctx, `UPDATE intake_usage SET mg = mg - $1, events = events - 1 WHERE account_id = $2 AND behavior = $3 AND day = $4 AND partner = $5`,
-			mg, acct.Int64, behavior, day, partner); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE intake_usage SET mg = mg - $1, events = events - 1 WHERE account_id = $2 AND day = $3 AND behavior_id = $4 AND partner = $5`,
+			mg, acct.Int64, day, behaviorID, partner); err != nil {
 			return fmt.Errorf("release usage: %w", err)
 		}
 		if actKey.Valid {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM intake_acts WHERE account_id = $1 AND act_key = $2 AND behavior = $3`, acct.Int64, actKey.String, behavior); err != nil {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM intake_acts WHERE account_id = $1 AND act_key = $2 AND behavior_id = $3`, acct.Int64, actKey.String, behaviorID); err != nil {
 				return fmt.Errorf("release act: %w", err)
 			}
 		}

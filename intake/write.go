@@ -48,6 +48,10 @@ type writer struct {
 	// fast path, the behaviors already stored for them.
 	storedActs map[actPair]map[string]bool
 
+	names  map[string]int64 // interned behavior and scenario names (names.go)
+	nameOf map[int64]string
+	err    error // a failure found while building rows; fails finish
+
 	// Rows of kept events written with multi-row INSERTs in finish.
 	calcRows []audit.Row
 	acts     map[actRow]bool
@@ -67,12 +71,16 @@ func newWriter(ctx context.Context, tx *store.Tx, s *Service, eng *methodology.E
 	}
 	return &writer{ctx: ctx, tx: tx, s: s, eng: eng, head: head, stmts: map[string]*sql.Stmt{},
 		known: map[string]Outcome{}, hashes: map[string]string{}, resolved: map[string]resolution{}, used: map[string]map[int]int64{}, locked: map[int64]bool{},
-		acts: map[actRow]bool{}, usageAdd: map[usageRow]int64{}, usageN: map[usageRow]int64{}}, nil
+		acts: map[actRow]bool{}, usageAdd: map[usageRow]int64{}, usageN: map[usageRow]int64{},
+		names: map[string]int64{}, nameOf: map[int64]string{}}, nil
 }
 
 // finish stores the chain head reached by the batch and closes the
 // statements prepared for it.
 func (w *writer) finish() error {
+	if w.err != nil {
+		return w.err
+	}
 	if err := audit.InsertTx(w.ctx, stmtExec{w}, w.tx.Dialect, w.calcRows); err != nil {
 		return err
 	}
@@ -186,6 +194,9 @@ func Ref(partner, eventID string) string { return "evt:" + partner + ":" + event
 // reports a uniqueness race lost to another writer (retry after commit);
 // err is returned only when the transaction itself is unusable.
 func (w *writer) one(partner string, ev *Event) (o Outcome, again bool, err error) {
+	if err := w.internEvent(ev); err != nil {
+		return o, false, err
+	}
 	if err := w.exec(`SAVEPOINT ev`); err != nil {
 		return o, false, fmt.Errorf("savepoint: %w", err)
 	}
@@ -266,9 +277,9 @@ func (w *writer) decide(partner string, ev *Event, head *audit.Head, p *pending,
 			p.reject = &o
 			return o, nil
 		}
-		err := w.exec(`INSERT INTO intake_events (partner, event_id, body_hash, status, code, message, behavior, occurred_at, created_at)
+		err := w.exec(`INSERT INTO intake_events (partner, event_id, body_hash, status, code, message, behavior_id, occurred_at, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			partner, ev.ID, hash, StatusRejected, code, clip(msg, 300), ev.Behavior, store.Micros(ev.OccurredAt), store.Micros(tx.Now))
+			partner, ev.ID, hash, StatusRejected, code, clip(msg, 300), w.id(ev.Behavior), store.Micros(ev.OccurredAt), store.Micros(tx.Now))
 		return o, err
 	}
 	switch {
@@ -351,9 +362,9 @@ func (w *writer) decide(partner string, ev *Event, head *audit.Head, p *pending,
 	if err != nil {
 		return Outcome{}, err
 	}
-	if err := w.exec(`INSERT INTO intake_events (partner, event_id, body_hash, status, account_id, sub_id, behavior, scenario, occurred_at, mg, points, calc_id, act_key, created_at)
+	if err := w.exec(`INSERT INTO intake_events (partner, event_id, body_hash, status, account_id, sub_id, behavior_id, scenario_id, occurred_at, mg, points, calc_id, act_key, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-		partner, ev.ID, hash, StatusCredited, acct, sub, ev.Behavior, scenario, store.Micros(ev.OccurredAt), res.MG, cr.Points, calcID, act, store.Micros(tx.Now)); err != nil {
+		partner, ev.ID, hash, StatusCredited, acct, sub, w.id(ev.Behavior), w.id(scenario), store.Micros(ev.OccurredAt), res.MG, cr.Points, calcID, act, store.Micros(tx.Now)); err != nil {
 		return Outcome{}, fmt.Errorf("record event: %w", err)
 	}
 	err = webhook.EnqueueTx(ctx, tx, webhook.TopicCreditCreated, partner, acct, webhook.CreditBody{
@@ -402,13 +413,13 @@ func (w *writer) usage(acct int64, behavior string, day, from, to int) (methodol
 		}
 		w.locked[lk] = true
 	}
-	const q = `SELECT day, mg FROM intake_usage WHERE account_id = $1 AND behavior = $2 AND day BETWEEN $3 AND $4`
+	const q = `SELECT day, mg FROM intake_usage WHERE account_id = $1 AND day BETWEEN $2 AND $3 AND behavior_id = $4`
 	var rows *sql.Rows
 	var err error
 	if st := w.stmt(q); st != nil {
-		rows, err = st.QueryContext(ctx, acct, behavior, from, to)
+		rows, err = st.QueryContext(ctx, acct, from, to, w.id(behavior))
 	} else {
-		rows, err = tx.QueryContext(ctx, q, acct, behavior, from, to)
+		rows, err = tx.QueryContext(ctx, q, acct, from, to, w.id(behavior))
 	}
 	if err != nil {
 		return u, fmt.Errorf("usage: %w", err)
@@ -452,7 +463,8 @@ func (w *writer) excludedBy(acct int64, actKey string, behaviors []string) (stri
 		ph[i] = fmt.Sprintf("$%d", i+3)
 	}
 	var b string
-	err := w.queryRow(`SELECT behavior FROM intake_acts WHERE account_id = $1 AND act_key = $2 AND behavior IN (`+strings.Join(ph, ", ")+`) LIMIT 1`, args...).Scan(&b)
+	err := w.queryRow(`SELECT n.name FROM intake_acts a JOIN intake_names n ON n.id = a.behavior_id
+		WHERE a.account_id = $1 AND a.act_key = $2 AND n.name IN (`+strings.Join(ph, ", ")+`) LIMIT 1`, args...).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}

@@ -1,0 +1,110 @@
+package intake_test
+
+import (
+	"context"
+	"io/fs"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/opencarbon/opencarbon/account"
+	"github.com/opencarbon/opencarbon/intake"
+	"github.com/opencarbon/opencarbon/ledger"
+	"github.com/opencarbon/opencarbon/store"
+	"github.com/opencarbon/opencarbon/store/storetest"
+)
+
+// TestMigrateNames: rows written under schema version 1 (behavior and
+// scenario as text) read the same after migration 2 interns the names, and
+// the migrated event can still be reversed.
+func TestMigrateNames(t *testing.T) {
+	v1 := fstest.MapFS{}
+	err := fs.WalkDir(intake.Migrations.FS, intake.Migrations.Dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.Contains(p, "/001_") {
+			return err
+		}
+		b, err := fs.ReadFile(intake.Migrations.FS, p)
+		v1[p] = &fstest.MapFile{Data: b}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := store.Component{Name: intake.Migrations.Name, FS: v1, Dir: intake.Migrations.Dir}
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			ctx := context.Background()
+			db := storetest.Open(t, d, append(comps[:len(comps)-1:len(comps)-1], old)...)
+			e := newEnv(t, db, intake.Config{})
+			acct := e.open("alice", "eleme")
+			e.svc.Close()
+			var sub int64
+			occurred := time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Second)
+			day := occurred.In(e.eng.Location())
+			dayKey := day.Year()*10000 + int(day.Month())*100 + day.Day()
+			// A credit as version 1 stored it, with its ledger entry.
+			ev := cutlery("v1-evt", "alice", "V1")
+			ev.OccurredAt = occurred
+			err := db.InTx(ctx, func(tx *store.Tx) error {
+				var err error
+				if _, sub, err = account.ResolveTx(ctx, tx, "alice", "eleme"); err != nil {
+					return err
+				}
+				if _, err := ledger.CreditTx(ctx, tx, ledger.Credit{Parent: acct, Sub: sub, MG: 11130, Ref: intake.Ref("eleme", "v1-evt"), CalcID: "0-1"}); err != nil {
+					return err
+				}
+				stmts := []struct {
+					q    string
+					args []any
+				}{
+					{`INSERT INTO intake_events (partner, event_id, body_hash, status, account_id, sub_id, behavior, scenario, occurred_at, mg, points, calc_id, act_key, created_at)
+						VALUES ('eleme', 'v1-evt', $1, 'credited', $2, $3, 'eleme.no_cutlery', 'eat', $4, 11130, 11, '0-1', 'V1', $5)`,
+						[]any{ev.Hash(), acct, sub, store.Micros(occurred), store.Micros(tx.Now)}},
+					{`INSERT INTO intake_usage (account_id, behavior, day, partner, scenario, mg, events) VALUES ($1, 'eleme.no_cutlery', $2, 'eleme', 'eat', 11130, 1)`, []any{acct, dayKey}},
+					{`INSERT INTO intake_acts (account_id, act_key, behavior) VALUES ($1, 'V1', 'eleme.no_cutlery')`, []any{acct}},
+					{`INSERT INTO intake_events (partner, event_id, body_hash, status, code, message, behavior, occurred_at, created_at)
+						VALUES ('eleme', 'v1-old', 'h', 'rejected', 'too_old', 'old', 'someone.unknown', 0, 0)`, nil},
+				}
+				for _, s := range stmts {
+					if _, err := tx.ExecContext(ctx, s.q, s.args...); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Migrate(ctx, intake.Migrations); err != nil {
+				t.Fatalf("migrate to version 2: %v", err)
+			}
+			e.svc = intake.NewService(db, fixedEngine{e.eng}, intake.Config{})
+			t.Cleanup(e.svc.Close)
+			es, _, err := e.svc.Entries(ctx, acct, "", 10)
+			if err != nil || len(es) != 1 || es[0].Behavior != "eleme.no_cutlery" || es[0].Scenario != "eat" || es[0].MG != 11130 {
+				t.Fatalf("entries after migration: %+v %v", es, err)
+			}
+			fp, err := e.svc.Footprint(ctx, acct, day.AddDate(0, 0, -1), day.AddDate(0, 0, 1), intake.ByScenario)
+			if err != nil || fp.TotalMG != 11130 || len(fp.Buckets) != 1 || fp.Buckets[0].Key != "eat" {
+				t.Fatalf("footprint after migration: %+v %v", fp, err)
+			}
+			// The migrated event is a duplicate, its act still excludes, and
+			// the rejection stays remembered.
+			again := cutlery("v1-evt", "alice", "V1")
+			again.OccurredAt = occurred
+			sameAct := cutlery("v2-evt", "alice", "V1")
+			out, err := e.svc.Submit(ctx, "eleme", []intake.Event{again, sameAct})
+			if err != nil || out[0].Status != intake.StatusDuplicate || out[1].Code != "excluded_by" {
+				t.Fatalf("after migration: %+v %v", out, err)
+			}
+			if r, err := e.svc.Reverse(ctx, "eleme", "v1-evt", "test"); err != nil || r.MG != 11130 {
+				t.Fatalf("reverse migrated event: %+v %v", r, err)
+			}
+			fp, _ = e.svc.Footprint(ctx, acct, day.AddDate(0, 0, -1), day.AddDate(0, 0, 1), intake.ByScenario)
+			if fp.TotalMG != 0 {
+				t.Fatalf("footprint after reversal: %+v", fp)
+			}
+		})
+	}
+}
