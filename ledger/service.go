@@ -101,20 +101,20 @@ const MaxEntries = 500
 // Entries returns parent's entries newest first, limit per page (1 to
 // MaxEntries; 0 means 50), after cursor ("" for the first page). next is
 // the cursor of the following page, "" after the last. Pages are keyset on
-// (created_at, id) through the ledger_tx_parent index, so they cost the same
+// id through the ledger_tx_parent (parent, id) index, so they cost the same
 // for an account with 100 k entries. Errors: EInvalid (bad cursor).
 func (s *Service) Entries(ctx context.Context, parent int64, cursor string, limit int) (entries []Entry, next string, err error) {
 	if limit <= 0 {
 		limit = 50
 	}
 	limit = min(limit, MaxEntries)
-	at, id := int64(1<<62), int64(1<<62)
+	id := int64(1 << 62)
 	if cursor != "" {
-		if at, id, err = parseCursor(cursor); err != nil {
+		if id, err = parseCursor(cursor); err != nil {
 			return nil, "", err
 		}
 	}
-	rows, err := s.db.Read().QueryContext(ctx, entriesSQL, parent, at, id, limit+1)
+	rows, err := s.db.Read().QueryContext(ctx, entriesSQL, parent, id, limit+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("ledger entries %d: %w", parent, err)
 	}
@@ -134,8 +134,7 @@ func (s *Service) Entries(ctx context.Context, parent int64, cursor string, limi
 	}
 	if len(entries) > limit {
 		entries = entries[:limit]
-		last := entries[limit-1]
-		next = strconv.FormatInt(store.Micros(last.At), 10) + "." + strconv.FormatInt(last.ID, 10)
+		next = strconv.FormatInt(entries[limit-1].ID, 10)
 	}
 	return entries, next, nil
 }
@@ -145,20 +144,26 @@ func (s *Service) Entries(ctx context.Context, parent int64, cursor string, limi
 const entriesSQL = `SELECT t.id, t.kind, t.ref, t.calc_id, t.sub, t.debt, COALESCE(t.note, ''), t.created_at,
 	COALESCE(SUM(CASE WHEN p.asset = 'mg' THEN (CASE WHEN p.dst > 0 THEN p.amount ELSE -p.amount END) ELSE 0 END), 0),
 	COALESCE(SUM(CASE WHEN p.asset = 'points' THEN (CASE WHEN p.dst > 0 THEN p.amount ELSE -p.amount END) ELSE 0 END), 0)
-	FROM (SELECT * FROM ledger_tx WHERE parent = $1 AND (created_at, id) < ($2, $3)
-	      ORDER BY created_at DESC, id DESC LIMIT $4) t
+	FROM (SELECT * FROM ledger_tx WHERE parent = $1 AND id < $2 ORDER BY id DESC LIMIT $3) t
 	LEFT JOIN ledger_postings p ON p.tx_id = t.id
 	GROUP BY t.id, t.kind, t.ref, t.calc_id, t.sub, t.debt, t.note, t.created_at
-	ORDER BY t.created_at DESC, t.id DESC`
+	ORDER BY t.id DESC`
 
-func parseCursor(c string) (at, id int64, err error) {
-	a, b, ok := strings.Cut(c, ".")
-	at, err1 := strconv.ParseInt(a, 10, 64)
-	id, err2 := strconv.ParseInt(b, 10, 64)
-	if !ok || err1 != nil || err2 != nil || at < 0 || id < 0 {
-		return 0, 0, oc.Errorf(oc.EInvalid, "bad cursor %q", c)
+// parseCursor reads a cursor: a transaction id, or "<micros>.<id>" as
+// cursors were written before the index dropped created_at.
+func parseCursor(c string) (int64, error) {
+	s := c
+	if before, after, ok := strings.Cut(c, "."); ok {
+		if at, err := strconv.ParseInt(before, 10, 64); err != nil || at < 0 {
+			return 0, oc.Errorf(oc.EInvalid, "bad cursor %q", c)
+		}
+		s = after
 	}
-	return at, id, nil
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id < 0 {
+		return 0, oc.Errorf(oc.EInvalid, "bad cursor %q", c)
+	}
+	return id, nil
 }
 
 // AccountExport is the ledger's section of a person's export.
