@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	oc "github.com/opencarbon/opencarbon"
+	"github.com/opencarbon/opencarbon/account"
 	"github.com/opencarbon/opencarbon/methodology"
 	"github.com/opencarbon/opencarbon/store"
 )
@@ -35,6 +36,9 @@ func (w *writer) prefetchUsage(items []item) error {
 	pairs := map[actPair]bool{}
 	accts := map[int64]bool{}
 	minYear, maxYear := 9999, 0
+	if err := w.resolveMany(items); err != nil {
+		return err
+	}
 	for _, it := range items {
 		ev := it.ev
 		if _, known := w.known[it.partner+"\x00"+ev.ID]; known {
@@ -126,6 +130,36 @@ func (w *writer) prefetchUsage(items []item) error {
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("usage: %w", err)
 		}
+	}
+	return nil
+}
+
+// resolveMany resolves the people of items that are not yet resolved with
+// account.ResolveManyTx (a few queries for the whole batch) into the
+// writer's cache, which resolve then answers from.
+func (w *writer) resolveMany(items []item) error {
+	var keys []account.Key
+	seen := map[string]bool{}
+	for _, it := range items {
+		k := it.partner + "\x00" + it.ev.Person
+		if _, done := w.resolved[k]; done || seen[k] {
+			continue
+		}
+		if _, known := w.known[it.partner+"\x00"+it.ev.ID]; known {
+			continue
+		}
+		seen[k] = true
+		keys = append(keys, account.Key{Person: it.ev.Person, Partner: it.partner})
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	ts, err := account.ResolveManyTx(w.ctx, w.tx, keys)
+	if err != nil {
+		return err
+	}
+	for i, k := range keys {
+		w.resolved[k.Partner+"\x00"+k.Person] = resolution{ts[i].AccountID, ts[i].SubID, ts[i].Err}
 	}
 	return nil
 }
