@@ -118,7 +118,7 @@ var indexDDL = regexp.MustCompile(`(?is)^(CREATE (?:UNIQUE )?INDEX )(\S+)( ON )(
 
 // rawInsert copies the rows of rawTables into empty twins with the same
 // columns and indexes using multi-row INSERTs in one transaction, and
-// returns the time the inserts took.
+// returns the time the inserts took (the best of three copies).
 func rawInsert(tb testing.TB, db *store.DB) time.Duration {
 	ctx := context.Background()
 	type tableRows struct {
@@ -148,79 +148,91 @@ func rawInsert(tb testing.TB, db *store.DB) time.Duration {
 		rows.Close()
 		all = append(all, tr)
 	}
-	// Twins with the same columns and indexes.
-	err := db.InTx(ctx, func(tx *store.Tx) error {
-		for _, t := range rawTables {
-			var ddl []string
-			if tx.Dialect == store.Postgres {
-				ddl = []string{`CREATE TABLE raw_` + t + ` (LIKE ` + t + ` INCLUDING ALL)`}
-			} else {
-				rows, err := tx.QueryContext(ctx, `SELECT type, sql FROM sqlite_master WHERE tbl_name = $1 AND sql IS NOT NULL ORDER BY type DESC`, t)
-				if err != nil {
-					return err
-				}
-				for rows.Next() {
-					var typ, sql string
-					rows.Scan(&typ, &sql)
-					if typ == "table" {
-						// A table renamed by a migration is stored as CREATE TABLE "name".
-						sql = strings.Replace(sql, `CREATE TABLE "`+t+`"`, "CREATE TABLE "+t, 1)
-						ddl = append(ddl, strings.Replace(sql, "CREATE TABLE "+t, "CREATE TABLE raw_"+t, 1))
-					} else {
-						ddl = append(ddl, indexDDL.ReplaceAllString(sql, "${1}raw_${2}${3}raw_${4}"))
-					}
-				}
-				rows.Close()
-			}
-			for _, s := range ddl {
-				if _, err := tx.ExecContext(ctx, s); err != nil {
-					return fmt.Errorf("%s: %w", s, err)
+	// The ceiling is the best of three copies: the machine is shared.
+	best := time.Duration(1 << 62)
+	for rep := 0; rep < 3; rep++ {
+		if rep > 0 {
+			for _, t := range rawTables {
+				if _, err := db.Write().Exec(`DROP TABLE raw_` + t); err != nil {
+					tb.Fatal(err)
 				}
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	start := time.Now()
-	err = db.InTx(ctx, func(tx *store.Tx) error {
-		for _, tr := range all {
-			per := max(1, 4000/len(tr.cols))
-			for i := 0; i < len(tr.rows); i += per {
-				chunk := tr.rows[i:min(len(tr.rows), i+per)]
-				var sb strings.Builder
-				args := make([]any, 0, len(chunk)*len(tr.cols))
-				sb.WriteString("INSERT INTO raw_" + tr.name + " (" + strings.Join(tr.cols, ", ") + ") VALUES ")
-				for r, row := range chunk {
-					if r > 0 {
-						sb.WriteString(", ")
+		// Twins with the same columns and indexes.
+		err := db.InTx(ctx, func(tx *store.Tx) error {
+			for _, t := range rawTables {
+				var ddl []string
+				if tx.Dialect == store.Postgres {
+					ddl = []string{`CREATE TABLE raw_` + t + ` (LIKE ` + t + ` INCLUDING ALL)`}
+				} else {
+					rows, err := tx.QueryContext(ctx, `SELECT type, sql FROM sqlite_master WHERE tbl_name = $1 AND sql IS NOT NULL ORDER BY type DESC`, t)
+					if err != nil {
+						return err
 					}
-					sb.WriteString("(")
-					for c := range row {
-						if c > 0 {
+					for rows.Next() {
+						var typ, sql string
+						rows.Scan(&typ, &sql)
+						if typ == "table" {
+							// A table renamed by a migration is stored as CREATE TABLE "name".
+							sql = strings.Replace(sql, `CREATE TABLE "`+t+`"`, "CREATE TABLE "+t, 1)
+							ddl = append(ddl, strings.Replace(sql, "CREATE TABLE "+t, "CREATE TABLE raw_"+t, 1))
+						} else {
+							ddl = append(ddl, indexDDL.ReplaceAllString(sql, "${1}raw_${2}${3}raw_${4}"))
+						}
+					}
+					rows.Close()
+				}
+				for _, s := range ddl {
+					if _, err := tx.ExecContext(ctx, s); err != nil {
+						return fmt.Errorf("%s: %w", s, err)
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		start := time.Now()
+		err = db.InTx(ctx, func(tx *store.Tx) error {
+			for _, tr := range all {
+				per := max(1, 4000/len(tr.cols))
+				for i := 0; i < len(tr.rows); i += per {
+					chunk := tr.rows[i:min(len(tr.rows), i+per)]
+					var sb strings.Builder
+					args := make([]any, 0, len(chunk)*len(tr.cols))
+					sb.WriteString("INSERT INTO raw_" + tr.name + " (" + strings.Join(tr.cols, ", ") + ") VALUES ")
+					for r, row := range chunk {
+						if r > 0 {
 							sb.WriteString(", ")
 						}
-						args = append(args, row[c])
-						if tx.Dialect == store.SQLite {
-							sb.WriteString("?") // numbered names are looked up linearly by SQLite
-						} else {
-							fmt.Fprintf(&sb, "$%d", len(args))
+						sb.WriteString("(")
+						for c := range row {
+							if c > 0 {
+								sb.WriteString(", ")
+							}
+							args = append(args, row[c])
+							if tx.Dialect == store.SQLite {
+								sb.WriteString("?") // numbered names are looked up linearly by SQLite
+							} else {
+								fmt.Fprintf(&sb, "$%d", len(args))
+							}
 						}
+						sb.WriteString(")")
 					}
-					sb.WriteString(")")
-				}
-				if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
-					return fmt.Errorf("raw insert %s: %w", tr.name, err)
+					if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
+						return fmt.Errorf("raw insert %s: %w", tr.name, err)
+					}
 				}
 			}
+			return nil
+		})
+		if err != nil {
+			tb.Fatal(err)
 		}
-		return nil
-	})
-	if err != nil {
-		tb.Fatal(err)
+		best = min(best, time.Since(start))
 	}
-	return time.Since(start)
+	return best
 }
 
 // logTableSizes logs the bytes per credited event of each table and its
