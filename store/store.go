@@ -48,6 +48,7 @@ type DB struct {
 
 	write *sql.DB
 	read  *sql.DB
+	stmts *stmtCache // SQLite: statements prepared on the writer connection
 
 	// Now returns the current time; tests may replace it before use.
 	Now func() time.Time
@@ -84,6 +85,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		w.SetConnMaxLifetime(0)
 		w.SetConnMaxIdleTime(0)
 		db.write = w
+		db.stmts = newStmtCache()
 		// The writer must create the file and switch it to WAL before
 		// readers open it. Switching a new file to WAL needs an exclusive
 		// lock and answers SQLITE_BUSY at once, without the busy timeout,
@@ -146,6 +148,9 @@ func sqliteDSN(path string, writer bool) string {
 // Close closes every pool.
 func (db *DB) Close() error {
 	var err error
+	if db.stmts != nil {
+		db.stmts.close()
+	}
 	if db.write != nil {
 		err = db.write.Close()
 	}
@@ -174,6 +179,9 @@ type Tx struct {
 	*sql.Tx
 	Now     time.Time
 	Dialect Dialect
+
+	cache *stmtCache           // SQLite only (stmtcache.go)
+	local map[string]*sql.Stmt // cached statements bound to this transaction
 }
 
 // InTx runs fn in a write transaction and commits it if fn returns nil.
@@ -195,7 +203,11 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	tx := &Tx{Tx: stx, Now: db.Now().UTC(), Dialect: db.Dialect}
+	tx := &Tx{Tx: stx, Now: db.Now().UTC(), Dialect: db.Dialect, cache: db.stmts}
+	if db.stmts != nil {
+		// After the transaction, when the writer connection is free.
+		defer db.stmts.prepareWanted(ctx, db.write)
+	}
 	defer stx.Rollback()
 	if err := fn(tx); err != nil {
 		return err

@@ -1,0 +1,124 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+)
+
+// SQLite parses every statement it runs; for the multi-row INSERTs of a
+// group commit parsing is a large part of the cost. stmtCache keeps the
+// statements that write transactions run again and again prepared on the
+// single writer connection, and Tx runs them through it. A statement is
+// prepared after it was seen prepareAfter times (so one-off statements,
+// like the tail of a chunked insert, are not), outside any transaction,
+// since the writer pool has one connection. PostgreSQL needs none of this:
+// pgx caches prepared statements per connection itself.
+type stmtCache struct {
+	mu     sync.Mutex
+	stmts  map[string]*sql.Stmt
+	seen   map[string]int
+	wanted []string
+}
+
+const (
+	stmtCacheMax = 256
+	prepareAfter = 3
+	seenMax      = 4096
+)
+
+func newStmtCache() *stmtCache {
+	return &stmtCache{stmts: map[string]*sql.Stmt{}, seen: map[string]int{}}
+}
+
+// get returns q prepared, or nil after counting the sighting.
+func (c *stmtCache) get(q string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st := c.stmts[q]; st != nil {
+		return st
+	}
+	if len(c.stmts)+len(c.wanted) >= stmtCacheMax {
+		return nil
+	}
+	if len(c.seen) >= seenMax {
+		clear(c.seen)
+	}
+	c.seen[q]++
+	if c.seen[q] == prepareAfter {
+		c.wanted = append(c.wanted, q)
+		delete(c.seen, q)
+	}
+	return nil
+}
+
+// prepareWanted prepares the statements wanted since the last call on
+// pool. A statement that fails to prepare is simply run unprepared.
+func (c *stmtCache) prepareWanted(ctx context.Context, pool *sql.DB) {
+	c.mu.Lock()
+	wanted := c.wanted
+	c.wanted = nil
+	c.mu.Unlock()
+	for _, q := range wanted {
+		st, err := pool.PrepareContext(ctx, q)
+		if err != nil {
+			continue
+		}
+		c.mu.Lock()
+		c.stmts[q] = st
+		c.mu.Unlock()
+	}
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for q, st := range c.stmts {
+		st.Close()
+		delete(c.stmts, q)
+	}
+}
+
+// stmt returns q bound to tx if it is prepared in the cache.
+func (tx *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
+	if tx.cache == nil {
+		return nil
+	}
+	if st := tx.local[q]; st != nil {
+		return st
+	}
+	ps := tx.cache.get(q)
+	if ps == nil {
+		return nil
+	}
+	st := tx.Tx.StmtContext(ctx, ps)
+	if tx.local == nil {
+		tx.local = map[string]*sql.Stmt{}
+	}
+	tx.local[q] = st
+	return st
+}
+
+// ExecContext runs q in the transaction, prepared when it is cached.
+func (tx *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := tx.stmt(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return tx.Tx.ExecContext(ctx, q, args...)
+}
+
+// QueryContext runs q in the transaction, prepared when it is cached.
+func (tx *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := tx.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return tx.Tx.QueryContext(ctx, q, args...)
+}
+
+// QueryRowContext runs q in the transaction, prepared when it is cached.
+func (tx *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := tx.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return tx.Tx.QueryRowContext(ctx, q, args...)
+}
