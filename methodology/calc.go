@@ -55,7 +55,30 @@ type Calc struct {
 // Canonical returns the deterministic JSON bytes of the record (sorted
 // keys, no whitespace, times in UTC): the same calc always gives the same
 // bytes. It is what Hash covers and what should be stored.
+//
+// The bytes are those of encoding/json.Marshal (the hash of every stored
+// record depends on them); a hand-written appender produces them several
+// times faster, and json.Marshal is used for what it does not handle.
 func (c *Calc) Canonical() []byte {
+	return c.AppendCanonical(make([]byte, 0, canonicalSizeHint))
+}
+
+// AppendCanonical appends Canonical() to b, so a caller that only hashes
+// the bytes can reuse its buffer.
+func (c *Calc) AppendCanonical(b []byte) []byte {
+	if out, ok := c.appendCanonical(b); ok {
+		return out
+	}
+	return append(b, c.canonicalJSON()...)
+}
+
+// canonicalSizeHint is the buffer first allocated for canonical bytes
+// (records of the shipped methodologies are 0.9 to 1.8 kB).
+const canonicalSizeHint = 2048
+
+// canonicalJSON is Canonical by encoding/json, the definition the
+// appender must match.
+func (c *Calc) canonicalJSON() []byte {
 	cc := *c
 	cc.OccurredAt = c.OccurredAt.UTC()
 	b, err := json.Marshal(&cc)
