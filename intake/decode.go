@@ -109,6 +109,9 @@ func Decode(body []byte, contentType string) ([]Event, error) {
 		return nil, oc.Errorf(oc.EInvalid, "invalid JSON: %s", problem(err))
 	}
 	if evs, ok := top["events"]; ok {
+		if err := uniqueKeys(body, 1); err != nil {
+			return nil, oc.Errorf(oc.EInvalid, "invalid batch: %s", err)
+		}
 		if len(top) != 1 {
 			return nil, oc.Errorf(oc.EInvalid, `a batch is {"events":[...]} with no other member`)
 		}
@@ -249,7 +252,54 @@ func strict(b []byte, v any) error {
 	if dec.More() {
 		return fmt.Errorf("trailing data")
 	}
-	return nil
+	return uniqueKeys(b, 64)
+}
+
+// uniqueKeys refuses an object, down to depth levels of b, that names a
+// member twice: encoding/json would silently keep the last one, so
+// {"mg":1,"mg":9} could mean different things to the partner and to us.
+// Deeper values are skipped unchecked. b must be valid JSON.
+func uniqueKeys(b []byte, depth int) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	return checkKeys(dec, depth)
+}
+
+func checkKeys(dec *json.Decoder, depth int) error {
+	if depth == 0 {
+		var skip json.RawMessage
+		return dec.Decode(&skip)
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	d, ok := tok.(json.Delim)
+	if !ok {
+		return nil
+	}
+	var seen map[string]bool
+	if d == '{' {
+		seen = map[string]bool{}
+	}
+	for dec.More() {
+		if seen != nil {
+			tok, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			k, _ := tok.(string)
+			if seen[k] {
+				return fmt.Errorf("duplicate key %q", trunc(k))
+			}
+			seen[k] = true
+		}
+		if err := checkKeys(dec, depth-1); err != nil {
+			return err
+		}
+	}
+	_, err = dec.Token() // the closing delimiter
+	return err
 }
 
 // validID checks an identifier: 1-128 printable ASCII characters, no spaces.
