@@ -183,6 +183,15 @@ func BenchmarkCanonical(b *testing.B) {
 			}
 		})
 	})
+	b.Run("append_reused", func(b *testing.B) {
+		// As audit.Next, which only hashes the bytes.
+		buf := make([]byte, 0, 2048)
+		reportCPU(b, func() {
+			for b.Loop() {
+				buf = c.AppendCanonical(buf[:0])
+			}
+		})
+	})
 	b.Run("encoding_json", func(b *testing.B) {
 		reportCPU(b, func() {
 			for b.Loop() {
