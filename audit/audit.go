@@ -3,11 +3,13 @@
 // recompute each credit from its record and the methodology registry and
 // detect a changed, removed or reordered record.
 //
-// Records are stored compactly: the canonical bytes of methodology.Calc
-// without its factor list (which is fixed by the methodology version the
-// record names and restored from the registry), deflated with a fixed
-// dictionary. The full canonical form, and so the hash, is rebuilt exactly
-// on read. Calc ids are "<shard>-<seq>".
+// Records are stored compactly: a binary encoding of the fields of
+// methodology.Calc (format 2, see record.go) without its factor list and
+// methodology hash, which are fixed by the methodology version the record
+// names and restored from the registry. Older records hold the canonical
+// bytes without the factor list, deflated with a fixed dictionary (format
+// 1), and stay readable. The full canonical form, and so the hash, is
+// rebuilt exactly on read. Calc ids are "<shard>-<seq>".
 //
 // The package must never change or delete a stored record, and never
 // decide whether an event is credited: intake does, in the same
@@ -95,9 +97,15 @@ type Row struct {
 // parallel): c must not change afterwards.
 func Next(head Head, accountID int64, c *methodology.Calc) (string, Head, Row, error) {
 	c.PrevHash = head.Hash
-	next := Head{Shard: head.Shard, Seq: head.Seq + 1, Hash: hashOf(c.Canonical())}
+	buf := canonBufs.Get().(*[]byte)
+	*buf = c.AppendCanonical((*buf)[:0])
+	next := Head{Shard: head.Shard, Seq: head.Seq + 1, Hash: hashOf(*buf)}
+	canonBufs.Put(buf)
 	return CalcID(head.Shard, next.Seq), next, Row{Shard: head.Shard, Seq: next.Seq, AccountID: accountID, calc: c}, nil
 }
+
+// canonBufs holds buffers for canonical bytes that are only hashed.
+var canonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // encode fills the records of rows that Next left empty, on every CPU.
 func encode(rows []Row) error {
@@ -236,8 +244,10 @@ func hashOf(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// format byte of a stored record: deflate with dictionary v1, factors
-// dropped. A new layout gets a new byte; old records keep theirs.
+// format byte of a stored record: 1 is deflate with dictionary v1, factors
+// dropped (written until format 2 came, and for what format 2 cannot
+// hold); 2 is the binary layout of record.go. A new layout gets a new
+// byte; old records keep theirs and stay readable.
 const formatDeflateV1 = 1
 
 // dictV1 primes deflate with the keys and common values of a calc record.
@@ -253,15 +263,44 @@ var writers = sync.Pool{New: func() any {
 	return w
 }}
 
+// compact returns the stored record of c: format 2, or format 1 for a
+// calc format 2 cannot hold exactly.
 func compact(c *methodology.Calc) ([]byte, error) {
+	rec, err := encodeV2(c)
+	if !errors.Is(err, errNotV2) {
+		return rec, err
+	}
+	// Evaluate never makes such a calc. Format 1 stores its canonical
+	// bytes, which read back the same unless they hold something JSON
+	// decodes differently (a json.Number "1.50" reads back 1.5): refuse
+	// to store a record that would not hash the same when read.
+	if rec, err = compactV1(c); err != nil {
+		return nil, err
+	}
+	back, err := expand(rec, nil)
+	cc := *c
+	cc.Factors = nil
+	if err != nil || !bytes.Equal(back.Canonical(), cc.Canonical()) {
+		return nil, fmt.Errorf("compact calc: the record of %q would not read back identically", trunc(c.EventID))
+	}
+	return rec, nil
+}
+
+func compactV1(c *methodology.Calc) ([]byte, error) {
 	cc := *c
 	cc.Factors = nil
 	var buf bytes.Buffer
 	buf.WriteByte(formatDeflateV1)
 	w := writers.Get().(*flate.Writer)
 	defer writers.Put(w)
+	canon := cc.Canonical()
+	if len(canon) == 0 {
+		// Only a time outside years 0–9999 or a non-finite factor or
+		// input value gets here; intake never makes such a calc.
+		return nil, fmt.Errorf("compact calc: the record of %q has no canonical form", trunc(c.EventID))
+	}
 	w.Reset(&buf)
-	if _, err := w.Write(cc.Canonical()); err != nil {
+	if _, err := w.Write(canon); err != nil {
 		return nil, fmt.Errorf("compact calc: %w", err)
 	}
 	if err := w.Close(); err != nil {
@@ -270,9 +309,14 @@ func compact(c *methodology.Calc) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// expand decodes a stored record and restores its factor list from the
-// methodology version it names.
+// expand decodes a stored record and restores what it left to the
+// methodology version it names (the factor list, and in format 2 the
+// methodology hash) from eng. A format 2 record whose version eng lacks or
+// holds with another hash is an error.
 func expand(rec []byte, eng *methodology.Engine) (*methodology.Calc, error) {
+	if len(rec) >= 2 && rec[0] == formatV2 {
+		return decodeV2(rec[1:], eng)
+	}
 	if len(rec) < 2 || rec[0] != formatDeflateV1 {
 		return nil, fmt.Errorf("calc record: unknown format")
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/opencarbon/opencarbon/store/storetest"
 )
 
-func engine(t *testing.T) *methodology.Engine {
+func engine(t testing.TB) *methodology.Engine {
 	t.Helper()
 	ms, f, err := methodology.LoadFS(methodologies.FS)
 	if err != nil {
@@ -110,6 +110,57 @@ func TestVerify(t *testing.T) {
 				t.Fatalf("problems = %v", got)
 			}
 			setRecord(t, db, 3, raw)
+			if ps := kinds(); len(ps) != 0 {
+				t.Fatalf("restored log: %v", ps)
+			}
+		})
+		t.Run("MixedFormats", func(t *testing.T) {
+			// Records stored in format 1 (before format 2 existed) verify
+			// in the same chain: they read back to the same bytes.
+			raws := map[int][]byte{}
+			for _, seq := range []int{1, 4} {
+				var raw []byte
+				if err := db.Read().QueryRow(`SELECT record FROM calc_log WHERE shard = 0 AND seq = $1`, seq).Scan(&raw); err != nil {
+					t.Fatal(err)
+				}
+				if raw[0] != 2 {
+					t.Fatalf("record %d is in format %d", seq, raw[0])
+				}
+				raws[seq] = raw
+				c, err := audit.Expand(raw, eng)
+				if err != nil {
+					t.Fatal(err)
+				}
+				v1, err := audit.CompactV1(c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				setRecord(t, db, seq, v1)
+			}
+			if ps := kinds(); len(ps) != 0 {
+				t.Fatalf("mixed formats: %v", ps)
+			}
+			if rec, err := audit.Get(ctx, db, eng, ids[3]); err != nil || rec.Calc.EventID != "e3" || len(rec.Calc.Factors) == 0 {
+				t.Fatalf("get format 1 = %+v %v", rec, err)
+			}
+			for seq, raw := range raws {
+				setRecord(t, db, seq, raw)
+			}
+		})
+		t.Run("ErrChangedBytes", func(t *testing.T) {
+			var raw []byte
+			if err := db.Read().QueryRow(`SELECT record FROM calc_log WHERE shard = 0 AND seq = 2`).Scan(&raw); err != nil {
+				t.Fatal(err)
+			}
+			for _, i := range []int{1, 5, len(raw) / 2, len(raw) - 1} {
+				bad := append([]byte(nil), raw...)
+				bad[i] ^= 0x10
+				setRecord(t, db, 2, bad)
+				if got := kinds(); len(got) == 0 {
+					t.Fatalf("byte %d changed: no problem found", i)
+				}
+			}
+			setRecord(t, db, 2, raw)
 			if ps := kinds(); len(ps) != 0 {
 				t.Fatalf("restored log: %v", ps)
 			}
