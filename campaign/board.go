@@ -47,6 +47,13 @@ type Update struct {
 	Entry   Entry
 }
 
+// View is one consistent read of a board (Board.View).
+type View struct {
+	Top  []Entry // the first n entries, best first
+	Len  int64   // entries on the board
+	Rank int64   // the account's 1-based rank; 0 when not on the board or not asked
+}
+
 // Board is a leaderboard projection. Every method is safe for concurrent
 // use. The shared test suite (boardtest_test.go) defines the contract both
 // backends meet.
@@ -61,6 +68,10 @@ type Board interface {
 	Rank(ctx context.Context, key BoardKey, account int64) (int64, Entry, error)
 	// Len returns the number of entries on key.
 	Len(ctx context.Context, key BoardKey) (int64, error)
+	// View returns what one leaderboard request reads, in one consistent
+	// read (one round trip on Redis): the first n entries of key, its
+	// length and, when account is not 0, account's rank.
+	View(ctx context.Context, key BoardKey, n int, account int64) (View, error)
 	// Drop empties key and forgets its versions (before a rebuild).
 	Drop(ctx context.Context, key BoardKey) error
 	// Ready reports whether key has been built since the backend started

@@ -143,6 +143,27 @@ func TestBoardSuite(t *testing.T) {
 				t.Fatalf("re-add rank = %d, want 1", r)
 			}
 		})
+		t.Run("ViewMatchesTopLenRank", func(t *testing.T) {
+			b := newBoard()
+			if v, err := b.View(ctx, k, 10, 1); err != nil || len(v.Top) != 0 || v.Len != 0 || v.Rank != 0 {
+				t.Fatalf("empty board view = %+v, %v", v, err)
+			}
+			must(t, b.Apply(ctx, []Update{set(k, 1, 1, 100, t0), set(k, 2, 1, 300, t0), set(k, 3, 1, 200, t0),
+				set(other, 4, 1, 50, t0)}))
+			must(t, b.Apply(ctx, []Update{{Key: k, Account: 3, Version: 2, Remove: true}}))
+			for _, c := range []struct {
+				n         int
+				acc, rank int64
+				top       []int64
+			}{{1, 1, 2, []int64{2}}, {10, 2, 1, []int64{2, 1}}, {2, 0, 0, []int64{2, 1}},
+				{1, 3, 0, []int64{2}}, {1, 4, 0, []int64{2}}, {1, 9, 0, []int64{2}}} {
+				v, err := b.View(ctx, k, c.n, c.acc)
+				must(t, err)
+				if got := accounts(v.Top); !slices.Equal(got, c.top) || v.Len != 2 || v.Rank != c.rank {
+					t.Errorf("View(%d, %d) = top %v len %d rank %d, want %v 2 %d", c.n, c.acc, got, v.Len, v.Rank, c.top, c.rank)
+				}
+			}
+		})
 		t.Run("ExtremeValues", func(t *testing.T) {
 			b := newBoard()
 			must(t, b.Apply(ctx, []Update{

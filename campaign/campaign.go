@@ -24,6 +24,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -135,6 +136,8 @@ type Service struct {
 	Bonus BonusFunc
 	// CheckMedal validates campaign medal rules; nil accepts any non-empty rule.
 	CheckMedal MedalChecker
+
+	stmts sync.Map // query text → *sql.Stmt on the read pool (prepared)
 }
 
 // NewService returns the campaign service over db projecting scores onto
@@ -328,7 +331,31 @@ func checkText(name, v string, min, max int) error {
 // Get returns campaign id with its status at the current time. Errors:
 // ENotFound.
 func (s *Service) Get(ctx context.Context, id string) (*Campaign, error) {
-	return getQ(ctx, s.db.Read(), id, s.db.Now())
+	st, err := s.prepared(ctx, getSQL)
+	if err != nil {
+		return nil, err
+	}
+	return getRow(st.QueryRowContext(ctx, id), id, s.db.Now())
+}
+
+// prepared returns query q prepared once on the read pool. Reads on the
+// leaderboard path use it: the pure-Go SQLite driver otherwise parses and
+// plans the statement on every call, about 50–90 µs of CPU each, the
+// largest part of a leaderboard request (docs/benchmarks.md). q must be
+// one of a bounded set of texts (constants, or one per IN-list length).
+func (s *Service) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := s.stmts.Load(q); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.db.Read().PrepareContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	if old, loaded := s.stmts.LoadOrStore(q, st); loaded {
+		st.Close()
+		return old.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 // List returns every campaign, newest window first, optionally only those
@@ -364,8 +391,14 @@ type querier interface {
 
 type scanner interface{ Scan(dest ...any) error }
 
+const getSQL = `SELECT ` + campaignCols + ` FROM campaigns WHERE id = $1`
+
 func getQ(ctx context.Context, q querier, id string, now time.Time) (*Campaign, error) {
-	c, err := scanCampaign(q.QueryRowContext(ctx, `SELECT `+campaignCols+` FROM campaigns WHERE id = $1`, id), now)
+	return getRow(q.QueryRowContext(ctx, getSQL, id), id, now)
+}
+
+func getRow(r *sql.Row, id string, now time.Time) (*Campaign, error) {
+	c, err := scanCampaign(r, now)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, oc.Errorf(oc.ENotFound, "campaign %q does not exist", id)
 	}

@@ -307,6 +307,26 @@ func TestScores(t *testing.T) {
 				t.Fatalf("me = %+v", lb.Me)
 			}
 		})
+		t.Run("OwnRankBelowTheTop", func(t *testing.T) {
+			lb, err := s.Leaderboard(ctx, "88week-2022", "GD", 1, 1)
+			must(t, err)
+			if len(lb.Top) != 1 || lb.Top[0].Name != MaskedName("88week-2022", 2) || lb.Members != 4 {
+				t.Fatalf("top = %+v members %d", lb.Top, lb.Members)
+			}
+			if !lb.Me.Joined || !lb.Me.Visible || lb.Me.Rank != 3 || lb.Me.ScoreMG != 110 || lb.Me.Region != "GD" {
+				t.Fatalf("me = %+v, want rank 3 with 110 mg", lb.Me)
+			}
+			lb, err = s.Leaderboard(ctx, "88week-2022", "BJ", 1, 1) // own board is GD
+			must(t, err)
+			if lb.Me.Rank != 0 || !lb.Me.Joined || lb.Me.Region != "GD" || len(lb.Top) != 0 || lb.Members != 0 {
+				t.Fatalf("other region: me = %+v top %+v", lb.Me, lb.Top)
+			}
+			lb, err = s.Leaderboard(ctx, "88week-2022", "GD", 1, -1) // signed in, no account
+			must(t, err)
+			if lb.Me == nil || lb.Me.Joined || lb.Me.Rank != 0 {
+				t.Fatalf("no account: me = %+v", lb.Me)
+			}
+		})
 		t.Run("ReplayNeverDoubleCounts", func(t *testing.T) {
 			before := scoreOf(t, s, 1)
 			// Reset the cursor: every message is delivered again.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +48,10 @@ type Leaderboard struct {
 // Leaderboard returns the top limit rows of campaign id's board for region
 // and, when account is not 0, that member's standing. Errors: ENotFound
 // (campaign), ENotEligible (region not in the campaign), EInvalid (limit).
+//
+// It costs one campaign read, one board read (Board.View: one round trip on
+// Redis) and one read of the member rows it shows (the top rows' names and
+// the account's own row together), all on prepared statements.
 func (s *Service) Leaderboard(ctx context.Context, id, region string, limit int, account int64) (*Leaderboard, error) {
 	if limit < 1 || limit > MaxLimit {
 		return nil, oc.Errorf(oc.EInvalid, "limit must be 1 to %d", MaxLimit)
@@ -59,22 +64,28 @@ func (s *Service) Leaderboard(ctx context.Context, id, region string, limit int,
 	if !c.HasRegion(region) {
 		return nil, oc.Errorf(oc.ENotEligible, "region %q is not part of campaign %q", region, id)
 	}
-	k := BoardKey{id, region}
-	top, err := s.board.Top(ctx, k, limit)
+	self := max(account, 0) // -1: signed in without an account
+	v, err := s.board.View(ctx, BoardKey{id, region}, limit, self)
 	if err != nil {
 		return nil, err
 	}
-	n, err := s.board.Len(ctx, k)
+	accs := make([]int64, 0, len(v.Top)+1)
+	for _, e := range v.Top {
+		accs = append(accs, e.Account)
+	}
+	if self != 0 && !slices.Contains(accs, self) {
+		accs = append(accs, self)
+	}
+	ms, err := s.members(ctx, id, accs)
 	if err != nil {
 		return nil, err
 	}
-	lb := &Leaderboard{Campaign: id, Region: region, Status: c.Status, Members: n, Top: make([]Row, len(top))}
-	names, err := s.names(ctx, id, top)
-	if err != nil {
-		return nil, err
-	}
-	for i, e := range top {
-		r := Row{Rank: int64(i + 1), Name: names[e.Account], ScoreMG: e.Score, ReachedAt: e.ReachedAt}
+	lb := &Leaderboard{Campaign: id, Region: region, Status: c.Status, Members: v.Len, Top: make([]Row, len(v.Top))}
+	for i, e := range v.Top {
+		r := Row{Rank: int64(i + 1), ScoreMG: e.Score, ReachedAt: e.ReachedAt}
+		if m := ms[e.Account]; m != nil {
+			r.Name = m.DisplayName
+		}
 		if r.Name == "" {
 			r.Name, r.Masked = MaskedName(id, e.Account), true
 		}
@@ -82,51 +93,54 @@ func (s *Service) Leaderboard(ctx context.Context, id, region string, limit int,
 	}
 	if account != 0 {
 		lb.Me = &Standing{}
-		m, err := s.Member(ctx, id, account)
-		switch {
-		case oc.ErrorCode(err) == oc.ENotFound:
-		case err != nil:
-			return nil, err
-		default:
+		if m := ms[account]; m != nil {
 			lb.Me = &Standing{Region: m.Region, ScoreMG: m.Score, Joined: true, Visible: m.LeftAt == nil}
 			if m.Region == region {
-				rank, _, err := s.board.Rank(ctx, k, account)
-				if err != nil {
-					return nil, err
-				}
-				lb.Me.Rank = rank
+				lb.Me.Rank = v.Rank
 			}
 		}
 	}
 	return lb, nil
 }
 
-// names returns the display names of the entries' accounts.
-func (s *Service) names(ctx context.Context, id string, es []Entry) (map[int64]string, error) {
-	out := make(map[int64]string, len(es))
-	if len(es) == 0 {
+// members returns the member rows of campaign id for accs (at most
+// MaxLimit+1 of them, so the prepared statements, one per list length,
+// stay few); accounts without a row are absent.
+func (s *Service) members(ctx context.Context, id string, accs []int64) (map[int64]*Member, error) {
+	out := make(map[int64]*Member, len(accs))
+	if len(accs) == 0 {
 		return out, nil
 	}
-	var b strings.Builder
-	for i, e := range es {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.FormatInt(e.Account, 10))
+	if len(accs) > MaxLimit+1 {
+		return nil, fmt.Errorf("board members: %d accounts, at most %d", len(accs), MaxLimit+1)
 	}
-	rows, err := s.db.Read().QueryContext(ctx, `SELECT account_id, display_name FROM campaign_members
-		WHERE campaign_id = $1 AND account_id IN (`+b.String()+`)`, id)
+	var q strings.Builder
+	q.WriteString(`SELECT ` + memberCols + ` FROM campaign_members WHERE campaign_id = $1 AND account_id IN (`)
+	args := make([]any, 1, len(accs)+1)
+	args[0] = id
+	for i, a := range accs {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteString("$" + strconv.Itoa(i+2))
+		args = append(args, a)
+	}
+	q.WriteByte(')')
+	st, err := s.prepared(ctx, q.String())
 	if err != nil {
-		return nil, fmt.Errorf("board names: %w", err)
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, fmt.Errorf("board members: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var a int64
-		var n string
-		if err := rows.Scan(&a, &n); err != nil {
+		m, _, err := scanMember(rows)
+		if err != nil {
 			return nil, err
 		}
-		out[a] = n
+		out[m.Account] = m
 	}
 	return out, rows.Err()
 }

@@ -222,6 +222,21 @@ func (b *MemBoard) Len(_ context.Context, k BoardKey) (int64, error) {
 	return 0, nil
 }
 
+// View implements Board, under one read lock.
+func (b *MemBoard) View(_ context.Context, k BoardKey, n int, account int64) (View, error) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	t := b.boards[k]
+	if t == nil {
+		return View{Top: []Entry{}}, nil
+	}
+	v := View{Top: t.top(n, make([]Entry, 0, max(min(n, int(sz(t.root))), 0))), Len: int64(sz(t.root))}
+	if s := t.byAcc[account]; account != 0 && s != nil && s.in {
+		v.Rank = t.rank(s.entry)
+	}
+	return v, nil
+}
+
 // Drop implements Board.
 func (b *MemBoard) Drop(_ context.Context, k BoardKey) error {
 	b.mu.Lock()
