@@ -321,6 +321,12 @@ func TestScores(t *testing.T) {
 			if lb.Me.Rank != 0 || !lb.Me.Joined || lb.Me.Region != "GD" || len(lb.Top) != 0 || lb.Members != 0 {
 				t.Fatalf("other region: me = %+v top %+v", lb.Me, lb.Top)
 			}
+			if _, err := s.Leaderboard(ctx, "nope", "GD", 1, 1); code(err) != oc.ENotFound {
+				t.Fatalf("unknown campaign: %v", err)
+			}
+			if _, err := s.Leaderboard(ctx, "88week-2022", "SC", 1, 1); code(err) != oc.ENotEligible {
+				t.Fatalf("region outside the campaign: %v", err)
+			}
 			lb, err = s.Leaderboard(ctx, "88week-2022", "GD", 1, -1) // signed in, no account
 			must(t, err)
 			if lb.Me == nil || lb.Me.Joined || lb.Me.Rank != 0 {

@@ -3,6 +3,7 @@ package campaign
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -49,21 +50,17 @@ type Leaderboard struct {
 // and, when account is not 0, that member's standing. Errors: ENotFound
 // (campaign), ENotEligible (region not in the campaign), EInvalid (limit).
 //
-// It costs one campaign read, one board read (Board.View: one round trip on
-// Redis) and one read of the member rows it shows (the top rows' names and
-// the account's own row together), all on prepared statements.
+// It costs one board read (Board.View: one round trip on Redis) and one
+// prepared statement that reads the campaign's window and regions together
+// with the member rows shown (the top rows' names, the account's own row).
+// The board is read before the campaign is checked, so that one statement
+// can do both; for a campaign or region that does not exist the board read
+// finds nothing and is discarded.
 func (s *Service) Leaderboard(ctx context.Context, id, region string, limit int, account int64) (*Leaderboard, error) {
 	if limit < 1 || limit > MaxLimit {
 		return nil, oc.Errorf(oc.EInvalid, "limit must be 1 to %d", MaxLimit)
 	}
-	c, err := s.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
 	region = strings.ToUpper(region)
-	if !c.HasRegion(region) {
-		return nil, oc.Errorf(oc.ENotEligible, "region %q is not part of campaign %q", region, id)
-	}
 	self := max(account, 0) // -1: signed in without an account
 	v, err := s.board.View(ctx, BoardKey{id, region}, limit, self)
 	if err != nil {
@@ -76,16 +73,16 @@ func (s *Service) Leaderboard(ctx context.Context, id, region string, limit int,
 	if self != 0 && !slices.Contains(accs, self) {
 		accs = append(accs, self)
 	}
-	ms, err := s.members(ctx, id, accs)
+	c, ms, err := s.boardRows(ctx, id, accs)
 	if err != nil {
 		return nil, err
 	}
-	lb := &Leaderboard{Campaign: id, Region: region, Status: c.Status, Members: v.Len, Top: make([]Row, len(v.Top))}
+	if !c.HasRegion(region) {
+		return nil, oc.Errorf(oc.ENotEligible, "region %q is not part of campaign %q", region, id)
+	}
+	lb := &Leaderboard{Campaign: id, Region: region, Status: c.StatusAt(s.db.Now()), Members: v.Len, Top: make([]Row, len(v.Top))}
 	for i, e := range v.Top {
-		r := Row{Rank: int64(i + 1), ScoreMG: e.Score, ReachedAt: e.ReachedAt}
-		if m := ms[e.Account]; m != nil {
-			r.Name = m.DisplayName
-		}
+		r := Row{Rank: int64(i + 1), Name: ms[e.Account].name, ScoreMG: e.Score, ReachedAt: e.ReachedAt}
 		if r.Name == "" {
 			r.Name, r.Masked = MaskedName(id, e.Account), true
 		}
@@ -93,9 +90,9 @@ func (s *Service) Leaderboard(ctx context.Context, id, region string, limit int,
 	}
 	if account != 0 {
 		lb.Me = &Standing{}
-		if m := ms[account]; m != nil {
-			lb.Me = &Standing{Region: m.Region, ScoreMG: m.Score, Joined: true, Visible: m.LeftAt == nil}
-			if m.Region == region {
+		if m, ok := ms[account]; ok {
+			lb.Me = &Standing{Region: m.region, ScoreMG: m.score, Joined: true, Visible: !m.left}
+			if m.region == region {
 				lb.Me.Rank = v.Rank
 			}
 		}
@@ -103,46 +100,76 @@ func (s *Service) Leaderboard(ctx context.Context, id, region string, limit int,
 	return lb, nil
 }
 
-// members returns the member rows of campaign id for accs (at most
-// MaxLimit+1 of them, so the prepared statements, one per list length,
-// stay few); accounts without a row are absent.
-func (s *Service) members(ctx context.Context, id string, accs []int64) (map[int64]*Member, error) {
-	out := make(map[int64]*Member, len(accs))
-	if len(accs) == 0 {
-		return out, nil
-	}
+// shownMember is the part of a member row a leaderboard shows.
+type shownMember struct {
+	region, name string
+	left         bool
+	score        int64
+}
+
+// boardRows reads campaign id's window and regions and the member rows of
+// accs (at most MaxLimit+1 accounts, so the prepared statements, one per
+// list length, stay few) in one statement; accounts without a row are
+// absent from the map. Errors: ENotFound (campaign).
+func (s *Service) boardRows(ctx context.Context, id string, accs []int64) (*Campaign, map[int64]shownMember, error) {
 	if len(accs) > MaxLimit+1 {
-		return nil, fmt.Errorf("board members: %d accounts, at most %d", len(accs), MaxLimit+1)
+		return nil, nil, fmt.Errorf("board rows: %d accounts, at most %d", len(accs), MaxLimit+1)
 	}
 	var q strings.Builder
-	q.WriteString(`SELECT ` + memberCols + ` FROM campaign_members WHERE campaign_id = $1 AND account_id IN (`)
+	q.WriteString(`SELECT c.start_at, c.end_at, c.regions, m.account_id, m.region, m.display_name, m.left_at, m.score
+		FROM campaigns c LEFT JOIN campaign_members m ON m.campaign_id = c.id AND `)
 	args := make([]any, 1, len(accs)+1)
 	args[0] = id
-	for i, a := range accs {
-		if i > 0 {
-			q.WriteByte(',')
+	if len(accs) == 0 {
+		q.WriteString(`1 = 0`)
+	} else {
+		q.WriteString(`m.account_id IN (`)
+		for i, a := range accs {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("$" + strconv.Itoa(i+2))
+			args = append(args, a)
 		}
-		q.WriteString("$" + strconv.Itoa(i+2))
-		args = append(args, a)
+		q.WriteByte(')')
 	}
-	q.WriteByte(')')
+	q.WriteString(` WHERE c.id = $1`)
 	st, err := s.prepared(ctx, q.String())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
-		return nil, fmt.Errorf("board members: %w", err)
+		return nil, nil, fmt.Errorf("board rows: %w", err)
 	}
 	defer rows.Close()
+	var c *Campaign
+	ms := make(map[int64]shownMember, len(accs))
 	for rows.Next() {
-		m, _, err := scanMember(rows)
-		if err != nil {
-			return nil, err
+		var start, end int64
+		var regions sql.RawBytes
+		var acc, left, score sql.NullInt64
+		var region, name sql.NullString
+		if err := rows.Scan(&start, &end, &regions, &acc, &region, &name, &left, &score); err != nil {
+			return nil, nil, fmt.Errorf("board rows: %w", err)
 		}
-		out[m.Account] = m
+		if c == nil {
+			c = &Campaign{ID: id, StartAt: store.Time(start), EndAt: store.Time(end)}
+			if err := json.Unmarshal(regions, &c.Regions); err != nil {
+				return nil, nil, fmt.Errorf("read campaign %s: %w", id, err)
+			}
+		}
+		if acc.Valid {
+			ms[acc.Int64] = shownMember{region: region.String, name: name.String, left: left.Valid, score: score.Int64}
+		}
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("board rows: %w", err)
+	}
+	if c == nil {
+		return nil, nil, oc.Errorf(oc.ENotFound, "campaign %q does not exist", id)
+	}
+	return c, ms, nil
 }
 
 // Drift is what a rebuild found: members whose score row disagreed with
