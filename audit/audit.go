@@ -138,6 +138,18 @@ func InsertTx(ctx context.Context, tx Execer, dialect store.Dialect, rows []Row)
 	if err := encode(rows); err != nil {
 		return err
 	}
+	if dialect == store.Postgres && len(rows) > 0 {
+		// One INSERT from arrays: a parameter per column, not per value.
+		shards, seqs, accts, recs := make([]int32, len(rows)), make([]int64, len(rows)), make([]int64, len(rows)), make([][]byte, len(rows))
+		for i, r := range rows {
+			shards[i], seqs[i], accts[i], recs[i] = int32(r.Shard), r.Seq, r.AccountID, r.Record
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO calc_log (shard, seq, account_id, record)
+			SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::bytea[])`, shards, seqs, accts, recs); err != nil {
+			return fmt.Errorf("append calc: %w", err)
+		}
+		return nil
+	}
 	for len(rows) > 0 {
 		chunk := rows[:min(len(rows), 200)]
 		rows = rows[len(chunk):]

@@ -79,6 +79,17 @@ func (w *writer) flushActs() error {
 	for a := range w.acts {
 		rows = append(rows, a)
 	}
+	if w.tx.Dialect == store.Postgres && len(rows) > 0 {
+		accts, keys, bs := make([]int64, len(rows)), make([]string, len(rows)), make([]int64, len(rows))
+		for i, a := range rows {
+			accts[i], keys[i], bs[i] = a.acct, a.key, w.id(a.behavior)
+		}
+		if _, err := w.tx.ExecContext(w.ctx, `INSERT INTO intake_acts (account_id, act_key, behavior_id)
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[])`, accts, keys, bs); err != nil {
+			return fmt.Errorf("acts: %w", err)
+		}
+		return nil
+	}
 	for len(rows) > 0 {
 		chunk := rows[:min(len(rows), 300)]
 		rows = rows[len(chunk):]
@@ -100,6 +111,21 @@ func (w *writer) flushUsage() error {
 	var rows []usageRow
 	for u := range w.usageAdd {
 		rows = append(rows, u)
+	}
+	if w.tx.Dialect == store.Postgres && len(rows) > 0 {
+		n := len(rows)
+		accts, days, bs, scens, mgs, evs := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		partners := make([]string, n)
+		for i, u := range rows {
+			accts[i], days[i], bs[i], partners[i], scens[i], mgs[i], evs[i] = u.acct, int64(u.day), w.id(u.behavior), u.partner, w.id(u.scenario), w.usageAdd[u], w.usageN[u]
+		}
+		if _, err := w.tx.ExecContext(w.ctx, `INSERT INTO intake_usage (account_id, day, behavior_id, partner, scenario_id, mg, events)
+			SELECT * FROM unnest($1::bigint[], $2::int[], $3::int[], $4::text[], $5::int[], $6::bigint[], $7::bigint[])
+			ON CONFLICT (account_id, day, behavior_id, partner) DO UPDATE SET mg = intake_usage.mg + excluded.mg, events = intake_usage.events + excluded.events`,
+			accts, days, bs, partners, scens, mgs, evs); err != nil {
+			return fmt.Errorf("usage: %w", err)
+		}
+		return nil
 	}
 	for len(rows) > 0 {
 		chunk := rows[:min(len(rows), 200)]

@@ -100,6 +100,9 @@ func (w *writer) fast(items []item) ([]Outcome, error) {
 // insertEvents writes the event rows of credits and remembered rejections
 // with multi-row INSERTs.
 func (w *writer) insertEvents(items []item, outs []Outcome, rows []int, credits map[int]*creditRow) error {
+	if w.tx.Dialect == store.Postgres {
+		return w.insertEventsPG(items, outs, rows, credits)
+	}
 	const cols = 14
 	for len(rows) > 0 {
 		chunk := rows[:min(len(rows), 150)]
@@ -121,6 +124,44 @@ func (w *writer) insertEvents(items []item, outs []Outcome, rows []int, credits 
 		if err := w.exec(sb.String(), args...); err != nil {
 			return fmt.Errorf("record events: %w", err)
 		}
+	}
+	return nil
+}
+
+// insertEventsPG is insertEvents on PostgreSQL: one INSERT from arrays
+// (one parameter per column), which the server parses and plans in a
+// fraction of the time of a VALUES list of 16 parameters a row.
+func (w *writer) insertEventsPG(items []item, outs []Outcome, rows []int, credits map[int]*creditRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	n := len(rows)
+	partners, ids, hashes, statuses := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	codes, msgs, calcs, acts := make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
+	accts, subs, scenarios := make([]*int64, n), make([]*int64, n), make([]*int64, n)
+	behaviors, occurred, mgs, points := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	for k, i := range rows {
+		it, o := items[i], outs[i]
+		partners[k], ids[k], hashes[k] = it.partner, it.ev.ID, it.ev.memoHash()
+		behaviors[k], occurred[k] = w.id(it.ev.Behavior), store.Micros(it.ev.OccurredAt)
+		if c := credits[i]; c != nil {
+			acct, sub, scen, calc := c.acct, c.sub, w.id(c.scenario), o.CalcID
+			statuses[k], accts[k], subs[k], scenarios[k], calcs[k] = StatusCredited, &acct, &sub, &scen, &calc
+			mgs[k], points[k] = o.MG, o.Points
+			if a, ok := c.act.(string); ok {
+				acts[k] = &a
+			}
+		} else {
+			code, msg := o.Code, clip(o.Message, 300)
+			statuses[k], codes[k], msgs[k] = StatusRejected, &code, &msg
+		}
+	}
+	_, err := w.tx.ExecContext(w.ctx, `INSERT INTO intake_events (partner, event_id, body_hash, status, code, message, account_id, sub_id, behavior_id, scenario_id, occurred_at, mg, points, calc_id, act_key, created_at)
+		SELECT p, e, h, st, c, m, a, s, b, sc, o, mg, pt, ca, ak, $16::bigint FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+			$7::bigint[], $8::bigint[], $9::int[], $10::int[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $15::text[]) AS u(p, e, h, st, c, m, a, s, b, sc, o, mg, pt, ca, ak)`,
+		partners, ids, hashes, statuses, codes, msgs, accts, subs, behaviors, scenarios, occurred, mgs, points, calcs, acts, store.Micros(w.tx.Now))
+	if err != nil {
+		return fmt.Errorf("record events: %w", err)
 	}
 	return nil
 }

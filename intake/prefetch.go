@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"database/sql"
 	"fmt"
 	"hash/fnv"
 	"sort"
@@ -98,16 +99,26 @@ func (w *writer) prefetchUsage(items []item) error {
 		ids = append(ids, a)
 	}
 	for len(ids) > 0 {
-		chunk := ids[:min(len(ids), 400)]
-		ids = ids[len(chunk):]
-		args := []any{minYear*10000 + 101, maxYear*10000 + 1231}
-		ph := make([]string, len(chunk))
-		for i, a := range chunk {
-			args = append(args, a)
-			ph[i] = fmt.Sprintf("$%d", i+3)
-		}
-		rows, err := w.tx.QueryContext(w.ctx, `SELECT account_id, behavior_id, day, mg FROM intake_usage
+		var rows *sql.Rows
+		var err error
+		if w.tx.Dialect == store.Postgres {
+			// One index range per account (see writer.prefetch).
+			rows, err = w.tx.QueryContext(w.ctx, `SELECT x.account_id, x.behavior_id, x.day, x.mg FROM unnest($3::bigint[]) AS u(a)
+				CROSS JOIN LATERAL (SELECT * FROM intake_usage WHERE account_id = u.a AND day BETWEEN $1 AND $2 OFFSET 0) x`,
+				minYear*10000+101, maxYear*10000+1231, ids)
+			ids = nil
+		} else {
+			chunk := ids[:min(len(ids), 400)]
+			ids = ids[len(chunk):]
+			args := []any{minYear*10000 + 101, maxYear*10000 + 1231}
+			ph := make([]string, len(chunk))
+			for i, a := range chunk {
+				args = append(args, a)
+				ph[i] = fmt.Sprintf("$%d", i+3)
+			}
+			rows, err = w.tx.QueryContext(w.ctx, `SELECT account_id, behavior_id, day, mg FROM intake_usage
 			WHERE account_id IN (`+strings.Join(ph, ", ")+`) AND day BETWEEN $1 AND $2`, args...)
+		}
 		if err != nil {
 			return fmt.Errorf("usage: %w", err)
 		}
@@ -172,6 +183,24 @@ func (w *writer) prefetchActs(pairs map[actPair]bool) error {
 		list = append(list, p)
 	}
 	w.storedActs = make(map[actPair]map[string]bool, len(list))
+	if w.tx.Dialect == store.Postgres && len(list) > 0 {
+		// One index probe per pair (see writer.prefetch).
+		accts, keys := make([]int64, len(list)), make([]string, len(list))
+		for i, p := range list {
+			accts[i], keys[i] = p.acct, p.key
+			w.storedActs[p] = map[string]bool{}
+		}
+		rows, err := w.tx.QueryContext(w.ctx, `SELECT a.account_id, a.act_key, n.name FROM unnest($1::bigint[], $2::text[]) AS u(acct, k)
+			CROSS JOIN LATERAL (SELECT * FROM intake_acts WHERE account_id = u.acct AND act_key = u.k OFFSET 0) a
+			JOIN intake_names n ON n.id = a.behavior_id`, accts, keys)
+		if err != nil {
+			return fmt.Errorf("acts: %w", err)
+		}
+		list = nil
+		if err := w.scanActs(rows); err != nil {
+			return err
+		}
+	}
 	for len(list) > 0 {
 		chunk := list[:min(len(list), 300)]
 		list = list[len(chunk):]
@@ -197,21 +226,29 @@ func (w *writer) prefetchActs(pairs map[actPair]bool) error {
 		if err != nil {
 			return fmt.Errorf("acts: %w", err)
 		}
-		for rows.Next() {
-			var p actPair
-			var b string
-			if err := rows.Scan(&p.acct, &p.key, &b); err != nil {
-				rows.Close()
-				return fmt.Errorf("acts: %w", err)
-			}
-			if m := w.storedActs[p]; m != nil {
-				m[b] = true
-			}
+		if err := w.scanActs(rows); err != nil {
+			return err
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+	}
+	return nil
+}
+
+// scanActs adds rows of (account, act key, behavior) to w.storedActs and
+// closes rows.
+func (w *writer) scanActs(rows *sql.Rows) error {
+	defer rows.Close()
+	for rows.Next() {
+		var p actPair
+		var b string
+		if err := rows.Scan(&p.acct, &p.key, &b); err != nil {
 			return fmt.Errorf("acts: %w", err)
 		}
+		if m := w.storedActs[p]; m != nil {
+			m[b] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("acts: %w", err)
 	}
 	return nil
 }

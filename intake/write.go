@@ -152,16 +152,29 @@ func (w *writer) queryRow(q string, args ...any) *sql.Row {
 // queries instead of one per event.
 func (w *writer) prefetch(partner string, ids []string) error {
 	for len(ids) > 0 {
-		chunk := ids[:min(len(ids), 400)]
-		ids = ids[len(chunk):]
-		args := []any{partner}
-		ph := make([]string, len(chunk))
-		for i, id := range chunk {
-			args = append(args, id)
-			ph[i] = fmt.Sprintf("$%d", i+2)
-		}
-		rows, err := w.tx.QueryContext(w.ctx, `SELECT event_id, body_hash, status, code, message, mg, points, calc_id, reversed_at FROM intake_events
+		var rows *sql.Rows
+		var err error
+		if w.tx.Dialect == store.Postgres {
+			// One index probe per id whatever the statistics say (OFFSET 0
+			// keeps the planner from flattening the lookup into a join).
+			// On a table not yet analyzed, an IN list of 400 parameters
+			// was planned as a scan of all the partner's rows, each tested
+			// against the list: 2.2 s for 32,000 rows (EXPLAIN ANALYZE).
+			rows, err = w.tx.QueryContext(w.ctx, `SELECT e.event_id, e.body_hash, e.status, e.code, e.message, e.mg, e.points, e.calc_id, e.reversed_at
+				FROM unnest($2::text[]) AS u(id) CROSS JOIN LATERAL (SELECT * FROM intake_events WHERE partner = $1 AND event_id = u.id OFFSET 0) e`, partner, ids)
+			ids = nil
+		} else {
+			chunk := ids[:min(len(ids), 400)]
+			ids = ids[len(chunk):]
+			args := []any{partner}
+			ph := make([]string, len(chunk))
+			for i, id := range chunk {
+				args = append(args, id)
+				ph[i] = fmt.Sprintf("$%d", i+2)
+			}
+			rows, err = w.tx.QueryContext(w.ctx, `SELECT event_id, body_hash, status, code, message, mg, points, calc_id, reversed_at FROM intake_events
 			WHERE partner = $1 AND event_id IN (`+strings.Join(ph, ", ")+`)`, args...)
+		}
 		if err != nil {
 			return fmt.Errorf("find events: %w", err)
 		}

@@ -83,6 +83,9 @@ const enqueueChunk = 500
 // increase along msgs), exactly as if EnqueueTx were called for each.
 func EnqueueManyTx(ctx context.Context, tx *store.Tx, msgs []Msg) error {
 	now := store.Micros(tx.Now)
+	if tx.Dialect == store.Postgres && len(msgs) > 0 {
+		return enqueuePG(ctx, tx, msgs, now)
+	}
 	var sb strings.Builder
 	for len(msgs) > 0 {
 		chunk := msgs[:min(len(msgs), enqueueChunk)]
@@ -111,6 +114,27 @@ func EnqueueManyTx(ctx context.Context, tx *store.Tx, msgs []Msg) error {
 		if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
 			return fmt.Errorf("outbox: %w", err)
 		}
+	}
+	return nil
+}
+
+// enqueuePG is EnqueueManyTx on PostgreSQL: one INSERT from arrays, in
+// the order of msgs (ids are drawn in ordinality order).
+func enqueuePG(ctx context.Context, tx *store.Tx, msgs []Msg, now int64) error {
+	topics, partners, bodies := make([]string, len(msgs)), make([]string, len(msgs)), make([]string, len(msgs))
+	accts := make([]int64, len(msgs))
+	for i, m := range msgs {
+		b, err := json.Marshal(m.Body)
+		if err != nil {
+			return fmt.Errorf("outbox %s: %w", m.Topic, err)
+		}
+		topics[i], partners[i], accts[i], bodies[i] = m.Topic, m.Partner, m.Account, string(b)
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO outbox (topic, partner, account_id, body, created_at)
+		SELECT t, p, a, b, $5::bigint FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) WITH ORDINALITY AS u(t, p, a, b, n) ORDER BY n`,
+		topics, partners, accts, bodies, now)
+	if err != nil {
+		return fmt.Errorf("outbox: %w", err)
 	}
 	return nil
 }
