@@ -153,7 +153,15 @@ type job struct {
 	events  []*Event
 	out     []Outcome
 	done    chan error
+	guard   Guard // nil, or run by the shard writer before the events
 }
+
+// A Guard is a write a request depends on, such as its partner nonce
+// (partner.NonceClaim): it returns nil to accept the request, an
+// *oc.Error to refuse it (nothing of it is written and Submit returns that
+// error), or another error when the database failed. It may run again
+// after a failed transaction, so it must have no other effects.
+type Guard func(ctx context.Context, tx *store.Tx) error
 
 // prepared returns the statement q prepared on the writer, or nil.
 func (s *Service) prepared(q string) *sql.Stmt {
@@ -221,9 +229,22 @@ func (s *Service) shardOf(person string) int {
 // for failures of the whole request (database down, ctx ended): the
 // partner retries and idempotency makes that safe.
 func (s *Service) Submit(ctx context.Context, partner string, events []Event) ([]Outcome, error) {
+	return s.SubmitGuarded(ctx, partner, events, nil)
+}
+
+// SubmitGuarded is Submit for a request that is accepted only if guard
+// (nil: none) accepts it, and whose guard write must be durable before the
+// answer: a request whose events all go to one shard has its guard run by
+// that shard's writer, in one transaction for every guarded request of the
+// batch, committed before the batch's events are written; other requests
+// run theirs in a transaction of their own first. Either way no event of a
+// refused request is looked at, and the guard's write is durable before
+// the request is answered.
+func (s *Service) SubmitGuarded(ctx context.Context, partner string, events []Event, guard Guard) ([]Outcome, error) {
 	out := make([]Outcome, len(events))
 	per := make([]*job, len(s.shards))
 	index := make([][]int, len(s.shards))
+	used := 0
 	for i := range events {
 		ev := &events[i]
 		if ev.Err != nil {
@@ -233,14 +254,22 @@ func (s *Service) Submit(ctx context.Context, partner string, events []Event) ([
 		k := s.shardOf(ev.Person)
 		if per[k] == nil {
 			per[k] = &job{partner: partner, done: make(chan error, 1)}
+			used++
 		}
 		per[k].events = append(per[k].events, ev)
 		index[k] = append(index[k], i)
+	}
+	if guard != nil && used != 1 {
+		if err := s.db.InTx(context.WithoutCancel(ctx), func(tx *store.Tx) error { return guard(ctx, tx) }); err != nil {
+			return nil, err
+		}
+		guard = nil
 	}
 	for k, j := range per {
 		if j == nil {
 			continue
 		}
+		j.guard = guard
 		select {
 		case s.shards[k].ch <- j:
 		case <-s.stop:
@@ -269,11 +298,12 @@ func (s *Service) Submit(ctx context.Context, partner string, events []Event) ([
 }
 
 // run is a shard's single writer: it takes every pending job (up to
-// MaxBatch events), writes them in one transaction and answers them after
-// commit.
+// MaxBatch events), runs their guards in one transaction, writes the jobs
+// accepted in another and answers them after commit.
 func (s *Service) run(sh *shard) {
 	defer s.wg.Done()
 	var batch []*job
+	refused := map[*job]error{}
 	for {
 		batch = batch[:0]
 		select {
@@ -291,6 +321,48 @@ func (s *Service) run(sh *shard) {
 				n += len(j.events)
 			default:
 				break drain
+			}
+		}
+		guarded := false
+		for _, j := range batch {
+			guarded = guarded || j.guard != nil
+		}
+		if guarded {
+			// One transaction, committed durably before the batch's own,
+			// for the guards of the batch. When it fails, the guarded
+			// requests get the error (the partner retries them).
+			ctx := context.Background()
+			clear(refused)
+			failed := s.db.InTx(ctx, func(tx *store.Tx) error {
+				clear(refused)
+				for _, j := range batch {
+					if j.guard == nil {
+						continue
+					}
+					if err := j.guard(ctx, tx); err != nil {
+						var oe *oc.Error
+						if !errors.As(err, &oe) {
+							return err
+						}
+						refused[j] = err
+					}
+				}
+				return nil
+			})
+			kept := batch[:0]
+			for _, j := range batch {
+				switch err, ok := refused[j]; {
+				case j.guard != nil && failed != nil:
+					j.done <- failed
+				case ok:
+					j.done <- err
+				default:
+					kept = append(kept, j)
+				}
+			}
+			batch = kept
+			if len(batch) == 0 {
+				continue
 			}
 		}
 		err := s.write(sh.id, batch)

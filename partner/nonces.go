@@ -65,20 +65,10 @@ func (s *Service) flushNonces(ctx context.Context, batch []*nonceReq) {
 	results := make([]error, len(batch))
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		for i, r := range batch {
-			res, err := tx.ExecContext(ctx, `INSERT INTO partner_nonces (partner, nonce, seen_at, expires_at) VALUES ($1, $2, $3, $4)
-				ON CONFLICT (partner, nonce) DO UPDATE SET seen_at = excluded.seen_at, expires_at = excluded.expires_at
-				WHERE partner_nonces.expires_at < excluded.seen_at`,
-				r.partner, r.nonce, store.Micros(r.now), store.Micros(r.expires))
+			var err error
+			results[i], err = claimNonceTx(ctx, tx, r.partner, r.nonce, r.now, r.expires)
 			if err != nil {
 				return err
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			results[i] = nil
-			if n == 0 {
-				results[i] = oc.Errorf(oc.ENonceReused, "nonce was already used; send a fresh %s with every request", HeaderNonce)
 			}
 		}
 		return nil
@@ -90,4 +80,25 @@ func (s *Service) flushNonces(ctx context.Context, batch []*nonceReq) {
 		}
 		r.done <- results[i]
 	}
+}
+
+// claimNonceTx records nonce for partner in tx and returns nil, or
+// ENonceReused as refused when a record still in its window exists. An
+// expired record not yet pruned is taken over. err is a database failure.
+func claimNonceTx(ctx context.Context, tx *store.Tx, partner, nonce string, now, expires time.Time) (refused, err error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO partner_nonces (partner, nonce, seen_at, expires_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (partner, nonce) DO UPDATE SET seen_at = excluded.seen_at, expires_at = excluded.expires_at
+		WHERE partner_nonces.expires_at < excluded.seen_at`,
+		partner, nonce, store.Micros(now), store.Micros(expires))
+	if err != nil {
+		return nil, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return oc.Errorf(oc.ENonceReused, "nonce was already used; send a fresh %s with every request", HeaderNonce), nil
+	}
+	return nil, nil
 }

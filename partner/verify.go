@@ -48,21 +48,79 @@ const pruneEvery = time.Minute
 // transaction, so it must not be called inside a write transaction: on
 // SQLite that one writer connection is what it waits for.
 func (s *Service) Verify(ctx context.Context, method, pathWithQuery string, h http.Header, body []byte, scope string) (string, error) {
+	id, n, err := s.verify(ctx, method, pathWithQuery, h, body)
+	if err != nil {
+		return "", err
+	}
+	if err := s.useNonce(ctx, id, n.nonce, n.now, n.expires); err != nil {
+		return "", err
+	}
+	if err := n.p.checkScope(scope); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// A NonceClaim records the nonce of a request checked by VerifyDeferred
+// in the caller's write transaction, and returns nil, or an error with
+// ENonceReused when the nonce was already used (the caller then refuses
+// the request and writes nothing for it), or another error when the
+// database failed. It may be called again after a failed transaction.
+type NonceClaim func(ctx context.Context, tx *store.Tx) error
+
+// VerifyDeferred is Verify without recording the nonce: the caller
+// records it with the returned claim in the transaction, committed
+// before answering, that precedes or holds the request's own writes, so
+// one group commit serves both. The checks and their codes are Verify's,
+// except that EMissingScope is checked before the nonce, by this call,
+// and ENonceReused comes from the claim. A request refused before its
+// claim ran changes nothing, so its nonce need not be kept.
+func (s *Service) VerifyDeferred(ctx context.Context, method, pathWithQuery string, h http.Header, body []byte, scope string) (string, NonceClaim, error) {
+	id, n, err := s.verify(ctx, method, pathWithQuery, h, body)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := n.p.checkScope(scope); err != nil {
+		return "", nil, err
+	}
+	// Pruning writes on its own, so it runs here, outside any
+	// transaction, not in the claim.
+	s.maybePrune(ctx, n.now)
+	claim := func(ctx context.Context, tx *store.Tx) error {
+		refused, err := claimNonceTx(ctx, tx, id, n.nonce, n.now, n.expires)
+		if err != nil {
+			return fmt.Errorf("record nonce: %w", err)
+		}
+		return refused
+	}
+	return id, claim, nil
+}
+
+// verified is a request whose signature checked, with its nonce not yet
+// recorded.
+type verified struct {
+	p            *Partner
+	nonce        string
+	now, expires time.Time
+}
+
+// verify runs Verify's checks up to the signature.
+func (s *Service) verify(ctx context.Context, method, pathWithQuery string, h http.Header, body []byte) (string, verified, error) {
 	id, ok := header(h, HeaderPartner)
 	if !ok || !ValidID(id) {
-		return "", missing(HeaderPartner, "a partner id")
+		return "", verified{}, missing(HeaderPartner, "a partner id")
 	}
 	tsText, ok := header(h, HeaderTimestamp)
 	if !ok || !digits(tsText, 1, 12) {
-		return "", missing(HeaderTimestamp, "unix seconds")
+		return "", verified{}, missing(HeaderTimestamp, "unix seconds")
 	}
 	nonce, ok := header(h, HeaderNonce)
 	if !ok || !validNonce(nonce) {
-		return "", missing(HeaderNonce, fmt.Sprintf("%d to %d characters of [A-Za-z0-9._~+/=-]", MinNonceLen, MaxNonceLen))
+		return "", verified{}, missing(HeaderNonce, fmt.Sprintf("%d to %d characters of [A-Za-z0-9._~+/=-]", MinNonceLen, MaxNonceLen))
 	}
 	sigText, ok := header(h, HeaderSignature)
 	if !ok || len(sigText) != 64 || !lowerHex(sigText) {
-		return "", missing(HeaderSignature, "64 lowercase hex digits")
+		return "", verified{}, missing(HeaderSignature, "64 lowercase hex digits")
 	}
 	sig, _ := hex.DecodeString(sigText)
 
@@ -70,15 +128,15 @@ func (s *Service) Verify(ctx context.Context, method, pathWithQuery string, h ht
 	ts, _ := strconv.ParseInt(tsText, 10, 64)
 	sent := time.Unix(ts, 0)
 	if d := now.Unix() - ts; d > int64(MaxSkew/time.Second) || d < -int64(MaxSkew/time.Second) {
-		return "", oc.Errorf(oc.EStaleTimestamp, "%s is more than %d s away from the server time %d", HeaderTimestamp, int(MaxSkew/time.Second), now.Unix())
+		return "", verified{}, oc.Errorf(oc.EStaleTimestamp, "%s is more than %d s away from the server time %d", HeaderTimestamp, int(MaxSkew/time.Second), now.Unix())
 	}
 
 	p, secrets, err := s.secrets(ctx, id)
 	if err != nil {
-		return "", err
+		return "", verified{}, err
 	}
 	if p == nil {
-		return "", oc.Errorf(oc.EUnknownPartner, "partner %q is not registered", id)
+		return "", verified{}, oc.Errorf(oc.EUnknownPartner, "partner %q is not registered", id)
 	}
 	good := false
 	for _, k := range secrets {
@@ -90,17 +148,23 @@ func (s *Service) Verify(ctx context.Context, method, pathWithQuery string, h ht
 		}
 	}
 	if !good {
-		return "", oc.Errorf(oc.EInvalidSignature, "signature does not match (sign METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nhex(SHA256(body)) with your current secret)")
+		return "", verified{}, oc.Errorf(oc.EInvalidSignature, "signature does not match (sign METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nhex(SHA256(body)) with your current secret)")
 	}
 	// The skew check compares whole seconds, so the timestamp is accepted
 	// until the end of second ts+MaxSkew: the nonce must live that long.
-	if err := s.useNonce(ctx, id, nonce, now, sent.Add(MaxSkew+time.Second)); err != nil {
-		return "", err
+	expires := sent.Add(MaxSkew + time.Second)
+	if expires.Before(now) {
+		expires = now
 	}
+	return id, verified{p: p, nonce: nonce, now: now, expires: expires}, nil
+}
+
+// checkScope refuses a partner without scope ("" skips the check).
+func (p *Partner) checkScope(scope string) error {
 	if scope != "" && !p.HasScope(scope) {
-		return "", oc.Errorf(oc.EMissingScope, "partner %q does not hold scope %s", id, scope)
+		return oc.Errorf(oc.EMissingScope, "partner %q does not hold scope %s", p.ID, scope)
 	}
-	return id, nil
+	return nil
 }
 
 func (s *Service) maybePrune(ctx context.Context, now time.Time) {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	oc "github.com/opencarbon/opencarbon"
 	"github.com/opencarbon/opencarbon/intake"
 	"github.com/opencarbon/opencarbon/methodology"
+	"github.com/opencarbon/opencarbon/partner"
 )
 
 // registerEventRoutes registers the event intake, reversal, calc and
@@ -19,7 +21,7 @@ import (
 // all-or-nothing, so each event carries its own status. Only a body that is
 // not an event at all (or a failure of the whole request) is an error.
 func (s *Server) registerEventRoutes() {
-	s.mux.HandleFunc("POST /v1/events", s.signed("events:write", s.handleEvents))
+	s.mux.HandleFunc("POST /v1/events", s.signedEvents("events:write"))
 	s.mux.HandleFunc("POST /v1/events/{event_id}/reversal", s.signed("events:reverse", s.handleReversal))
 	s.mux.HandleFunc("GET /v1/calcs/{calc_id}", s.handleCalc)
 	s.mux.HandleFunc("GET /v1/me/footprint", s.person(s.handleFootprint))
@@ -34,7 +36,44 @@ func (s *Server) intakeReady(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, partner string, body []byte) {
+// deferredAuth is a PartnerAuth that can leave the nonce of a verified
+// request to be recorded with the request's writes (*partner.Service).
+type deferredAuth interface {
+	VerifyDeferred(ctx context.Context, method, pathWithQuery string, h http.Header, body []byte, scope string) (string, partner.NonceClaim, error)
+}
+
+// signedEvents verifies a POST /v1/events request like signed, but with a
+// PartnerAuth that can defer it, the nonce is recorded by the intake writer
+// in the group commit that precedes the events (one wait for the single
+// writer instead of two): a replay is still refused with nonce_reused
+// before any of its events is looked at, and the nonce is durable before
+// the answer. A request refused before that (bad body, missing scope)
+// changes nothing, so its nonce is not kept.
+func (s *Server) signedEvents(scope string) http.HandlerFunc {
+	plain := s.signed(scope, func(w http.ResponseWriter, r *http.Request, partner string, body []byte) {
+		s.handleEvents(w, r, partner, body, nil)
+	})
+	return func(w http.ResponseWriter, r *http.Request) {
+		da, ok := s.Partners.(deferredAuth)
+		if !ok || s.Intake == nil {
+			plain(w, r)
+			return
+		}
+		body, err := readBody(w, r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		id, claim, err := da.VerifyDeferred(r.Context(), r.Method, r.URL.RequestURI(), r.Header, body, scope)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		s.handleEvents(w, r, id, body, intake.Guard(claim))
+	}
+}
+
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, partner string, body []byte, guard intake.Guard) {
 	if !s.intakeReady(w, r) {
 		return
 	}
@@ -43,7 +82,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, partner st
 		writeError(w, r, err)
 		return
 	}
-	out, err := s.Intake.Submit(r.Context(), partner, evs)
+	out, err := s.Intake.SubmitGuarded(r.Context(), partner, evs, guard)
 	if err != nil && r.Context().Err() != nil {
 		// The client went away. Events already handed to a writer are
 		// still processed; a retry is answered from memory.
