@@ -59,10 +59,10 @@ func HeadTx(ctx context.Context, tx *store.Tx, shard int) (Head, error) {
 	h := Head{Shard: shard}
 	q := `SELECT seq, hash FROM calc_chain WHERE shard = $1`
 	if tx.Dialect == store.Postgres {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO calc_chain (shard, seq, hash) VALUES ($1, 0, '') ON CONFLICT (shard) DO NOTHING`, shard); err != nil {
-			return h, fmt.Errorf("calc chain head: %w", err)
-		}
-		q += ` FOR UPDATE`
+		// Create or lock, and read, in one statement: the no-op update
+		// waits for a concurrent writer of the row and returns the
+		// committed head, as SELECT ... FOR UPDATE would.
+		q = `INSERT INTO calc_chain AS c (shard, seq, hash) VALUES ($1, 0, '') ON CONFLICT (shard) DO UPDATE SET seq = c.seq RETURNING c.seq, c.hash`
 	}
 	err := tx.QueryRowContext(ctx, q, shard).Scan(&h.Seq, &h.Hash)
 	if errors.Is(err, sql.ErrNoRows) {

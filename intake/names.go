@@ -4,16 +4,38 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/opencarbon/opencarbon/store"
 )
 
 // Behavior and scenario names are stored once, in intake_names; event,
 // usage and act rows carry their ids. A transaction interns the names of
 // its events before it decides any of them (and outside any savepoint), so
-// an id it holds is never one that a rolled-back savepoint created.
+// an id it holds is never one that a rolled-back savepoint created; on
+// PostgreSQL new names are committed on their own first (internPG).
 
 // intern makes sure every behavior of items, and the scenario of its
 // methodology, has an id in w.names.
 func (w *writer) intern(items []item) error {
+	if w.tx.Dialect == store.Postgres {
+		var names []string
+		seen := map[string]bool{}
+		add := func(n string) {
+			if _, ok := w.names[n]; !ok && !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
+		for _, it := range items {
+			add(it.ev.Behavior)
+			if m, ok := w.eng.Lookup(it.ev.Behavior, it.ev.OccurredAt); ok {
+				add(m.Scenario())
+			}
+		}
+		if err := w.internPG(names); err != nil {
+			return err
+		}
+	}
 	for _, it := range items {
 		if err := w.internEvent(it.ev); err != nil {
 			return err
@@ -34,10 +56,65 @@ func (w *writer) internEvent(ev *Event) error {
 	return nil
 }
 
+// internPG looks names up in one query. On PostgreSQL a new name is
+// inserted and committed in a transaction of its own (the shard's
+// transaction then reads it): inserted in the shard's transaction, it made
+// every other shard interning the same name wait for that whole batch to
+// commit (the first batches of a new database ran one shard at a time). A
+// name committed by a batch that then fails is only an unused row.
+func (w *writer) internPG(names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	find := func() ([]string, error) {
+		rows, err := w.tx.QueryContext(w.ctx, `SELECT id, name FROM intake_names WHERE name = ANY($1::text[])`, names)
+		if err != nil {
+			return nil, fmt.Errorf("intern: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var n string
+			if err := rows.Scan(&id, &n); err != nil {
+				return nil, fmt.Errorf("intern: %w", err)
+			}
+			w.names[n], w.nameOf[id] = id, n
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("intern: %w", err)
+		}
+		var missing []string
+		for _, n := range names {
+			if _, ok := w.names[n]; !ok {
+				missing = append(missing, n)
+			}
+		}
+		return missing, nil
+	}
+	missing, err := find()
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	if _, err := w.s.db.Write().ExecContext(w.ctx, `INSERT INTO intake_names (name) SELECT * FROM unnest($1::text[]) ON CONFLICT (name) DO NOTHING`, missing); err != nil {
+		return fmt.Errorf("intern: %w", err)
+	}
+	names = missing
+	if missing, err = find(); err == nil && len(missing) > 0 {
+		err = fmt.Errorf("intern %q: not found after insert", clip(missing[0], 64))
+	}
+	return err
+}
+
 // nameID returns the id of name, inserting it if it is new.
 func (w *writer) nameID(name string) (int64, error) {
 	if id, ok := w.names[name]; ok {
 		return id, nil
+	}
+	if w.tx.Dialect == store.Postgres {
+		if err := w.internPG([]string{name}); err != nil {
+			return 0, err
+		}
+		return w.names[name], nil
 	}
 	const find = `SELECT id FROM intake_names WHERE name = $1`
 	var id int64

@@ -65,26 +65,44 @@ func CreditBatchTx(ctx context.Context, tx *store.Tx, cs []Credit) ([]CreditResu
 			return nil, fmt.Errorf("ledger batch balances: %w", err)
 		}
 		p := plan(cs, exps, fresh, state, results)
-		ids, err := be.insertHeads(ctx, tx, p.heads)
-		if err != nil {
-			return nil, fmt.Errorf("ledger batch: %w", err)
-		}
-		for j := range p.postings {
-			p.postings[j].txID = ids[p.postings[j].head]
-		}
-		for j, h := range p.heads {
-			r := results[h.ref]
-			r.TxID = ids[j]
-			results[h.ref] = r
-		}
-		if err := be.insertPostings(ctx, tx, p.postings); err != nil {
-			return nil, fmt.Errorf("ledger batch postings: %w", err)
-		}
-		if err := be.writeBalances(ctx, tx, state); err != nil {
-			return nil, fmt.Errorf("ledger batch balances: %w", err)
-		}
-		if err := be.addLots(ctx, tx, p.lots, store.Micros(tx.Now)); err != nil {
-			return nil, fmt.Errorf("ledger batch lots: %w", err)
+		if pg, ok := be.(pgBatch); ok {
+			// Two statements instead of four: heads with their postings,
+			// then balances with lots.
+			ids, err := pg.insertHeadsPostings(ctx, tx, p.heads, p.postings)
+			if err != nil {
+				return nil, fmt.Errorf("ledger batch: %w", err)
+			}
+			for j, h := range p.heads {
+				r := results[h.ref]
+				r.TxID = ids[j]
+				results[h.ref] = r
+			}
+			if err := pg.writeBalancesLots(ctx, tx, state, p.lots, store.Micros(tx.Now)); err != nil {
+				return nil, fmt.Errorf("ledger batch balances: %w", err)
+			}
+		} else {
+			be := be.(sqliteBatch)
+			ids, err := be.insertHeads(ctx, tx, p.heads)
+			if err != nil {
+				return nil, fmt.Errorf("ledger batch: %w", err)
+			}
+			for j := range p.postings {
+				p.postings[j].txID = ids[p.postings[j].head]
+			}
+			for j, h := range p.heads {
+				r := results[h.ref]
+				r.TxID = ids[j]
+				results[h.ref] = r
+			}
+			if err := be.insertPostings(ctx, tx, p.postings); err != nil {
+				return nil, fmt.Errorf("ledger batch postings: %w", err)
+			}
+			if err := be.writeBalances(ctx, tx, state); err != nil {
+				return nil, fmt.Errorf("ledger batch balances: %w", err)
+			}
+			if err := be.addLots(ctx, tx, p.lots, store.Micros(tx.Now)); err != nil {
+				return nil, fmt.Errorf("ledger batch lots: %w", err)
+			}
 		}
 	}
 	for i, c := range cs {
@@ -107,12 +125,11 @@ type batchBackend interface {
 	// balances returns the rows of keys (sorted), zero for missing ones;
 	// on PostgreSQL it creates the missing ones and locks them all.
 	balances(ctx context.Context, tx *store.Tx, keys []acctKey) (map[acctKey]*bal, error)
-	// insertHeads inserts the credits' heads and returns their ids in order.
-	insertHeads(ctx context.Context, tx *store.Tx, heads []batchHead) ([]int64, error)
-	insertPostings(ctx context.Context, tx *store.Tx, ps []batchPosting) error
-	writeBalances(ctx context.Context, tx *store.Tx, state map[acctKey]*bal) error
-	addLots(ctx context.Context, tx *store.Tx, lots []batchLot, now int64) error
 }
+
+// The writes are the dialect's own: pgBatch.insertHeadsPostings and
+// writeBalancesLots (two statements); sqliteBatch insertHeads (returning
+// the heads' ids in order), insertPostings, writeBalances and addLots.
 
 func validCredit(c Credit) error {
 	if err := checkAccounts(c.Parent, c.Sub, true); err != nil {
@@ -209,7 +226,10 @@ type pgBatch struct{}
 
 func (pgBatch) knownRefs(ctx context.Context, tx *store.Tx, refs []string) (map[string]bool, error) {
 	known := map[string]bool{}
-	rows, err := tx.QueryContext(ctx, `SELECT ref FROM ledger_tx WHERE ref = ANY($1::text[])`, refs)
+	// One index probe per ref whatever the statistics say (OFFSET 0 keeps
+	// the lookup from being flattened into a join).
+	rows, err := tx.QueryContext(ctx, `SELECT t.ref FROM unnest($1::text[]) AS u(r)
+		CROSS JOIN LATERAL (SELECT ref FROM ledger_tx WHERE ref = u.r OFFSET 0) t`, refs)
 	if err != nil {
 		return nil, err
 	}
@@ -224,23 +244,20 @@ func (pgBatch) knownRefs(ctx context.Context, tx *store.Tx, refs []string) (map[
 	return known, rows.Err()
 }
 
-// balances creates the missing rows, then locks all of them, both in
-// (parent, sub) order, so concurrent batches and single writes never wait
-// on each other in a cycle; a row another transaction is creating is
-// waited for, not overwritten.
+// balances creates the missing rows and locks the existing ones in one
+// upsert, in (parent, sub) order, so concurrent batches and single writes
+// never wait on each other in a cycle; a row another transaction is
+// creating or changing is waited for, and read as it committed (the no-op
+// DO UPDATE locks and returns the latest version, like FOR UPDATE).
 func (pgBatch) balances(ctx context.Context, tx *store.Tx, keys []acctKey) (map[acctKey]*bal, error) {
 	ps, ss := make([]int64, len(keys)), make([]int64, len(keys))
 	for j, k := range keys {
 		ps[j], ss[j] = k.parent, k.sub
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_balances (parent, sub, mg, points, debt)
+	rows, err := tx.QueryContext(ctx, `INSERT INTO ledger_balances AS b (parent, sub, mg, points, debt)
 		SELECT p, s, 0, 0, 0 FROM unnest($1::bigint[], $2::bigint[]) AS u(p, s) ORDER BY p, s
-		ON CONFLICT (parent, sub) DO NOTHING`, ps, ss); err != nil {
-		return nil, err
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT b.parent, b.sub, b.mg, b.points, b.debt FROM ledger_balances b
-		JOIN unnest($1::bigint[], $2::bigint[]) AS u(p, s) ON b.parent = u.p AND b.sub = u.s
-		ORDER BY b.parent, b.sub FOR UPDATE OF b`, ps, ss)
+		ON CONFLICT (parent, sub) DO UPDATE SET mg = b.mg
+		RETURNING b.parent, b.sub, b.mg, b.points, b.debt`, ps, ss)
 	if err != nil {
 		return nil, err
 	}
@@ -251,80 +268,78 @@ func (pgBatch) balances(ctx context.Context, tx *store.Tx, keys []acctKey) (map[
 	return state, err
 }
 
-func (pgBatch) insertHeads(ctx context.Context, tx *store.Tx, heads []batchHead) ([]int64, error) {
-	var refs, calcs []string
-	var parents, subs, debts []int64
-	for _, h := range heads {
-		refs, calcs = append(refs, h.ref), append(calcs, h.calcID)
-		parents, subs, debts = append(parents, h.parent), append(subs, h.sub), append(debts, h.debt)
+// insertHeadsPostings inserts the heads and their postings in one
+// statement and returns the heads' ids in order.
+func (pgBatch) insertHeadsPostings(ctx context.Context, tx *store.Tx, heads []batchHead, ps []batchPosting) ([]int64, error) {
+	n := len(heads)
+	refs, calcs := make([]string, n), make([]string, n)
+	parents, subs, debts := make([]int64, n), make([]int64, n), make([]int64, n)
+	for j, h := range heads {
+		refs[j], calcs[j], parents[j], subs[j], debts[j] = h.ref, h.calcID, h.parent, h.sub, h.debt
 	}
-	rows, err := tx.QueryContext(ctx, `INSERT INTO ledger_tx (ref, kind, parent, sub, calc_id, created_at, debt)
-		SELECT r, 'credit', p, s, c, $6::bigint, d FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[]) AS u(r, p, s, c, d)
-		RETURNING id, ref`, refs, parents, subs, calcs, debts, store.Micros(tx.Now))
+	pHeads, dsts, amounts := make([]int64, len(ps)), make([]int64, len(ps)), make([]int64, len(ps))
+	ns, assets := make([]int32, len(ps)), make([]string, len(ps))
+	for j, p := range ps {
+		pHeads[j], ns[j], dsts[j], assets[j], amounts[j] = int64(p.head)+1, int32(p.n), p.dst, p.asset, p.amount
+	}
+	rows, err := tx.QueryContext(ctx, `WITH h AS (
+		INSERT INTO ledger_tx (ref, kind, parent, sub, calc_id, created_at, debt)
+		SELECT r, 'credit', p, s, c, $6::bigint, d FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[]) WITH ORDINALITY AS u(r, p, s, c, d, k)
+		ORDER BY k
+		RETURNING id, ref),
+	hk AS (SELECT h.id, u.k FROM h JOIN unnest($1::text[]) WITH ORDINALITY AS u(r, k) ON u.r = h.ref),
+	po AS (INSERT INTO ledger_postings (tx_id, n, src, dst, asset, amount)
+		SELECT hk.id, x.n, $12::bigint, x.d, x.a, x.m FROM unnest($7::bigint[], $8::int[], $9::bigint[], $10::text[], $11::bigint[]) AS x(k, n, d, a, m)
+		JOIN hk ON hk.k = x.k)
+	SELECT id, k FROM hk`, refs, parents, subs, calcs, debts, store.Micros(tx.Now), pHeads, ns, dsts, assets, amounts, AccountIssuance)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	byRef := map[string]int64{}
+	ids := make([]int64, n)
+	got := 0
 	for rows.Next() {
-		var id int64
-		var ref string
-		if err := rows.Scan(&id, &ref); err != nil {
+		var id, k int64
+		if err := rows.Scan(&id, &k); err != nil {
 			return nil, err
 		}
-		byRef[ref] = id
+		if k < 1 || k > int64(n) {
+			return nil, fmt.Errorf("head %d of %d returned", k, n)
+		}
+		ids[k-1] = id
+		got++
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	ids := make([]int64, len(heads))
-	for j, h := range heads {
-		ids[j] = byRef[h.ref]
+	if got != n {
+		return nil, fmt.Errorf("%d of %d heads inserted", got, n)
 	}
 	return ids, nil
 }
 
-func (pgBatch) insertPostings(ctx context.Context, tx *store.Tx, ps []batchPosting) error {
-	var txs, dsts, amounts []int64
-	var ns []int32
-	var assets []string
-	for _, p := range ps {
-		txs, ns, dsts, assets, amounts = append(txs, p.txID), append(ns, int32(p.n)), append(dsts, p.dst), append(assets, p.asset), append(amounts, p.amount)
-	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO ledger_postings (tx_id, n, src, dst, asset, amount)
-		SELECT t, n, $6::bigint, d, a, m FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::text[], $5::bigint[]) AS u(t, n, d, a, m)`,
-		txs, ns, dsts, assets, amounts, AccountIssuance)
-	return err
-}
-
-func (pgBatch) writeBalances(ctx context.Context, tx *store.Tx, state map[acctKey]*bal) error {
+// writeBalancesLots is writeBalances and addLots in one statement.
+func (pgBatch) writeBalancesLots(ctx context.Context, tx *store.Tx, state map[acctKey]*bal, lots []batchLot, now int64) error {
 	var cols [5][]int64
 	for k, b := range state {
 		for j, v := range []int64{k.parent, k.sub, b.mg, b.points, b.debt} {
 			cols[j] = append(cols[j], v)
 		}
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE ledger_balances b SET mg = u.mg, points = u.points, debt = u.debt
-		FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(parent, sub, mg, points, debt)
-		WHERE b.parent = u.parent AND b.sub = u.sub`, cols[0], cols[1], cols[2], cols[3], cols[4])
-	return err
-}
-
-// addLots adds the batch's points to their lots. New lots are created in
-// the order the batch first credited them, as one-by-one credits would:
-// lots credited at the same time are spent in id order.
-func (pgBatch) addLots(ctx context.Context, tx *store.Tx, lots []batchLot, now int64) error {
-	if len(lots) == 0 {
-		return nil
-	}
 	var parent, sub, exp, n []int64
 	for _, l := range lots {
 		parent, sub, exp, n = append(parent, l.parent), append(sub, l.sub), append(exp, l.exp), append(n, l.points)
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO ledger_lots (parent, sub, credited_at, expires_at, remaining)
-		SELECT p, s, $5::bigint, e, n FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u(p, s, e, n)
+	// New lots are created in the order the batch first credited them
+	// (WITH ORDINALITY), as one-by-one credits would: lots credited at the
+	// same time are spent in id order.
+	_, err := tx.ExecContext(ctx, `WITH b AS (UPDATE ledger_balances b SET mg = u.mg, points = u.points, debt = u.debt
+		FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(parent, sub, mg, points, debt)
+		WHERE b.parent = u.parent AND b.sub = u.sub)
+	INSERT INTO ledger_lots (parent, sub, credited_at, expires_at, remaining)
+		SELECT p, s, $10::bigint, e, n FROM unnest($6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[]) WITH ORDINALITY AS u(p, s, e, n, k) ORDER BY k
 		ON CONFLICT (sub, expires_at) DO UPDATE SET remaining = ledger_lots.remaining + excluded.remaining`,
-		parent, sub, exp, n, now)
+		cols[0], cols[1], cols[2], cols[3], cols[4], parent, sub, exp, n, now)
 	return err
 }
 
