@@ -154,6 +154,7 @@ type job struct {
 	out     []Outcome
 	done    chan error
 	guard   Guard // nil, or run by the shard writer before the events
+	refused error // set by write: the guard refused the request
 }
 
 // A Guard is a write a request depends on, such as its partner nonce
@@ -235,9 +236,9 @@ func (s *Service) Submit(ctx context.Context, partner string, events []Event) ([
 // SubmitGuarded is Submit for a request that is accepted only if guard
 // (nil: none) accepts it, and whose guard write must be durable before the
 // answer: a request whose events all go to one shard has its guard run by
-// that shard's writer, in one transaction for every guarded request of the
-// batch, committed before the batch's events are written; other requests
-// run theirs in a transaction of their own first. Either way no event of a
+// that shard's writer in the group commit that writes the batch's events,
+// before them; other requests run theirs in a transaction of their own
+// first. Either way no event of a
 // refused request is looked at, and the guard's write is durable before
 // the request is answered.
 func (s *Service) SubmitGuarded(ctx context.Context, partner string, events []Event, guard Guard) ([]Outcome, error) {
@@ -298,12 +299,11 @@ func (s *Service) SubmitGuarded(ctx context.Context, partner string, events []Ev
 }
 
 // run is a shard's single writer: it takes every pending job (up to
-// MaxBatch events), runs their guards in one transaction, writes the jobs
-// accepted in another and answers them after commit.
+// MaxBatch events), writes them in one transaction (their guards first)
+// and answers them after commit.
 func (s *Service) run(sh *shard) {
 	defer s.wg.Done()
 	var batch []*job
-	refused := map[*job]error{}
 	for {
 		batch = batch[:0]
 		select {
@@ -323,50 +323,12 @@ func (s *Service) run(sh *shard) {
 				break drain
 			}
 		}
-		guarded := false
-		for _, j := range batch {
-			guarded = guarded || j.guard != nil
-		}
-		if guarded {
-			// One transaction, committed durably before the batch's own,
-			// for the guards of the batch. When it fails, the guarded
-			// requests get the error (the partner retries them).
-			ctx := context.Background()
-			clear(refused)
-			failed := s.db.InTx(ctx, func(tx *store.Tx) error {
-				clear(refused)
-				for _, j := range batch {
-					if j.guard == nil {
-						continue
-					}
-					if err := j.guard(ctx, tx); err != nil {
-						var oe *oc.Error
-						if !errors.As(err, &oe) {
-							return err
-						}
-						refused[j] = err
-					}
-				}
-				return nil
-			})
-			kept := batch[:0]
-			for _, j := range batch {
-				switch err, ok := refused[j]; {
-				case j.guard != nil && failed != nil:
-					j.done <- failed
-				case ok:
-					j.done <- err
-				default:
-					kept = append(kept, j)
-				}
-			}
-			batch = kept
-			if len(batch) == 0 {
-				continue
-			}
-		}
 		err := s.write(sh.id, batch)
 		for _, j := range batch {
+			if err == nil && j.refused != nil {
+				j.done <- j.refused
+				continue
+			}
 			j.done <- err
 		}
 	}
@@ -385,14 +347,38 @@ func (s *Service) write(shardID int, batch []*job) error {
 		j *job
 		n int
 	}
-	var todo []slot
+	var all, todo []slot
 	for _, j := range batch {
 		j.out = make([]Outcome, len(j.events))
 		for n := range j.events {
-			todo = append(todo, slot{j, n})
+			all = append(all, slot{j, n})
 		}
 	}
+	todo = all
+	// The guards run first in the transaction that writes the events,
+	// until one commits; the events of a refused job are left out.
+	guarded := true
 	open := func(tx *store.Tx) (*writer, error) {
+		if guarded {
+			for _, j := range batch {
+				j.refused = nil
+				if j.guard == nil {
+					continue
+				}
+				if err := j.guard(ctx, tx); err != nil {
+					if !errors.As(err, new(*oc.Error)) {
+						return nil, err
+					}
+					j.refused = err
+				}
+			}
+			todo = todo[:0:0]
+			for _, it := range all {
+				if it.j.refused == nil {
+					todo = append(todo, it)
+				}
+			}
+		}
 		w, err := newWriter(ctx, tx, s, eng, shardID)
 		if err != nil {
 			return nil, err
@@ -436,6 +422,7 @@ func (s *Service) write(shardID int, batch []*job) error {
 		}
 		return nil
 	}
+	todo = all
 	if err != errSlowOnly {
 		s.fallbacks.Add(1)
 		s.log.Info("group commit: set-based attempt failed, writing the batch event by event", "events", len(todo), "err", err)
@@ -468,6 +455,7 @@ func (s *Service) write(shardID int, batch []*job) error {
 		if err != nil {
 			return err
 		}
+		guarded = false
 		todo = retry
 	}
 	return nil
