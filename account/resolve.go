@@ -70,7 +70,7 @@ func (s *Service) Resolve(ctx context.Context, person, partnerID string) (accoun
 // AccountID returns the id of person's parent account. Errors: ENoConsent.
 func (s *Service) AccountID(ctx context.Context, person string) (int64, error) {
 	var id int64
-	err := s.db.Read().QueryRowContext(ctx, `SELECT id FROM accounts WHERE person = $1`, person).Scan(&id)
+	err := s.db.ReadQueryRow(ctx, `SELECT id FROM accounts WHERE person = $1`, person).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, noConsent()
 	}
@@ -86,7 +86,7 @@ func (s *Service) AccountID(ctx context.Context, person string) (int64, error) {
 // tombstone remains).
 func (s *Service) PersonOf(ctx context.Context, accountID int64) (string, error) {
 	var person sql.NullString
-	err := s.db.Read().QueryRowContext(ctx, `SELECT person FROM accounts WHERE id = $1`, accountID).Scan(&person)
+	err := s.db.ReadQueryRow(ctx, `SELECT person FROM accounts WHERE id = $1`, accountID).Scan(&person)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", oc.Errorf(oc.ENotFound, "account %d does not exist", accountID)
 	}
@@ -107,7 +107,7 @@ func notLinked(partnerID string) error {
 // is no such sub-account). Revoked sub-accounts still name their partner.
 func (s *Service) PartnerOfSub(ctx context.Context, sub int64) (string, error) {
 	var p string
-	err := s.db.Read().QueryRowContext(ctx, `SELECT partner FROM subaccounts WHERE id = $1`, sub).Scan(&p)
+	err := s.db.ReadQueryRow(ctx, `SELECT partner FROM subaccounts WHERE id = $1`, sub).Scan(&p)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", oc.Errorf(oc.ENotFound, "sub-account %d does not exist", sub)
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 )
@@ -57,5 +58,46 @@ func TestStmtCache(t *testing.T) {
 	var n int
 	if err := db.Read().QueryRow(`SELECT COUNT(*) FROM t`).Scan(&n); err != nil || n != 6 {
 		t.Fatalf("rows after rollback: %d %v", n, err)
+	}
+}
+
+// TestReadQueryRow: a read through the kept statement sees committed
+// writes, from several goroutines at once, and a query that cannot be
+// prepared reports its error through Scan.
+func TestReadQueryRow(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Write().Exec(`CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	const q = `SELECT v FROM t WHERE k = $1`
+	for round := 1; round <= 3; round++ {
+		if _, err := db.Write().Exec(`INSERT INTO t (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v`, 1, round); err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 8)
+		for range 8 {
+			go func() {
+				var v int
+				err := db.ReadQueryRow(ctx, q, 1).Scan(&v)
+				if err == nil && v != round {
+					err = fmt.Errorf("read %d, want %d", v, round)
+				}
+				errs <- err
+			}()
+		}
+		for range 8 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var v int
+	if err := db.ReadQueryRow(ctx, `SELECT v FROM missing WHERE k = $1`, 1).Scan(&v); err == nil {
+		t.Fatal("a query on a missing table succeeded")
 	}
 }

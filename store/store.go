@@ -49,6 +49,7 @@ type DB struct {
 	write *sql.DB
 	read  *sql.DB
 	stmts *stmtCache // SQLite: statements prepared on the writer connection
+	reads readStmts  // SQLite: statements prepared on the read pool
 
 	// Now returns the current time; tests may replace it before use.
 	Now func() time.Time
@@ -151,6 +152,7 @@ func (db *DB) Close() error {
 	if db.stmts != nil {
 		db.stmts.close()
 	}
+	db.reads.close()
 	if db.write != nil {
 		err = db.write.Close()
 	}
