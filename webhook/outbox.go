@@ -139,6 +139,9 @@ func enqueuePG(ctx context.Context, tx *store.Tx, msgs []Msg, now int64) error {
 	return nil
 }
 
+// feedBatch is the most messages Run hands to one call of handle.
+const feedBatch = 500
+
 // Feed is one named consumer's durable position in the outbox.
 type Feed struct {
 	db   *store.DB
@@ -209,7 +212,11 @@ func (f *Feed) Register(ctx context.Context) error {
 
 // Run calls handle with batches of new messages until ctx ends, acking each
 // batch after handle returns nil. A failing batch is retried after a pause.
-// poll is the idle wait between empty reads.
+// poll is the wait before the next read unless the last read was a full
+// batch (then it reads again at once, to catch up): under a steady stream
+// a consumer runs at most one batch per poll, instead of one small batch
+// after another, each of them transactions on the writer that the intake
+// also needs.
 func (f *Feed) Run(ctx context.Context, poll time.Duration, handle func(context.Context, []Message) error) error {
 	registered := false
 	for {
@@ -220,7 +227,7 @@ func (f *Feed) Run(ctx context.Context, poll time.Duration, handle func(context.
 			registered = err == nil
 		}
 		if err == nil {
-			msgs, err = f.Next(ctx, 500)
+			msgs, err = f.Next(ctx, feedBatch)
 		}
 		if err == nil && len(msgs) > 0 {
 			if err = handle(ctx, msgs); err == nil {
@@ -230,7 +237,7 @@ func (f *Feed) Run(ctx context.Context, poll time.Duration, handle func(context.
 		wait := poll
 		if err != nil {
 			wait = time.Second
-		} else if len(msgs) > 0 {
+		} else if len(msgs) == feedBatch {
 			wait = 0
 		}
 		select {
