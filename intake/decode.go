@@ -235,7 +235,8 @@ func (ev *Event) Hash() string {
 	return base64.RawURLEncoding.EncodeToString(sum[:16])
 }
 
-// memoHash computes Hash once; only the writer holding ev calls it.
+// memoHash computes Hash once: Submit calls it before handing ev to a
+// shard writer (so the writer only reads it).
 func (ev *Event) memoHash() string {
 	if ev.hash == "" {
 		ev.hash = ev.Hash()

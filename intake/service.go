@@ -252,6 +252,7 @@ func (s *Service) SubmitGuarded(ctx context.Context, partner string, events []Ev
 			out[i] = Outcome{EventID: ev.ID, Status: StatusRejected, Code: ev.Err.Code, Message: ev.Err.Message}
 			continue
 		}
+		ev.memoHash() // on the caller's goroutine, not the shard's single writer
 		k := s.shardOf(ev.Person)
 		if per[k] == nil {
 			per[k] = &job{partner: partner, done: make(chan error, 1)}
