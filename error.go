@@ -31,6 +31,7 @@ const (
 	ENonceReused      = "nonce_reused"
 	EMissingScope     = "missing_scope"
 	EMissingAuth      = "missing_auth"
+	EPartnerSuspended = "partner_suspended" // the partner is suspended by an operator
 
 	// Person token.
 	EInvalidToken = "invalid_token"

@@ -25,20 +25,25 @@ type validSecret struct {
 func (k validSecret) validAt(t time.Time) bool { return k.expires.IsZero() || t.Before(k.expires) }
 
 // cached is a partner's row and decrypted secrets (newest first) as read
-// at a time; p is nil for an id that is not an active partner.
+// at a time; p is nil for an id that is not registered.
 type cached struct {
 	p       *Partner
 	secrets []validSecret
 	at      time.Time
 }
 
-// secrets returns partner id (nil if unknown or inactive) and its valid
-// secrets, newest first, from a cache at most CacheTTL old.
+// secrets returns partner id (nil if unknown) and its valid secrets,
+// newest first, from a cache at most CacheTTL old. A suspended partner is
+// never answered from the cache, so a reinstatement made by any process
+// shows at once; a suspension made by another process shows at once too,
+// because the nonce claim checks the status in its transaction (see
+// claimNonceTx). Scope changes made by another process show within
+// CacheTTL.
 func (s *Service) secrets(ctx context.Context, id string) (*Partner, []validSecret, error) {
 	s.mu.Lock()
 	c, ok := s.cache[id]
 	s.mu.Unlock()
-	if ok && time.Since(c.at) < s.CacheTTL {
+	if ok && time.Since(c.at) < s.CacheTTL && (c.p == nil || c.p.Active()) {
 		return c.p, c.secrets, nil
 	}
 	p, secrets, err := s.load(ctx, id)
@@ -61,13 +66,14 @@ func (s *Service) forget(id string) {
 	s.mu.Unlock()
 }
 
-// load reads an active partner and decrypts its unexpired secrets.
+// load reads a partner, active or suspended, and decrypts its unexpired
+// secrets.
 func (s *Service) load(ctx context.Context, id string) (*Partner, []validSecret, error) {
 	if !ValidID(id) {
 		return nil, nil, nil
 	}
 	rd := s.db.Read()
-	p, err := scanPartner(rd.QueryRowContext(ctx, `SELECT id, name, scopes, webhook_url, status, created_at FROM partners WHERE id = $1 AND status = 'active'`, id))
+	p, err := scanPartner(rd.QueryRowContext(ctx, `SELECT `+partnerCols+` FROM partners WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, nil
 	}

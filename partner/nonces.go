@@ -2,6 +2,8 @@ package partner
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -82,11 +84,16 @@ func (s *Service) flushNonces(ctx context.Context, batch []*nonceReq) {
 	}
 }
 
-// claimNonceTx records nonce for partner in tx and returns nil, or
-// ENonceReused as refused when a record still in its window exists. An
-// expired record not yet pruned is taken over. err is a database failure.
+// claimNonceTx records nonce for partner in tx and returns nil, or as
+// refused ENonceReused when a record still in its window exists, or
+// EPartnerSuspended when the partner is no longer active (suspended by
+// any process since its row was cached: nothing is recorded). An expired
+// record not yet pruned is taken over. err is a database failure.
 func claimNonceTx(ctx context.Context, tx *store.Tx, partner, nonce string, now, expires time.Time) (refused, err error) {
-	res, err := tx.ExecContext(ctx, `INSERT INTO partner_nonces (partner, nonce, seen_at, expires_at) VALUES ($1, $2, $3, $4)
+	// The status check rides in the insert (a primary-key lookup, no
+	// extra round trip); only a refusal reads the row again to say why.
+	res, err := tx.ExecContext(ctx, `INSERT INTO partner_nonces (partner, nonce, seen_at, expires_at)
+		SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM partners WHERE id = $1 AND status = 'active')
 		ON CONFLICT (partner, nonce) DO UPDATE SET seen_at = excluded.seen_at, expires_at = excluded.expires_at
 		WHERE partner_nonces.expires_at < excluded.seen_at`,
 		partner, nonce, store.Micros(now), store.Micros(expires))
@@ -98,6 +105,14 @@ func claimNonceTx(ctx context.Context, tx *store.Tx, partner, nonce string, now,
 		return nil, err
 	}
 	if n == 0 {
+		var status string
+		err := tx.QueryRowContext(ctx, `SELECT status FROM partners WHERE id = $1`, partner).Scan(&status)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+		if status != StatusActive {
+			return suspended(partner), nil
+		}
 		return oc.Errorf(oc.ENonceReused, "nonce was already used; send a fresh %s with every request", HeaderNonce), nil
 	}
 	return nil, nil

@@ -57,15 +57,29 @@ var idPattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{1,31}$`)
 // ValidID reports whether id has the shape of a partner id.
 func ValidID(id string) bool { return idPattern.MatchString(id) }
 
-// Partner is a registered partner app.
+// Partner statuses.
+const (
+	StatusActive    = "active"    // signed requests are accepted
+	StatusSuspended = "suspended" // every signed request is refused with EPartnerSuspended
+)
+
+// Partner is a registered partner app. The Status* fields say who set the
+// current status, when and why; they are empty for a partner that was
+// never suspended.
 type Partner struct {
-	ID         string    `json:"id"`
-	Name       string    `json:"name"`
-	Scopes     []string  `json:"scopes"`
-	WebhookURL string    `json:"webhook_url,omitempty"`
-	Status     string    `json:"status"`
-	CreatedAt  time.Time `json:"created_at"`
+	ID              string     `json:"id"`
+	Name            string     `json:"name"`
+	Scopes          []string   `json:"scopes"`
+	WebhookURL      string     `json:"webhook_url,omitempty"`
+	Status          string     `json:"status"`
+	StatusReason    string     `json:"status_reason,omitempty"`
+	StatusChangedBy string     `json:"status_changed_by,omitempty"`
+	StatusChangedAt *time.Time `json:"status_changed_at,omitempty"`
+	CreatedAt       time.Time  `json:"created_at"`
 }
+
+// Active reports whether p's signed requests are accepted.
+func (p *Partner) Active() bool { return p.Status == StatusActive }
 
 // HasScope reports whether p holds scope.
 func (p *Partner) HasScope(scope string) bool { return slices.Contains(p.Scopes, scope) }
@@ -235,7 +249,7 @@ func (s *Service) Get(ctx context.Context, id string) (*Partner, error) {
 	if !ValidID(id) {
 		return nil, oc.Errorf(oc.ENotFound, "partner %q is not registered", id)
 	}
-	row := s.db.Read().QueryRowContext(ctx, `SELECT id, name, scopes, webhook_url, status, created_at FROM partners WHERE id = $1`, id)
+	row := s.db.Read().QueryRowContext(ctx, `SELECT `+partnerCols+` FROM partners WHERE id = $1`, id)
 	p, err := scanPartner(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, oc.Errorf(oc.ENotFound, "partner %q is not registered", id)
@@ -245,7 +259,7 @@ func (s *Service) Get(ctx context.Context, id string) (*Partner, error) {
 
 // List returns every partner, by id.
 func (s *Service) List(ctx context.Context) ([]*Partner, error) {
-	rows, err := s.db.Read().QueryContext(ctx, `SELECT id, name, scopes, webhook_url, status, created_at FROM partners ORDER BY id`)
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT `+partnerCols+` FROM partners ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list partners: %w", err)
 	}
@@ -284,14 +298,14 @@ func (s *Service) SetWebhookURL(ctx context.Context, id, webhookURL string) erro
 
 // Endpoint returns the webhook URL of partner id ("" if none) and its
 // current secret, with which webhook deliveries are signed. Errors:
-// ENotFound.
+// ENotFound (also for a suspended partner: it receives no webhooks).
 func (s *Service) Endpoint(ctx context.Context, id string) (webhookURL, secret string, err error) {
 	p, secrets, err := s.secrets(ctx, id)
 	if err != nil {
 		return "", "", err
 	}
-	if p == nil || len(secrets) == 0 {
-		return "", "", oc.Errorf(oc.ENotFound, "partner %q is not registered", id)
+	if p == nil || !p.Active() || len(secrets) == 0 {
+		return "", "", oc.Errorf(oc.ENotFound, "partner %q is not registered or is suspended", id)
 	}
 	return p.WebhookURL, secrets[0].secret, nil
 }
@@ -325,15 +339,23 @@ func ExistsTx(ctx context.Context, tx *store.Tx, id string) (bool, error) {
 
 type scanner interface{ Scan(...any) error }
 
+// partnerCols are the columns scanPartner reads.
+const partnerCols = `id, name, scopes, webhook_url, status, status_reason, status_by, status_at, created_at`
+
 func scanPartner(r scanner) (*Partner, error) {
 	var p Partner
 	var scopes string
 	var created int64
-	if err := r.Scan(&p.ID, &p.Name, &scopes, &p.WebhookURL, &p.Status, &created); err != nil {
+	var changed sql.NullInt64
+	if err := r.Scan(&p.ID, &p.Name, &scopes, &p.WebhookURL, &p.Status, &p.StatusReason, &p.StatusChangedBy, &changed, &created); err != nil {
 		return nil, err
 	}
 	p.Scopes = strings.Fields(scopes)
 	p.CreatedAt = store.Time(created)
+	if changed.Valid {
+		t := store.Time(changed.Int64)
+		p.StatusChangedAt = &t
+	}
 	return &p, nil
 }
 
@@ -347,21 +369,30 @@ func checkRegistration(reg *Registration) ([]string, error) {
 	if reg.Name == "" || utf8.RuneCountInString(reg.Name) > 100 || !utf8.ValidString(reg.Name) || strings.ContainsFunc(reg.Name, isControl) {
 		return nil, oc.Errorf(oc.EInvalid, "partner name must be 1 to 100 printable characters")
 	}
-	if len(reg.Scopes) == 0 {
+	scopes, err := checkScopes(reg.Scopes)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkWebhookURL(reg.WebhookURL); err != nil {
+		return nil, err
+	}
+	return scopes, nil
+}
+
+// checkScopes refuses an empty list or a scope not in AllScopes and
+// returns the scopes sorted and de-duplicated.
+func checkScopes(in []string) ([]string, error) {
+	if len(in) == 0 {
 		return nil, oc.Errorf(oc.EInvalid, "a partner needs at least one scope of %s", strings.Join(AllScopes, ", "))
 	}
-	scopes := slices.Clone(reg.Scopes)
+	scopes := slices.Clone(in)
 	for _, sc := range scopes {
 		if !slices.Contains(AllScopes, sc) {
 			return nil, oc.Errorf(oc.EInvalid, "unknown scope %q (known: %s)", sc, strings.Join(AllScopes, ", "))
 		}
 	}
 	slices.Sort(scopes)
-	scopes = slices.Compact(scopes)
-	if err := checkWebhookURL(reg.WebhookURL); err != nil {
-		return nil, err
-	}
-	return scopes, nil
+	return slices.Compact(scopes), nil
 }
 
 func checkWebhookURL(u string) error {

@@ -35,9 +35,15 @@ const pruneEvery = time.Minute
 //     must be 16–128 characters of [A-Za-z0-9._~+/=-], the signature 64
 //     lowercase hex digits, the timestamp decimal unix seconds);
 //   - EStaleTimestamp: the timestamp is more than MaxSkew away;
-//   - EUnknownPartner: no active partner has that id;
+//   - EUnknownPartner: no partner has that id;
 //   - EInvalidSignature: no currently valid secret of the partner produces
 //     the signature (each is compared in constant time);
+//   - EPartnerSuspended: the partner is suspended (see Suspend). Only a
+//     correctly signed request learns it; nothing is recorded, not even
+//     the nonce. The status is read again at every request of a suspended
+//     partner, and the nonce is recorded only if the partner is still
+//     active in that transaction, so a suspension or reinstatement made by
+//     any process applies to the next request;
 //   - ENonceReused: the nonce was already used by a verified request whose
 //     timestamp is still inside the window. The nonce is recorded only once
 //     the signature is verified, so nobody can burn another's nonces; the
@@ -150,6 +156,9 @@ func (s *Service) verify(ctx context.Context, method, pathWithQuery string, h ht
 	if !good {
 		return "", verified{}, oc.Errorf(oc.EInvalidSignature, "signature does not match (sign METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nhex(SHA256(body)) with your current secret)")
 	}
+	if !p.Active() {
+		return "", verified{}, suspended(id)
+	}
 	// The skew check compares whole seconds, so the timestamp is accepted
 	// until the end of second ts+MaxSkew: the nonce must live that long.
 	expires := sent.Add(MaxSkew + time.Second)
@@ -188,6 +197,10 @@ func (s *Service) PruneNonces(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("prune nonces: %w", err)
 	}
 	return res.RowsAffected()
+}
+
+func suspended(id string) error {
+	return oc.Errorf(oc.EPartnerSuspended, "partner %q is suspended; ask the OpenCarbon operators to reinstate it", id)
 }
 
 func missing(name, want string) error {

@@ -30,6 +30,7 @@ var statusByCode = map[string]int{
 	oc.ENonceReused:      http.StatusUnauthorized,
 	oc.EMissingAuth:      http.StatusUnauthorized,
 	oc.EMissingScope:     http.StatusForbidden,
+	oc.EPartnerSuspended: http.StatusForbidden,
 	oc.EInvalidToken:     http.StatusUnauthorized,
 	oc.ETokenExpired:     http.StatusUnauthorized,
 
