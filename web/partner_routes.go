@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -16,6 +17,10 @@ func (s *Server) registerPartnerRoutes() {
 	s.mux.HandleFunc("GET /v1/admin/partners/{id}", s.admin(s.handleGetPartner))
 	s.mux.HandleFunc("PATCH /v1/admin/partners/{id}", s.admin(s.handleUpdatePartner))
 	s.mux.HandleFunc("POST /v1/admin/partners/{id}/secrets", s.admin(s.handleRotatePartnerSecret))
+	s.mux.HandleFunc("POST /v1/admin/partners/{id}/suspend", s.admin(s.handleSuspendPartner))
+	s.mux.HandleFunc("POST /v1/admin/partners/{id}/reinstate", s.admin(s.handleReinstatePartner))
+	s.mux.HandleFunc("PUT /v1/admin/partners/{id}/scopes", s.admin(s.handleSetPartnerScopes))
+	s.mux.HandleFunc("GET /v1/admin/partners/{id}/changes", s.admin(s.handlePartnerChanges))
 }
 
 // serviceMissing answers 503 for a route whose service is not wired.
@@ -161,4 +166,90 @@ func (s *Server) handleRotatePartnerSecret(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	writeJSON(w, http.StatusCreated, rotatedSecret{ID: id, Secret: secret, PreviousValidUntil: until})
+}
+
+// apiActor is who an admin API change is recorded as: the optional "by"
+// of the request (the operator's name; the admin token itself names
+// nobody), else "admin-api".
+func apiActor(by string) string {
+	if by == "" {
+		return "admin-api"
+	}
+	return by
+}
+
+// statusRequest is the body of a suspension (reason required) or of a
+// reinstatement (body and reason optional).
+type statusRequest struct {
+	Reason string `json:"reason"`
+	By     string `json:"by"`
+}
+
+func (s *Server) handleSuspendPartner(w http.ResponseWriter, r *http.Request) {
+	s.changePartnerStatus(w, r, s.PartnerRegistry.Suspend, true)
+}
+
+func (s *Server) handleReinstatePartner(w http.ResponseWriter, r *http.Request) {
+	s.changePartnerStatus(w, r, s.PartnerRegistry.Reinstate, false)
+}
+
+func (s *Server) changePartnerStatus(w http.ResponseWriter, r *http.Request, change func(ctx context.Context, id, reason, actor string) (*partner.Partner, error), needBody bool) {
+	if s.PartnerRegistry == nil {
+		serviceMissing(w, "the partner registry")
+		return
+	}
+	b, err := readBody(w, r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var req statusRequest
+	if needBody || strings.TrimSpace(string(b)) != "" {
+		if err := decodeStrict(b, &req); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
+	p, err := change(r.Context(), r.PathValue("id"), req.Reason, apiActor(req.By))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+type scopesRequest struct {
+	Scopes []string `json:"scopes"`
+	By     string   `json:"by"`
+}
+
+func (s *Server) handleSetPartnerScopes(w http.ResponseWriter, r *http.Request) {
+	if s.PartnerRegistry == nil {
+		serviceMissing(w, "the partner registry")
+		return
+	}
+	var req scopesRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	p, err := s.PartnerRegistry.SetScopes(r.Context(), r.PathValue("id"), req.Scopes, apiActor(req.By))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+func (s *Server) handlePartnerChanges(w http.ResponseWriter, r *http.Request) {
+	if s.PartnerRegistry == nil {
+		serviceMissing(w, "the partner registry")
+		return
+	}
+	list, err := s.PartnerRegistry.Changes(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"changes": list})
 }
