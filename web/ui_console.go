@@ -16,6 +16,9 @@ func (s *Server) registerConsolePages() {
 	s.mux.HandleFunc("GET /console/partners", s.consolePage(true, s.pageConsolePartners))
 	s.mux.HandleFunc("POST /console/partners", s.consolePage(true, s.pageConsoleRegister))
 	s.mux.HandleFunc("POST /console/partners/{id}/rotate", s.consolePage(true, s.pageConsoleRotate))
+	s.mux.HandleFunc("POST /console/partners/{id}/suspend", s.consolePage(true, s.pageConsoleSuspend))
+	s.mux.HandleFunc("POST /console/partners/{id}/reinstate", s.consolePage(true, s.pageConsoleReinstate))
+	s.mux.HandleFunc("POST /console/partners/{id}/scopes", s.consolePage(true, s.pageConsoleScopes))
 	s.registerConsoleExtraPages()
 	s.registerMethodologyPages()
 }
@@ -70,7 +73,9 @@ type consolePartnersView struct {
 }
 
 func (s *Server) pageConsolePartners(w http.ResponseWriter, r *http.Request, rq *uiReq) {
-	s.renderPartners(w, r, rq, http.StatusOK, &consolePartnersView{})
+	v := &consolePartnersView{}
+	v.Flash = flashOf(r)
+	s.renderPartners(w, r, rq, http.StatusOK, v)
 }
 
 func (s *Server) renderPartners(w http.ResponseWriter, r *http.Request, rq *uiReq, status int, v *consolePartnersView) {
@@ -121,4 +126,44 @@ func (s *Server) pageConsoleRotate(w http.ResponseWriter, r *http.Request, rq *u
 	v := &consolePartnersView{SecretFor: id, Until: until}
 	v.Secret, v.Flash = secret, "flash.partner_rotated"
 	s.renderPartners(w, r, rq, http.StatusOK, v)
+}
+
+// consoleActor is who a console change is recorded as.
+func consoleActor(rq *uiReq) string { return "console:" + rq.console.Subject }
+
+// pageConsoleSuspend suspends a partner; the reason is required.
+func (s *Server) pageConsoleSuspend(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+	s.consolePartnerChange(w, r, rq, "flash.partner_suspended", func(id string) error {
+		_, err := s.PartnerRegistry.Suspend(r.Context(), id, r.PostForm.Get("reason"), consoleActor(rq))
+		return err
+	})
+}
+
+func (s *Server) pageConsoleReinstate(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+	s.consolePartnerChange(w, r, rq, "flash.partner_reinstated", func(id string) error {
+		_, err := s.PartnerRegistry.Reinstate(r.Context(), id, r.PostForm.Get("reason"), consoleActor(rq))
+		return err
+	})
+}
+
+// pageConsoleScopes replaces a partner's scopes with the checked boxes.
+func (s *Server) pageConsoleScopes(w http.ResponseWriter, r *http.Request, rq *uiReq) {
+	s.consolePartnerChange(w, r, rq, "flash.partner_scopes", func(id string) error {
+		_, err := s.PartnerRegistry.SetScopes(r.Context(), id, r.PostForm["scope"], consoleActor(rq))
+		return err
+	})
+}
+
+// consolePartnerChange runs change on the {id} partner and goes back to
+// the partner list with the flash notice done, or shows the refusal.
+func (s *Server) consolePartnerChange(w http.ResponseWriter, r *http.Request, rq *uiReq, done string, change func(id string) error) {
+	if s.PartnerRegistry == nil {
+		s.uiStatus(w, r, rq, http.StatusServiceUnavailable, "error.unavailable")
+		return
+	}
+	if err := change(r.PathValue("id")); err != nil {
+		s.uiFail(w, r, rq, err)
+		return
+	}
+	see(w, r, "/console/partners?done="+done)
 }
