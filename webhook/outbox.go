@@ -54,7 +54,7 @@ type Message struct {
 // webhook receives it ("" for internal-only messages); account is the
 // parent account concerned (0 if none); body is marshalled to JSON.
 func EnqueueTx(ctx context.Context, tx *store.Tx, topic, partner string, account int64, body any) error {
-	b, err := json.Marshal(body)
+	b, err := marshalBody(body)
 	if err != nil {
 		return fmt.Errorf("outbox %s: %w", topic, err)
 	}
@@ -94,7 +94,7 @@ func EnqueueManyTx(ctx context.Context, tx *store.Tx, msgs []Msg) error {
 		sb.WriteString(`INSERT INTO outbox (topic, partner, account_id, body, created_at) VALUES `)
 		args := make([]any, 0, 5*len(chunk))
 		for i, m := range chunk {
-			b, err := json.Marshal(m.Body)
+			b, err := marshalBody(m.Body)
 			if err != nil {
 				return fmt.Errorf("outbox %s: %w", m.Topic, err)
 			}
@@ -124,7 +124,7 @@ func enqueuePG(ctx context.Context, tx *store.Tx, msgs []Msg, now int64) error {
 	topics, partners, bodies := make([]string, len(msgs)), make([]string, len(msgs)), make([]string, len(msgs))
 	accts := make([]int64, len(msgs))
 	for i, m := range msgs {
-		b, err := json.Marshal(m.Body)
+		b, err := marshalBody(m.Body)
 		if err != nil {
 			return fmt.Errorf("outbox %s: %w", m.Topic, err)
 		}
@@ -141,6 +141,16 @@ func enqueuePG(ctx context.Context, tx *store.Tx, msgs []Msg, now int64) error {
 
 // feedBatch is the most messages Run hands to one call of handle.
 const feedBatch = 500
+
+// marshalBody is json.Marshal, with a fast path for credit bodies.
+func marshalBody(body any) ([]byte, error) {
+	if cb, ok := body.(CreditBody); ok {
+		if b, ok := cb.appendJSON(make([]byte, 0, 320)); ok {
+			return b, nil
+		}
+	}
+	return json.Marshal(body)
+}
 
 // Feed is one named consumer's durable position in the outbox.
 type Feed struct {
