@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/opencarbon/opencarbon/store"
 	"github.com/opencarbon/opencarbon/webhook"
@@ -27,108 +26,81 @@ type standing struct {
 // a medal.awarded message. The primary key of honor_medals and RETURNING
 // make a medal awarded, and announced, exactly once.
 func (s *Service) awardTx(ctx context.Context, tx *store.Tx, accs []int64, catalog []Medal) error {
+	if len(accs) == 0 {
+		return nil
+	}
 	type award struct {
 		acc   int64
 		medal string
 	}
-	for len(accs) > 0 {
-		chunk := accs[:min(len(accs), chunkRows)]
-		accs = accs[len(chunk):]
-		by, err := readStandings(ctx, tx, chunk)
-		if err != nil {
-			return fmt.Errorf("medals: %w", err)
+	by, err := readStandings(ctx, tx, accs)
+	if err != nil {
+		return fmt.Errorf("medals: %w", err)
+	}
+	var cands []award
+	var moved [3][]int64 // accounts whose stored streaks change: account, streak, best
+	for _, a := range accs {
+		sd := by[a]
+		current, best := Streaks(sd.days)
+		best = max(best, sd.stored[1])
+		if current != sd.stored[0] || best != sd.stored[1] {
+			moved[0], moved[1], moved[2] = append(moved[0], a), append(moved[1], current), append(moved[2], best)
 		}
-		var cands []award
-		for _, a := range chunk {
-			sd := by[a]
-			current, best := Streaks(sd.days)
-			best = max(best, sd.stored[1])
-			if current != sd.stored[0] || best != sd.stored[1] {
-				if _, err := tx.ExecContext(ctx, `UPDATE honor_stats SET streak = $2, best_streak = $3 WHERE account_id = $1`,
-					a, current, best); err != nil {
-					return fmt.Errorf("medals: %w", err)
-				}
+		sd.st.Streak, sd.st.BestStreak = current, best
+		var act map[string]any
+		for _, m := range catalog {
+			if sd.held[m.ID] || (m.Campaign != "" && !slices.Contains(sd.st.Campaigns, m.Campaign)) {
+				continue
 			}
-			sd.st.Streak, sd.st.BestStreak = current, best
-			act := sd.st.activation()
-			for _, m := range catalog {
-				if sd.held[m.ID] || (m.Campaign != "" && !slices.Contains(sd.st.Campaigns, m.Campaign)) {
-					continue
-				}
-				if ok, err := s.rules.eval(m.Rule, act); err == nil && ok { // an invalid source rule awards nothing
-					cands = append(cands, award{a, m.ID})
-				}
+			if act == nil {
+				act = sd.st.activation()
 			}
-		}
-		if len(cands) == 0 {
-			continue
-		}
-		// At most len(catalog) rows per account; chunk by rows all the same.
-		won := map[award]bool{}
-		for rest := cands; len(rest) > 0; {
-			part := rest[:min(len(rest), chunkRows)]
-			rest = rest[len(part):]
-			var sb strings.Builder
-			sb.WriteString(`INSERT INTO honor_medals (account_id, medal_id, awarded_at) VALUES `)
-			placeholders(&sb, tx.Dialect, len(part), 3)
-			sb.WriteString(` ON CONFLICT (account_id, medal_id) DO NOTHING RETURNING account_id, medal_id`)
-			args := make([]any, 0, 3*len(part))
-			for _, c := range part {
-				args = append(args, c.acc, c.medal, store.Micros(tx.Now))
+			if ok, err := s.rules.eval(m.Rule, act); err == nil && ok { // an invalid source rule awards nothing
+				cands = append(cands, award{a, m.ID})
 			}
-			rows, err := tx.QueryContext(ctx, sb.String(), args...)
-			if err != nil {
-				return fmt.Errorf("medals: %w", err)
-			}
-			for rows.Next() {
-				var w award
-				if err := rows.Scan(&w.acc, &w.medal); err != nil {
-					rows.Close()
-					return fmt.Errorf("medals: %w", err)
-				}
-				won[w] = true
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return fmt.Errorf("medals: %w", err)
-			}
-		}
-		var msgs []webhook.Msg
-		for _, c := range cands { // account order, then catalog order
-			if won[c] {
-				msgs = append(msgs, webhook.Msg{Topic: webhook.TopicMedalAwarded, Account: c.acc,
-					Body: AwardedBody{Account: c.acc, Medal: c.medal, AwardedAt: tx.Now}})
-			}
-		}
-		if err := webhook.EnqueueManyTx(ctx, tx, msgs); err != nil {
-			return err
 		}
 	}
-	return nil
+	if len(moved[0]) > 0 {
+		if err := qUpdateStreaks.run(ctx, tx, []any{moved[0], moved[1], moved[2]}, nil); err != nil {
+			return fmt.Errorf("medals: %w", err)
+		}
+	}
+	if len(cands) == 0 {
+		return nil
+	}
+	ca, cm, at := make([]int64, len(cands)), make([]string, len(cands)), make([]int64, len(cands))
+	for i, c := range cands {
+		ca[i], cm[i], at[i] = c.acc, c.medal, store.Micros(tx.Now)
+	}
+	won := map[award]bool{}
+	if err := qInsertMedals.run(ctx, tx, []any{ca, cm, at}, func(scan func(...any) error) error {
+		var w award
+		if err := scan(&w.acc, &w.medal); err != nil {
+			return err
+		}
+		won[w] = true
+		return nil
+	}); err != nil {
+		return fmt.Errorf("medals: %w", err)
+	}
+	var msgs []webhook.Msg
+	for _, c := range cands { // account order, then catalog order
+		if won[c] {
+			msgs = append(msgs, webhook.Msg{Topic: webhook.TopicMedalAwarded, Account: c.acc,
+				Body: AwardedBody{Account: c.acc, Medal: c.medal, AwardedAt: tx.Now}})
+		}
+	}
+	return webhook.EnqueueManyTx(ctx, tx, msgs)
 }
 
 // readStandings reads the stats, counters, medals and credit days of accs
-// (at most chunkRows) in four queries.
+// in four queries.
 func readStandings(ctx context.Context, tx *store.Tx, accs []int64) (map[int64]*standing, error) {
 	by := make(map[int64]*standing, len(accs))
-	args := make([]any, len(accs))
-	for i, a := range accs {
-		args[i] = a
+	for _, a := range accs {
 		by[a] = &standing{st: Stats{Scenarios: map[string]int64{}, Partners: []string{}, Campaigns: []string{}}, held: map[string]bool{}}
 	}
-	var sb strings.Builder
-	for i := range accs {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		if tx.Dialect == store.SQLite {
-			sb.WriteByte('?')
-		} else {
-			fmt.Fprintf(&sb, "$%d", i+1)
-		}
-	}
-	in := sb.String()
-	if err := scanRows(ctx, tx, `SELECT account_id, mg, credits, streak, best_streak FROM honor_stats WHERE account_id IN (`+in+`)`, args,
+	if err := qReadStats.query(ctx, tx, accs,
 		func(scan func(...any) error) error {
 			var a, mg, credits, streak, best int64
 			if err := scan(&a, &mg, &credits, &streak, &best); err != nil {
@@ -140,7 +112,7 @@ func readStandings(ctx context.Context, tx *store.Tx, accs []int64) (map[int64]*
 		}); err != nil {
 		return nil, err
 	}
-	if err := scanRows(ctx, tx, `SELECT account_id, kind, name, n FROM honor_counts WHERE account_id IN (`+in+`) AND n > 0`, args,
+	if err := qReadCounts.query(ctx, tx, accs,
 		func(scan func(...any) error) error {
 			var a, n int64
 			var kind, name string
@@ -160,7 +132,7 @@ func readStandings(ctx context.Context, tx *store.Tx, accs []int64) (map[int64]*
 		}); err != nil {
 		return nil, err
 	}
-	if err := scanRows(ctx, tx, `SELECT account_id, medal_id FROM honor_medals WHERE account_id IN (`+in+`)`, args,
+	if err := qReadMedals.query(ctx, tx, accs,
 		func(scan func(...any) error) error {
 			var a int64
 			var id string
@@ -172,7 +144,7 @@ func readStandings(ctx context.Context, tx *store.Tx, accs []int64) (map[int64]*
 		}); err != nil {
 		return nil, err
 	}
-	if err := scanRows(ctx, tx, `SELECT account_id, day FROM honor_days WHERE account_id IN (`+in+`) AND n > 0 ORDER BY account_id, day DESC`, args,
+	if err := qReadDays.query(ctx, tx, accs,
 		func(scan func(...any) error) error {
 			var a, d int64
 			if err := scan(&a, &d); err != nil {
@@ -190,19 +162,4 @@ func readStandings(ctx context.Context, tx *store.Tx, accs []int64) (map[int64]*
 		sort.Strings(sd.st.Campaigns)
 	}
 	return by, nil
-}
-
-// scanRows runs q and calls row for each result row.
-func scanRows(ctx context.Context, tx *store.Tx, q string, args []any, row func(scan func(...any) error) error) error {
-	rows, err := tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := row(rows.Scan); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
 }

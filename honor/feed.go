@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/opencarbon/opencarbon/store"
@@ -53,12 +52,14 @@ type joinedBody struct {
 // message changes nothing.
 //
 // It works set-based, so its cost grows with the batch's accounts rather
-// than its messages: the batch's credits are recorded with multi-row
-// INSERTs (the ones already recorded are replays and are skipped), their
-// effects are summed in memory per account, counter and day and written
-// with one multi-row upsert per table, and then the stats, medals and
-// credit days of every touched account are read in a few queries, the
-// rules evaluated in memory and the new medals written with one INSERT.
+// than its messages: the batch's credits are recorded with one INSERT (the
+// ones already recorded are replays and are skipped), their effects are
+// summed in memory per account, counter and day and written with one
+// upsert per table, and then the stats, medals and credit days of every
+// touched account are read in four queries, the rules evaluated in memory,
+// the changed streaks written with one UPDATE and the new medals with one
+// INSERT. The statements' texts do not depend on the batch's size (see
+// bulkQ and bulkW), so each is parsed once, not once per batch.
 func (s *Service) HandleMessages(ctx context.Context, msgs []webhook.Message) error {
 	relevant := false
 	for _, m := range msgs {
@@ -167,67 +168,31 @@ func (f *fold) accounts() []int64 {
 	return accs
 }
 
-// chunkRows bounds the rows of one multi-row statement (≤ 6 parameters a
-// row: far under both databases' parameter limits).
-const chunkRows = 500
-
-// placeholders writes n rows of k parameters: "?" on SQLite (its driver
-// looks numbered names up linearly), $1… on PostgreSQL.
-func placeholders(sb *strings.Builder, d store.Dialect, n, k int) {
-	for i := range n {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		sb.WriteByte('(')
-		for j := range k {
-			if j > 0 {
-				sb.WriteString(", ")
-			}
-			if d == store.SQLite {
-				sb.WriteByte('?')
-			} else {
-				fmt.Fprintf(sb, "$%d", i*k+j+1)
-			}
-		}
-		sb.WriteByte(')')
-	}
-}
-
 // creditsTx records credits (distinct refs) and folds the ones not seen
-// before.
+// before, with one INSERT.
 func creditsTx(ctx context.Context, tx *store.Tx, credits []webhook.CreditBody, f *fold) error {
-	for len(credits) > 0 {
-		chunk := credits[:min(len(credits), chunkRows)]
-		credits = credits[len(chunk):]
-		var sb strings.Builder
-		sb.WriteString(`INSERT INTO honor_credits (ref, account_id, mg, day, scenario, partner) VALUES `)
-		placeholders(&sb, tx.Dialect, len(chunk), 6)
-		sb.WriteString(` ON CONFLICT (ref) DO NOTHING RETURNING ref`)
-		args := make([]any, 0, 6*len(chunk))
-		for _, b := range chunk {
-			args = append(args, b.Ref, b.Account, b.MG, DayOf(b.OccurredAt), b.Scenario, b.Partner)
-		}
-		rows, err := tx.QueryContext(ctx, sb.String(), args...)
-		if err != nil {
+	if len(credits) == 0 {
+		return nil
+	}
+	refs, scenarios, partners := make([]string, len(credits)), make([]string, len(credits)), make([]string, len(credits))
+	accs, mgs, days := make([]int64, len(credits)), make([]int64, len(credits)), make([]int64, len(credits))
+	for i, b := range credits {
+		refs[i], accs[i], mgs[i], days[i], scenarios[i], partners[i] = b.Ref, b.Account, b.MG, DayOf(b.OccurredAt), b.Scenario, b.Partner
+	}
+	fresh := make(map[string]bool, len(credits))
+	if err := qInsertCredits.run(ctx, tx, []any{refs, accs, mgs, days, scenarios, partners}, func(scan func(...any) error) error {
+		var ref string
+		if err := scan(&ref); err != nil {
 			return err
 		}
-		fresh := map[string]bool{}
-		for rows.Next() {
-			var ref string
-			if err := rows.Scan(&ref); err != nil {
-				rows.Close()
-				return err
-			}
-			fresh[ref] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, b := range chunk {
-			if fresh[b.Ref] { // else replayed
-				f.add(b.Account, b.MG, 1, DayOf(b.OccurredAt), b.Scenario, b.Partner)
-			}
+		fresh[ref] = true
+		return nil
+	}); err != nil {
+		return err
+	}
+	for i, b := range credits {
+		if fresh[b.Ref] { // else replayed
+			f.add(b.Account, b.MG, 1, days[i], b.Scenario, b.Partner)
 		}
 	}
 	return nil
@@ -271,19 +236,19 @@ func joinedTx(ctx context.Context, tx *store.Tx, body []byte, f *fold) error {
 	return nil
 }
 
-// flushTx writes the fold with one multi-row upsert per table and chunk,
-// rows in key order (PostgreSQL writers then lock rows in one order).
+// flushTx writes the fold with one upsert per table, rows in key order
+// (PostgreSQL writers then lock rows in one order).
 func (f *fold) flushTx(ctx context.Context, tx *store.Tx) error {
-	now := store.Micros(tx.Now)
 	accs := f.accounts()
-	var args []any
-	for _, a := range accs {
-		d := f.stats[a]
-		args = append(args, a, d[0], d[1], now)
+	if len(accs) == 0 {
+		return nil
 	}
-	if err := upsertTx(ctx, tx, `INSERT INTO honor_stats (account_id, mg, credits, updated_at) VALUES `, 4, args,
-		` ON CONFLICT (account_id) DO UPDATE SET mg = honor_stats.mg + excluded.mg, credits = honor_stats.credits + excluded.credits,
-		updated_at = excluded.updated_at`); err != nil {
+	mgs, credits, now := make([]int64, len(accs)), make([]int64, len(accs)), make([]int64, len(accs))
+	for i, a := range accs {
+		d := f.stats[a]
+		mgs[i], credits[i], now[i] = d[0], d[1], store.Micros(tx.Now)
+	}
+	if err := qUpsertStats.run(ctx, tx, []any{accs, mgs, credits, now}, nil); err != nil {
 		return err
 	}
 	cks := make([]countKey, 0, len(f.counts))
@@ -292,16 +257,17 @@ func (f *fold) flushTx(ctx context.Context, tx *store.Tx) error {
 			cks = append(cks, k)
 		}
 	}
-	slices.SortFunc(cks, func(a, b countKey) int {
-		return cmp.Or(cmp.Compare(a.acc, b.acc), cmp.Compare(a.kind, b.kind), cmp.Compare(a.name, b.name))
-	})
-	args = args[:0]
-	for _, k := range cks {
-		args = append(args, k.acc, k.kind, k.name, f.counts[k])
-	}
-	if err := upsertTx(ctx, tx, `INSERT INTO honor_counts (account_id, kind, name, n) VALUES `, 4, args,
-		` ON CONFLICT (account_id, kind, name) DO UPDATE SET n = honor_counts.n + excluded.n`); err != nil {
-		return err
+	if len(cks) > 0 {
+		slices.SortFunc(cks, func(a, b countKey) int {
+			return cmp.Or(cmp.Compare(a.acc, b.acc), cmp.Compare(a.kind, b.kind), cmp.Compare(a.name, b.name))
+		})
+		ca, kinds, names, ns := make([]int64, len(cks)), make([]string, len(cks)), make([]string, len(cks)), make([]int64, len(cks))
+		for i, k := range cks {
+			ca[i], kinds[i], names[i], ns[i] = k.acc, k.kind, k.name, f.counts[k]
+		}
+		if err := qUpsertCounts.run(ctx, tx, []any{ca, kinds, names, ns}, nil); err != nil {
+			return err
+		}
 	}
 	dks := make([]dayKey, 0, len(f.days))
 	for k, n := range f.days {
@@ -309,29 +275,15 @@ func (f *fold) flushTx(ctx context.Context, tx *store.Tx) error {
 			dks = append(dks, k)
 		}
 	}
+	if len(dks) == 0 {
+		return nil
+	}
 	slices.SortFunc(dks, func(a, b dayKey) int { return cmp.Or(cmp.Compare(a.acc, b.acc), cmp.Compare(a.day, b.day)) })
-	args = args[:0]
-	for _, k := range dks {
-		args = append(args, k.acc, k.day, f.days[k])
+	da, ds, ns := make([]int64, len(dks)), make([]int64, len(dks)), make([]int64, len(dks))
+	for i, k := range dks {
+		da[i], ds[i], ns[i] = k.acc, k.day, f.days[k]
 	}
-	return upsertTx(ctx, tx, `INSERT INTO honor_days (account_id, day, n) VALUES `, 3, args,
-		` ON CONFLICT (account_id, day) DO UPDATE SET n = honor_days.n + excluded.n`)
-}
-
-// upsertTx runs head + rows of k args + tail, chunkRows rows at a time.
-func upsertTx(ctx context.Context, tx *store.Tx, head string, k int, args []any, tail string) error {
-	for len(args) > 0 {
-		chunk := args[:min(len(args), chunkRows*k)]
-		args = args[len(chunk):]
-		var sb strings.Builder
-		sb.WriteString(head)
-		placeholders(&sb, tx.Dialect, len(chunk)/k, k)
-		sb.WriteString(tail)
-		if _, err := tx.ExecContext(ctx, sb.String(), chunk...); err != nil {
-			return err
-		}
-	}
-	return nil
+	return qUpsertDays.run(ctx, tx, []any{da, ds, ns}, nil)
 }
 
 // Streaks returns the run of consecutive days ending at the latest day and
@@ -355,7 +307,50 @@ func Streaks(days []int64) (current, best int64) {
 	return current, best
 }
 
-// Run consumes the outbox feed until ctx ends; poll is the idle wait.
+// runBatch is the most messages Run reads at once.
+const runBatch = 500
+
+// Run consumes the outbox feed until ctx ends. A batch costs two writer
+// transactions (HandleMessages and the feed's ack) whatever its size, and
+// on SQLite every writer transaction makes the intake's group commit wait,
+// so after a batch that was not full Run waits poll before it reads again:
+// under a steady trickle it handles about one batch per poll interval
+// instead of one per handful of messages. After a full batch (a backlog)
+// it reads again at once; when the feed is empty it waits poll; after an
+// error it retries in a second. Medals therefore follow a credit within
+// about poll plus the batch's time.
 func (s *Service) Run(ctx context.Context, poll time.Duration) error {
-	return webhook.NewFeed(s.db, FeedName).Run(ctx, poll, s.HandleMessages)
+	return s.run(ctx, poll, s.HandleMessages)
+}
+
+func (s *Service) run(ctx context.Context, poll time.Duration, handle func(context.Context, []webhook.Message) error) error {
+	f := webhook.NewFeed(s.db, FeedName)
+	registered := false
+	for {
+		var msgs []webhook.Message
+		err := error(nil)
+		if !registered {
+			err = f.Register(ctx)
+			registered = err == nil
+		}
+		if err == nil {
+			msgs, err = f.Next(ctx, runBatch)
+		}
+		if err == nil && len(msgs) > 0 {
+			if err = handle(ctx, msgs); err == nil {
+				err = f.Ack(ctx, msgs[len(msgs)-1])
+			}
+		}
+		wait := poll
+		if err != nil {
+			wait = time.Second
+		} else if len(msgs) == runBatch {
+			wait = 0
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }

@@ -404,3 +404,52 @@ func mustJSON(t testing.TB, v any) json.RawMessage {
 	must(t, err)
 	return b
 }
+
+// TestRunBatchesATrickle sends credits one at a time, a few milliseconds
+// apart, while Run consumes the feed: Run must handle them in about one
+// batch per poll interval (not one per credit) and count every credit.
+func TestRunBatchesATrickle(t *testing.T) {
+	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+		s := newService(t, db)
+		ctx, cancel := context.WithCancel(context.Background())
+		var batches, msgs atomic.Int64
+		done := make(chan error, 1)
+		const poll = 100 * time.Millisecond
+		t0 := time.Now()
+		go func() {
+			done <- s.run(ctx, poll, func(ctx context.Context, ms []webhook.Message) error {
+				batches.Add(1)
+				msgs.Add(int64(len(ms)))
+				return s.HandleMessages(ctx, ms)
+			})
+		}()
+		const n = 40
+		for i := range n {
+			credit(t, db, 77, 100_000, "eat", "eleme", sh(2026, 8, 1, 9, i))
+			time.Sleep(5 * time.Millisecond)
+		}
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			st, err := s.Stats(context.Background(), 77)
+			must(t, err)
+			if st.Credits == n {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("credits %d, want %d", st.Credits, n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		elapsed := time.Since(t0)
+		cancel()
+		<-done
+		// One batch per poll interval, plus the first read and one more
+		// for a read that raced a poll boundary.
+		if b, limit := batches.Load(), int64(elapsed/poll)+2; b > limit || b >= n {
+			t.Fatalf("%d batches for %d messages in %v, want at most %d", b, msgs.Load(), elapsed, limit)
+		}
+		if !held(t, s, 77)["clean-plate"] {
+			t.Fatal("clean-plate not awarded")
+		}
+	})
+}
