@@ -12,6 +12,7 @@ import (
 // config is every setting of the server, from flags or OPENCARBON_* env.
 type config struct {
 	Addr           string
+	DebugAddr      string // net/http/pprof listener; empty: none
 	DB             string
 	AdminToken     string
 	PersonTokenKey string
@@ -41,6 +42,7 @@ func newConfigFlags(cmd string, server bool) (*flag.FlagSet, *config) {
 	fs.DurationVar(&c.LotTTL, "lot-ttl", envDuration("LOT_TTL", 365*24*time.Hour), "points expire this long after their credit day (OPENCARBON_LOT_TTL)")
 	if server {
 		fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address (OPENCARBON_ADDR)")
+		fs.StringVar(&c.DebugAddr, "debug-addr", env("DEBUG_ADDR", ""), "separate listen address for Go's /debug/pprof profiles, e.g. 127.0.0.1:6060; empty: off. Never expose it publicly (OPENCARBON_DEBUG_ADDR)")
 		fs.StringVar(&c.AdminToken, "admin-token", env("ADMIN_TOKEN", ""), "bearer token for /v1/admin calls; empty disables them, --demo generates one (OPENCARBON_ADMIN_TOKEN)")
 		fs.StringVar(&c.PersonTokenKey, "person-token-key", env("PERSON_TOKEN_KEY", ""), "HS256 key that verifies person tokens (OPENCARBON_PERSON_TOKEN_KEY)")
 		fs.StringVar(&c.BaoLevels, "bao-levels", env("BAO_LEVELS", ""), "Carbon Bao levels MIN_MG:名称:Name,... (default in docs/honor.md) (OPENCARBON_BAO_LEVELS)")

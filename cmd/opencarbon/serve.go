@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 )
 
@@ -47,6 +48,16 @@ func serveCmd(ctx context.Context, args []string) error {
 	a.start(workers)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if cfg.DebugAddr != "" {
+		dln, err := net.Listen("tcp", cfg.DebugAddr)
+		if err != nil {
+			return fmt.Errorf("debug listener: %w", err)
+		}
+		dsrv := &http.Server{Handler: debugHandler(), ReadHeaderTimeout: 10 * time.Second}
+		defer dsrv.Close()
+		go dsrv.Serve(dln)
+		a.log.Info("profiles", "addr", "http://"+dln.Addr().String()+"/debug/pprof/")
+	}
 	a.log.Info("serving", "addr", "http://"+ln.Addr().String(), "db", a.db.Dialect, "demo", cfg.Demo)
 	if cfg.Demo {
 		printDemo(a, "http://"+ln.Addr().String())
@@ -65,6 +76,18 @@ func serveCmd(ctx context.Context, args []string) error {
 	stopWorkers()
 	a.log.Info("stopped")
 	return nil
+}
+
+// debugHandler serves Go's runtime profiles (net/http/pprof) on the
+// separate --debug-addr listener, never on the API's.
+func debugHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 func migrateCmd(ctx context.Context, args []string) error {
