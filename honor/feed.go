@@ -320,10 +320,12 @@ const runBatch = 500
 // error it retries in a second. Medals therefore follow a credit within
 // about poll plus the batch's time.
 func (s *Service) Run(ctx context.Context, poll time.Duration) error {
-	return s.run(ctx, poll, s.HandleMessages)
+	return s.run(ctx, poll, poll, s.HandleMessages)
 }
 
-func (s *Service) run(ctx context.Context, poll time.Duration, handle func(context.Context, []webhook.Message) error) error {
+// run is Run waiting afterPartial after a batch that was not full (0:
+// read again at once, as webhook.Feed.Run does).
+func (s *Service) run(ctx context.Context, poll, afterPartial time.Duration, handle func(context.Context, []webhook.Message) error) error {
 	f := webhook.NewFeed(s.db, FeedName)
 	registered := false
 	for {
@@ -342,10 +344,13 @@ func (s *Service) run(ctx context.Context, poll time.Duration, handle func(conte
 			}
 		}
 		wait := poll
-		if err != nil {
+		switch {
+		case err != nil:
 			wait = time.Second
-		} else if len(msgs) == runBatch {
+		case len(msgs) == runBatch:
 			wait = 0
+		case len(msgs) > 0:
+			wait = afterPartial
 		}
 		select {
 		case <-ctx.Done():

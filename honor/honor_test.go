@@ -417,7 +417,7 @@ func TestRunBatchesATrickle(t *testing.T) {
 		const poll = 100 * time.Millisecond
 		t0 := time.Now()
 		go func() {
-			done <- s.run(ctx, poll, func(ctx context.Context, ms []webhook.Message) error {
+			done <- s.run(ctx, poll, poll, func(ctx context.Context, ms []webhook.Message) error {
 				batches.Add(1)
 				msgs.Add(int64(len(ms)))
 				return s.HandleMessages(ctx, ms)
