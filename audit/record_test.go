@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/opencarbon/opencarbon/internal/cputime"
 	"math"
 	"strings"
 	"testing"
@@ -415,7 +416,7 @@ func BenchmarkRecord(b *testing.B) {
 	v1, _ := audit.CompactV1(c)
 	v2, _ := audit.Compact(c)
 	b.Run("encode/v1", func(b *testing.B) {
-		reportCPU(b, func() {
+		cputime.Report(b, func() {
 			for b.Loop() {
 				audit.CompactV1(c)
 			}
@@ -423,7 +424,7 @@ func BenchmarkRecord(b *testing.B) {
 		b.ReportMetric(float64(len(v1)), "bytes/record")
 	})
 	b.Run("encode/v2", func(b *testing.B) {
-		reportCPU(b, func() {
+		cputime.Report(b, func() {
 			for b.Loop() {
 				audit.Compact(c)
 			}
@@ -431,14 +432,14 @@ func BenchmarkRecord(b *testing.B) {
 		b.ReportMetric(float64(len(v2)), "bytes/record")
 	})
 	b.Run("decode/v1", func(b *testing.B) {
-		reportCPU(b, func() {
+		cputime.Report(b, func() {
 			for b.Loop() {
 				audit.Expand(v1, eng)
 			}
 		})
 	})
 	b.Run("decode/v2", func(b *testing.B) {
-		reportCPU(b, func() {
+		cputime.Report(b, func() {
 			for b.Loop() {
 				audit.Expand(v2, eng)
 			}

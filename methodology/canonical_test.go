@@ -3,6 +3,7 @@ package methodology
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/opencarbon/opencarbon/internal/cputime"
 	"math"
 	"strings"
 	"testing"
@@ -177,7 +178,7 @@ func BenchmarkCanonical(b *testing.B) {
 	}
 	c.PrevHash = strings.Repeat("0f", 32)
 	b.Run("appender", func(b *testing.B) {
-		reportCPU(b, func() {
+		cputime.Report(b, func() {
 			for b.Loop() {
 				c.Canonical()
 			}
@@ -186,14 +187,14 @@ func BenchmarkCanonical(b *testing.B) {
 	b.Run("append_reused", func(b *testing.B) {
 		// As audit.Next, which only hashes the bytes.
 		buf := make([]byte, 0, 2048)
-		reportCPU(b, func() {
+		cputime.Report(b, func() {
 			for b.Loop() {
 				buf = c.AppendCanonical(buf[:0])
 			}
 		})
 	})
 	b.Run("encoding_json", func(b *testing.B) {
-		reportCPU(b, func() {
+		cputime.Report(b, func() {
 			for b.Loop() {
 				c.canonicalJSON()
 			}
