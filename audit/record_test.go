@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/opencarbon/opencarbon/internal/cputime"
 	"math"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/opencarbon/opencarbon/audit"
+	"github.com/opencarbon/opencarbon/internal/cputime"
 	"github.com/opencarbon/opencarbon/methodologies"
 	"github.com/opencarbon/opencarbon/methodology"
 )

@@ -3,12 +3,12 @@ package methodology
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/opencarbon/opencarbon/internal/cputime"
 	"math"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/opencarbon/opencarbon/internal/cputime"
 	"github.com/opencarbon/opencarbon/methodologies"
 )
 
