@@ -3,13 +3,13 @@ package campaign
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -114,47 +114,32 @@ func (d deltas) applyTx(ctx context.Context, tx *store.Tx) ([]Update, error) {
 		return cmp.Compare(a.account, b.account)
 	})
 	var ups []Update
-	for off := 0; off < len(keys); off += 200 {
-		part := keys[off:min(off+200, len(keys))]
-		// Integers are written inline (they are int64s formatted here, not
-		// input); only campaign ids are parameters, one per distinct id:
-		// SQLite resolves $N names linearly, so hundreds of them cost.
-		var q strings.Builder
-		var args []any
-		param := map[string]int{}
-		q.WriteString(`WITH v (vc, va, vd, vr) AS (VALUES `)
-		for i, k := range part {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			n, ok := param[k.campaign]
-			if !ok {
-				args = append(args, k.campaign)
-				n = len(args)
-				param[k.campaign] = n
-			}
-			fmt.Fprintf(&q, "(CAST($%d AS TEXT), CAST(%d AS BIGINT), CAST(%d AS BIGINT), CAST(%d AS BIGINT))", n, k.account, d[k].mg, d[k].at)
+	err := fixedChunks(len(keys), func(lo, hi int) error {
+		args := make([]any, 0, 4*(hi-lo))
+		for _, k := range keys[lo:hi] {
+			args = append(args, k.campaign, k.account, d[k].mg, d[k].at)
 		}
-		q.WriteString(`) UPDATE campaign_members SET score = score + v.vd,
+		rows, err := tx.QueryContext(ctx, `WITH v (vc, va, vd, vr) AS (VALUES `+
+			valuesRows(tx.Dialect, "CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT)", hi-lo)+
+			`) UPDATE campaign_members SET score = score + v.vd,
 			reached_at = CASE WHEN reached_at > v.vr THEN reached_at ELSE v.vr END, version = version + 1
 			FROM v WHERE campaign_members.campaign_id = v.vc AND campaign_members.account_id = v.va
-			RETURNING ` + memberCols)
-		rows, err := tx.QueryContext(ctx, q.String(), args...)
+			RETURNING `+memberCols, args...)
 		if err != nil {
-			return nil, fmt.Errorf("campaign scores: %w", err)
+			return fmt.Errorf("campaign scores: %w", err)
 		}
+		defer rows.Close()
 		for rows.Next() {
 			m, v, err := scanMember(rows)
 			if err != nil {
-				rows.Close()
-				return nil, err
+				return err
 			}
 			ups = append(ups, updateOf(m, v))
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
 	}
 	return ups, nil
 }
@@ -232,29 +217,17 @@ func (s *Service) creditsTx(ctx context.Context, tx *store.Tx, bs []webhook.Cred
 		}
 		return strings.Compare(a.ref, b.ref)
 	})
-	for off := 0; off < len(js); off += 200 {
-		part := js[off:min(off+200, len(js))]
+	return fixedChunks(len(js), func(lo, hi int) error {
+		part := js[lo:hi]
 		byKey := map[[2]string]journalRow{}
-		var q strings.Builder
-		args := make([]any, 0, len(part)+1)
-		param := map[string]int{}
-		q.WriteString(`INSERT INTO campaign_credits (campaign_id, ref, account_id, mg, bonus_points, credited_at) VALUES `)
-		for i, j := range part {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			n, ok := param[j.campaign]
-			if !ok {
-				args = append(args, j.campaign)
-				n = len(args)
-				param[j.campaign] = n
-			}
-			args = append(args, j.ref)
-			fmt.Fprintf(&q, "($%d, $%d, %d, %d, %d, %d)", n, len(args), j.account, j.mg, j.bonus, j.at)
+		args := make([]any, 0, 6*len(part))
+		for _, j := range part {
+			args = append(args, j.campaign, j.ref, j.account, j.mg, j.bonus, j.at)
 			byKey[[2]string{j.campaign, j.ref}] = j
 		}
-		q.WriteString(` ON CONFLICT (campaign_id, ref) DO NOTHING RETURNING campaign_id, ref`)
-		rows, err := tx.QueryContext(ctx, q.String(), args...)
+		rows, err := tx.QueryContext(ctx, `INSERT INTO campaign_credits (campaign_id, ref, account_id, mg, bonus_points, credited_at) VALUES `+
+			valuesRows(tx.Dialect, "?, ?, ?, ?, ?, ?", len(part))+
+			` ON CONFLICT (campaign_id, ref) DO NOTHING RETURNING campaign_id, ref`, args...)
 		if err != nil {
 			return fmt.Errorf("journal credits: %w", err)
 		}
@@ -286,8 +259,8 @@ func (s *Service) creditsTx(ctx context.Context, tx *store.Tx, bs []webhook.Cred
 				}
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // membership is when a member joined and, if they did, left (0: not).
@@ -303,27 +276,27 @@ func (m membership) memberAt(at int64) bool {
 // membershipsTx returns when each member among accs joined (and left)
 // each of camps.
 func membershipsTx(ctx context.Context, tx *store.Tx, camps map[string]*Campaign, accs map[int64]bool) (map[memberKey]membership, error) {
-	var q strings.Builder
-	var args []any
-	q.WriteString(`SELECT campaign_id, account_id, joined_at, COALESCE(left_at, 0) FROM campaign_members WHERE campaign_id IN (`)
+	ids := make([]string, 0, len(camps))
 	for id := range camps {
-		if len(args) > 0 {
-			q.WriteString(", ")
-		}
-		args = append(args, id)
-		fmt.Fprintf(&q, "$%d", len(args))
+		ids = append(ids, id)
 	}
-	q.WriteString(`) AND account_id IN (`)
-	first := true
+	accounts := make([]int64, 0, len(accs))
 	for a := range accs {
-		if !first {
-			q.WriteString(", ")
-		}
-		first = false
-		q.WriteString(strconv.FormatInt(a, 10))
+		accounts = append(accounts, a)
 	}
-	q.WriteString(`)`)
-	rows, err := tx.QueryContext(ctx, q.String(), args...)
+	// One statement text whatever the batch: the lists are single
+	// parameters (a JSON array on SQLite, an array on PostgreSQL).
+	var rows *sql.Rows
+	var err error
+	if tx.Dialect == store.SQLite {
+		ij, _ := json.Marshal(ids)
+		aj, _ := json.Marshal(accounts)
+		rows, err = tx.QueryContext(ctx, `SELECT campaign_id, account_id, joined_at, COALESCE(left_at, 0) FROM campaign_members
+			WHERE campaign_id IN (SELECT value FROM json_each(?)) AND account_id IN (SELECT value FROM json_each(?))`, string(ij), string(aj))
+	} else {
+		rows, err = tx.QueryContext(ctx, `SELECT campaign_id, account_id, joined_at, COALESCE(left_at, 0) FROM campaign_members
+			WHERE campaign_id = ANY($1::text[]) AND account_id = ANY($2::bigint[])`, ids, accounts)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("campaign members: %w", err)
 	}
