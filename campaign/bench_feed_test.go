@@ -75,18 +75,17 @@ func BenchmarkCommitToRank(b *testing.B) {
 				time.Sleep(time.Until(start.Add(time.Duration(tick) * 100 * time.Millisecond)))
 				at := time.Now()
 				must(b, db.InTx(ctx, func(tx *store.Tx) error {
-					for i := 0; i < batch; i++ {
+					// As the intake writes them: one multi-row enqueue per batch.
+					msgs := make([]webhook.Msg, batch)
+					for i := range msgs {
 						acc := rng.Int64N(members-1) + 2
 						if i == batch-1 {
 							acc = 1 // the probe
 						}
-						body := webhook.CreditBody{Ref: fmt.Sprintf("evt:b:%d", n+i), Partner: "b", Account: acc, Sub: acc, MG: 100,
-							OccurredAt: at, CreditedAt: at}
-						if err := webhook.EnqueueTx(ctx, tx, webhook.TopicCreditCreated, "b", acc, body); err != nil {
-							return err
-						}
+						msgs[i] = webhook.Msg{Topic: webhook.TopicCreditCreated, Partner: "b", Account: acc, Body: webhook.CreditBody{
+							Ref: fmt.Sprintf("evt:b:%d", n+i), Partner: "b", Account: acc, Sub: acc, MG: 100, OccurredAt: at, CreditedAt: at}}
 					}
-					return nil
+					return webhook.EnqueueManyTx(ctx, tx, msgs)
 				}))
 				n += batch
 				probeScore += 100

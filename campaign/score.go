@@ -114,17 +114,30 @@ func (d deltas) applyTx(ctx context.Context, tx *store.Tx) ([]Update, error) {
 		return cmp.Compare(a.account, b.account)
 	})
 	var ups []Update
-	err := fixedChunks(len(keys), func(lo, hi int) error {
-		args := make([]any, 0, 4*(hi-lo))
-		for _, k := range keys[lo:hi] {
-			args = append(args, k.campaign, k.account, d[k].mg, d[k].at)
-		}
-		rows, err := tx.QueryContext(ctx, `WITH v (vc, va, vd, vr) AS (VALUES `+
-			valuesRows(tx.Dialect, "CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT)", hi-lo)+
-			`) UPDATE campaign_members SET score = score + v.vd,
+	const set = ` UPDATE campaign_members SET score = score + v.vd,
 			reached_at = CASE WHEN reached_at > v.vr THEN reached_at ELSE v.vr END, version = version + 1
 			FROM v WHERE campaign_members.campaign_id = v.vc AND campaign_members.account_id = v.va
-			RETURNING `+memberCols, args...)
+			RETURNING ` + memberCols
+	err := fixedChunks(len(keys), func(lo, hi int) error {
+		var rows *sql.Rows
+		var err error
+		if tx.Dialect == store.Postgres {
+			// Arrays, not VALUES: the cached generic plan of a 256-row
+			// VALUES join scanned every member row of the table.
+			var cs []string
+			var as, ds, rs []int64
+			for _, k := range keys[lo:hi] {
+				cs, as, ds, rs = append(cs, k.campaign), append(as, k.account), append(ds, d[k].mg), append(rs, d[k].at)
+			}
+			rows, err = tx.QueryContext(ctx, `WITH v (vc, va, vd, vr) AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]))`+set, cs, as, ds, rs)
+		} else {
+			args := make([]any, 0, 4*(hi-lo))
+			for _, k := range keys[lo:hi] {
+				args = append(args, k.campaign, k.account, d[k].mg, d[k].at)
+			}
+			rows, err = tx.QueryContext(ctx, `WITH v (vc, va, vd, vr) AS (VALUES `+
+				valuesRows(tx.Dialect, "CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT)", hi-lo)+`)`+set, args...)
+		}
 		if err != nil {
 			return fmt.Errorf("campaign scores: %w", err)
 		}
