@@ -3,8 +3,8 @@ package campaign
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
