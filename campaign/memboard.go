@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"sync"
+	"time"
 )
 
 // MemBoard is the in-process Board: per key, a treap ordered by Entry.less
@@ -24,126 +25,170 @@ func NewMemBoard() *MemBoard {
 
 var _ Board = (*MemBoard)(nil)
 
+// memTree keeps its nodes in one slice and links them by index, and its
+// per-account slots by value: nothing in it is a pointer, so the garbage
+// collector never walks a million-member board (with pointer nodes it did,
+// on every cycle, and the top-100 tail over HTTP showed it).
 type memTree struct {
-	root  *node
-	byAcc map[int64]*memSlot
+	nodes []node // nodes[0] is unused: index 0 means none
+	free  []int32
+	root  int32
+	byAcc map[int64]memSlot
 	rng   *rand.PCG
 }
 
 type memSlot struct {
 	version int64
-	entry   Entry
+	entry   key
 	in      bool // entry is in the tree
 }
 
+// key is an Entry without pointers: ReachedAt as unix nanoseconds.
+type key struct {
+	account, score, reached int64
+}
+
+func keyOf(e Entry) key { return key{e.Account, e.Score, e.ReachedAt.UnixNano()} }
+
+func (k key) entry() Entry {
+	return Entry{Account: k.account, Score: k.score, ReachedAt: time.Unix(0, k.reached).UTC()}
+}
+
+// less is Entry.less.
+func (a key) less(b key) bool {
+	if a.score != b.score {
+		return a.score > b.score
+	}
+	if a.reached != b.reached {
+		return a.reached < b.reached
+	}
+	return a.account < b.account
+}
+
 type node struct {
-	e           Entry
+	e           key
 	prio        uint32
 	size        int32
-	left, right *node
+	left, right int32
 }
 
-func sz(n *node) int32 {
-	if n == nil {
+func (t *memTree) sz(n int32) int32 {
+	if n == 0 {
 		return 0
 	}
-	return n.size
+	return t.nodes[n].size
 }
 
-func (n *node) fix() { n.size = 1 + sz(n.left) + sz(n.right) }
-
-// split splits t into entries ranking before e and the rest.
-func split(t *node, e Entry) (*node, *node) {
-	if t == nil {
-		return nil, nil
-	}
-	if t.e.less(e) {
-		l, r := split(t.right, e)
-		t.right = l
-		t.fix()
-		return t, r
-	}
-	l, r := split(t.left, e)
-	t.left = r
-	t.fix()
-	return l, t
+func (t *memTree) fix(n int32) {
+	x := &t.nodes[n]
+	x.size = 1 + t.sz(x.left) + t.sz(x.right)
 }
 
-func merge(a, b *node) *node {
+// split splits tree n into entries ranking before e and the rest.
+func (t *memTree) split(n int32, e key) (int32, int32) {
+	if n == 0 {
+		return 0, 0
+	}
+	if t.nodes[n].e.less(e) {
+		l, r := t.split(t.nodes[n].right, e)
+		t.nodes[n].right = l
+		t.fix(n)
+		return n, r
+	}
+	l, r := t.split(t.nodes[n].left, e)
+	t.nodes[n].left = r
+	t.fix(n)
+	return l, n
+}
+
+func (t *memTree) merge(a, b int32) int32 {
 	switch {
-	case a == nil:
+	case a == 0:
 		return b
-	case b == nil:
+	case b == 0:
 		return a
-	case a.prio > b.prio:
-		a.right = merge(a.right, b)
-		a.fix()
+	case t.nodes[a].prio > t.nodes[b].prio:
+		t.nodes[a].right = t.merge(t.nodes[a].right, b)
+		t.fix(a)
 		return a
 	default:
-		b.left = merge(a, b.left)
-		b.fix()
+		t.nodes[b].left = t.merge(a, t.nodes[b].left)
+		t.fix(b)
 		return b
 	}
 }
 
-func (t *memTree) insert(e Entry) {
-	n := &node{e: e, prio: uint32(t.rng.Uint64()), size: 1}
-	l, r := split(t.root, e)
-	t.root = merge(merge(l, n), r)
+func (t *memTree) insert(e key) {
+	nd := node{e: e, prio: uint32(t.rng.Uint64()), size: 1}
+	var n int32
+	if k := len(t.free); k > 0 {
+		n = t.free[k-1]
+		t.free = t.free[:k-1]
+		t.nodes[n] = nd
+	} else {
+		n = int32(len(t.nodes))
+		t.nodes = append(t.nodes, nd)
+	}
+	l, r := t.split(t.root, e)
+	t.root = t.merge(t.merge(l, n), r)
 }
 
-func (t *memTree) remove(e Entry) {
-	l, r := split(t.root, e)
+func (t *memTree) remove(e key) {
+	l, r := t.split(t.root, e)
 	// r starts with e itself (the order is total).
-	_, rest := splitFirst(r)
-	t.root = merge(l, rest)
+	first, rest := t.splitFirst(r)
+	if first != 0 {
+		t.free = append(t.free, first)
+	}
+	t.root = t.merge(l, rest)
 }
 
-// splitFirst removes the first node of t.
-func splitFirst(t *node) (*node, *node) {
-	if t == nil {
-		return nil, nil
+// splitFirst removes the first node of tree n.
+func (t *memTree) splitFirst(n int32) (int32, int32) {
+	if n == 0 {
+		return 0, 0
 	}
-	if t.left == nil {
-		r := t.right
-		t.right = nil
-		t.fix()
-		return t, r
+	if t.nodes[n].left == 0 {
+		r := t.nodes[n].right
+		t.nodes[n].right = 0
+		t.fix(n)
+		return n, r
 	}
-	first, l := splitFirst(t.left)
-	t.left = l
-	t.fix()
-	return first, t
+	first, l := t.splitFirst(t.nodes[n].left)
+	t.nodes[n].left = l
+	t.fix(n)
+	return first, n
 }
 
 // rank returns the 1-based position of e, which must be in the tree.
-func (t *memTree) rank(e Entry) int64 {
+func (t *memTree) rank(e key) int64 {
 	var r int64
 	n := t.root
-	for n != nil {
-		if e.less(n.e) {
-			n = n.left
-		} else if n.e.less(e) {
-			r += int64(sz(n.left)) + 1
-			n = n.right
+	for n != 0 {
+		x := &t.nodes[n]
+		if e.less(x.e) {
+			n = x.left
+		} else if x.e.less(e) {
+			r += int64(t.sz(x.left)) + 1
+			n = x.right
 		} else {
-			return r + int64(sz(n.left)) + 1
+			return r + int64(t.sz(x.left)) + 1
 		}
 	}
 	return 0
 }
 
 func (t *memTree) top(n int, out []Entry) []Entry {
-	var walk func(*node)
-	walk = func(x *node) {
-		if x == nil || len(out) >= n {
+	var walk func(int32)
+	walk = func(x int32) {
+		if x == 0 || len(out) >= n {
 			return
 		}
-		walk(x.left)
+		walk(t.nodes[x].left)
 		if len(out) < n {
-			out = append(out, x.e)
+			out = append(out, t.nodes[x].e.entry())
 		}
-		walk(x.right)
+		walk(t.nodes[x].right)
 	}
 	walk(t.root)
 	return out
@@ -152,7 +197,7 @@ func (t *memTree) top(n int, out []Entry) []Entry {
 func (b *MemBoard) tree(k BoardKey) *memTree {
 	t := b.boards[k]
 	if t == nil {
-		t = &memTree{byAcc: map[int64]*memSlot{}, rng: rand.NewPCG(uint64(len(b.boards))+1, 0x0c)}
+		t = &memTree{nodes: make([]node, 1), byAcc: map[int64]memSlot{}, rng: rand.NewPCG(uint64(len(b.boards))+1, 0x0c)}
 		b.boards[k] = t
 	}
 	return t
@@ -164,11 +209,8 @@ func (b *MemBoard) Apply(_ context.Context, ups []Update) error {
 	defer b.mu.Unlock()
 	for _, u := range ups {
 		t := b.tree(u.Key)
-		s := t.byAcc[u.Account]
-		if s == nil {
-			s = &memSlot{}
-			t.byAcc[u.Account] = s
-		} else if u.Version <= s.version {
+		s, ok := t.byAcc[u.Account]
+		if ok && u.Version <= s.version {
 			continue
 		}
 		if s.in {
@@ -179,9 +221,11 @@ func (b *MemBoard) Apply(_ context.Context, ups []Update) error {
 		if !u.Remove {
 			e := u.Entry
 			e.Account = u.Account
-			t.insert(e)
-			s.entry, s.in = e, true
+			k := keyOf(e)
+			t.insert(k)
+			s.entry, s.in = k, true
 		}
+		t.byAcc[u.Account] = s
 	}
 	return nil
 }
@@ -194,7 +238,7 @@ func (b *MemBoard) Top(_ context.Context, k BoardKey, n int) ([]Entry, error) {
 	if t == nil || n <= 0 {
 		return []Entry{}, nil
 	}
-	return t.top(n, make([]Entry, 0, min(n, int(sz(t.root))))), nil
+	return t.top(n, make([]Entry, 0, min(n, int(t.sz(t.root))))), nil
 }
 
 // Rank implements Board.
@@ -206,10 +250,10 @@ func (b *MemBoard) Rank(_ context.Context, k BoardKey, account int64) (int64, En
 		return 0, Entry{}, nil
 	}
 	s := t.byAcc[account]
-	if s == nil || !s.in {
+	if !s.in {
 		return 0, Entry{}, nil
 	}
-	return t.rank(s.entry), s.entry, nil
+	return t.rank(s.entry), s.entry.entry(), nil
 }
 
 // Len implements Board.
@@ -217,7 +261,7 @@ func (b *MemBoard) Len(_ context.Context, k BoardKey) (int64, error) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if t := b.boards[k]; t != nil {
-		return int64(sz(t.root)), nil
+		return int64(t.sz(t.root)), nil
 	}
 	return 0, nil
 }
@@ -230,8 +274,8 @@ func (b *MemBoard) View(_ context.Context, k BoardKey, n int, account int64) (Vi
 	if t == nil {
 		return View{Top: []Entry{}}, nil
 	}
-	v := View{Top: t.top(n, make([]Entry, 0, max(min(n, int(sz(t.root))), 0))), Len: int64(sz(t.root))}
-	if s := t.byAcc[account]; account != 0 && s != nil && s.in {
+	v := View{Top: t.top(n, make([]Entry, 0, max(min(n, int(t.sz(t.root))), 0))), Len: int64(t.sz(t.root))}
+	if s := t.byAcc[account]; account != 0 && s.in {
 		v.Rank = t.rank(s.entry)
 	}
 	return v, nil
