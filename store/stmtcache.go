@@ -24,7 +24,9 @@ type stmtCache struct {
 const (
 	stmtCacheMax = 256
 	prepareAfter = 3
-	seenMax      = 4096
+	// seenMax bounds the texts counted while not yet prepared (a chunked
+	// multi-row INSERT is ~10 KB): the count restarts when it is reached.
+	seenMax = 512
 )
 
 func newStmtCache() *stmtCache {
