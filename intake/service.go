@@ -2,7 +2,6 @@ package intake
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"errors"
 	"hash/fnv"
@@ -83,13 +82,6 @@ type Service struct {
 	wg      sync.WaitGroup
 	once    sync.Once
 
-	// SQLite statements prepared once on the single writer connection and
-	// bound to each transaction with Tx.StmtContext, so a batch of a few
-	// events does not pay for parsing its statements again.
-	prepMu sync.Mutex
-	prep   map[string]*sql.Stmt
-	wanted map[string]int // statement → transactions that ran it unprepared
-
 	slowOnly  bool         // tests: skip the set-based fast path
 	fallbacks atomic.Int64 // batches redone event by event
 }
@@ -134,12 +126,6 @@ func NewService(db *store.DB, engines EngineSource, cfg Config) *Service {
 func (s *Service) Close() {
 	s.once.Do(func() { close(s.stop) })
 	s.wg.Wait()
-	s.prepMu.Lock()
-	defer s.prepMu.Unlock()
-	for _, st := range s.prep {
-		st.Close()
-	}
-	s.prep = nil
 }
 
 type shard struct {
@@ -163,60 +149,6 @@ type job struct {
 // error), or another error when the database failed. It may run again
 // after a failed transaction, so it must have no other effects.
 type Guard func(ctx context.Context, tx *store.Tx) error
-
-// prepared returns the statement q prepared on the writer, or nil.
-func (s *Service) prepared(q string) *sql.Stmt {
-	s.prepMu.Lock()
-	defer s.prepMu.Unlock()
-	return s.prep[q]
-}
-
-// want asks for q to be prepared on the writer after the transaction.
-func (s *Service) want(q string) {
-	s.prepMu.Lock()
-	defer s.prepMu.Unlock()
-	if s.wanted == nil {
-		s.wanted = map[string]int{}
-	}
-	s.wanted[q]++
-}
-
-// prepareWanted prepares the statements that ran unprepared in two
-// transactions (one-off texts, like the last chunk of a multi-row INSERT,
-// are not kept); it runs between transactions, when the writer connection
-// is free.
-func (s *Service) prepareWanted(ctx context.Context) {
-	// Prepare without holding prepMu: with several SQLite shards another
-	// writer may hold the connection inside a transaction and need
-	// prepMu to finish it.
-	s.prepMu.Lock()
-	var todo []string
-	for q, n := range s.wanted {
-		if n >= 2 && len(s.prep)+len(todo) < 200 {
-			todo = append(todo, q)
-			delete(s.wanted, q)
-		}
-	}
-	if len(s.wanted) > 1000 {
-		s.wanted = nil
-	}
-	s.prepMu.Unlock()
-	for _, q := range todo {
-		st, err := s.db.Write().PrepareContext(ctx, q)
-		if err != nil {
-			continue
-		}
-		s.prepMu.Lock()
-		if s.prep == nil {
-			s.prep = map[string]*sql.Stmt{}
-		}
-		if old := s.prep[q]; old != nil {
-			old.Close()
-		}
-		s.prep[q] = st
-		s.prepMu.Unlock()
-	}
-}
 
 func (s *Service) shardOf(person string) int {
 	h := fnv.New32a()
@@ -414,9 +346,6 @@ func (s *Service) write(shardID int, batch []*job) error {
 			return w.finish()
 		})
 	}
-	if s.db.Dialect == store.SQLite {
-		s.prepareWanted(ctx)
-	}
 	if err == nil {
 		for k, it := range todo {
 			it.j.out[it.n] = outs[k]
@@ -450,9 +379,6 @@ func (s *Service) write(shardID int, batch []*job) error {
 			}
 			return w.finish()
 		})
-		if s.db.Dialect == store.SQLite {
-			s.prepareWanted(ctx)
-		}
 		if err != nil {
 			return err
 		}

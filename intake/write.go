@@ -31,12 +31,11 @@ var remembered = map[string]bool{
 // ResolveTx holds the sub-account FOR SHARE and the usage lock is held until
 // commit.
 type writer struct {
-	ctx   context.Context
-	tx    *store.Tx
-	s     *Service
-	eng   *methodology.Engine
-	head  audit.Head
-	stmts map[string]*sql.Stmt
+	ctx  context.Context
+	tx   *store.Tx
+	s    *Service
+	eng  *methodology.Engine
+	head audit.Head
 
 	known    map[string]Outcome // partner \x00 event_id → remembered outcome, as a duplicate answer
 	hashes   map[string]string  // partner \x00 event_id → body hash of the remembered event
@@ -69,19 +68,19 @@ func newWriter(ctx context.Context, tx *store.Tx, s *Service, eng *methodology.E
 	if err != nil {
 		return nil, err
 	}
-	return &writer{ctx: ctx, tx: tx, s: s, eng: eng, head: head, stmts: map[string]*sql.Stmt{},
+	return &writer{ctx: ctx, tx: tx, s: s, eng: eng, head: head,
 		known: map[string]Outcome{}, hashes: map[string]string{}, resolved: map[string]resolution{}, used: map[string]map[int]int64{}, locked: map[int64]bool{},
 		acts: map[actRow]bool{}, usageAdd: map[usageRow]int64{}, usageN: map[usageRow]int64{},
 		names: map[string]int64{}, nameOf: map[int64]string{}}, nil
 }
 
-// finish stores the chain head reached by the batch and closes the
-// statements prepared for it.
+// finish writes the rows buffered by the batch and stores the chain head
+// it reached.
 func (w *writer) finish() error {
 	if w.err != nil {
 		return w.err
 	}
-	if err := audit.InsertTx(w.ctx, stmtExec{w}, w.tx.Dialect, w.calcRows); err != nil {
+	if err := audit.InsertTx(w.ctx, w.tx, w.tx.Dialect, w.calcRows); err != nil {
 		return err
 	}
 	if err := w.flushActs(); err != nil {
@@ -90,61 +89,17 @@ func (w *writer) finish() error {
 	if err := w.flushUsage(); err != nil {
 		return err
 	}
-	for _, st := range w.stmts {
-		st.Close()
-	}
 	return audit.SetHeadTx(w.ctx, w.tx, w.head)
 }
 
-// stmt returns q prepared once per transaction on SQLite, where parsing is
-// a large part of a statement's cost; pgx caches statements itself.
-func (w *writer) stmt(q string) *sql.Stmt {
-	if w.tx.Dialect != store.SQLite {
-		return nil
-	}
-	if st, ok := w.stmts[q]; ok {
-		return st
-	}
-	if ps := w.s.prepared(q); ps != nil {
-		st := w.tx.StmtContext(w.ctx, ps)
-		w.stmts[q] = st
-		return st
-	}
-	st, err := w.tx.PrepareContext(w.ctx, q)
-	if err != nil {
-		return nil
-	}
-	w.stmts[q] = st
-	w.s.want(q)
-	return st
-}
-
+// exec and queryRow run the writer's statements; store.Tx keeps the ones
+// that repeat prepared.
 func (w *writer) exec(q string, args ...any) error {
-	var err error
-	if st := w.stmt(q); st != nil {
-		_, err = st.ExecContext(w.ctx, args...)
-	} else {
-		_, err = w.tx.ExecContext(w.ctx, q, args...)
-	}
+	_, err := w.tx.ExecContext(w.ctx, q, args...)
 	return err
 }
 
-// stmtExec runs another package's statements through the writer's
-// statement cache.
-type stmtExec struct{ w *writer }
-
-// ExecContext implements audit.Execer.
-func (e stmtExec) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	if st := e.w.stmt(q); st != nil {
-		return st.ExecContext(ctx, args...)
-	}
-	return e.w.tx.ExecContext(ctx, q, args...)
-}
-
 func (w *writer) queryRow(q string, args ...any) *sql.Row {
-	if st := w.stmt(q); st != nil {
-		return st.QueryRowContext(w.ctx, args...)
-	}
 	return w.tx.QueryRowContext(w.ctx, q, args...)
 }
 
@@ -427,13 +382,7 @@ func (w *writer) usage(acct int64, behavior string, day, from, to int) (methodol
 		w.locked[lk] = true
 	}
 	const q = `SELECT day, mg FROM intake_usage WHERE account_id = $1 AND day BETWEEN $2 AND $3 AND behavior_id = $4`
-	var rows *sql.Rows
-	var err error
-	if st := w.stmt(q); st != nil {
-		rows, err = st.QueryContext(ctx, acct, from, to, w.id(behavior))
-	} else {
-		rows, err = tx.QueryContext(ctx, q, acct, from, to, w.id(behavior))
-	}
+	rows, err := tx.QueryContext(ctx, q, acct, from, to, w.id(behavior))
 	if err != nil {
 		return u, fmt.Errorf("usage: %w", err)
 	}

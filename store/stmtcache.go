@@ -89,11 +89,24 @@ func (tx *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
 	if st := tx.local[q]; st != nil {
 		return st
 	}
-	ps := tx.cache.get(q)
-	if ps == nil {
-		return nil
+	var st *sql.Stmt
+	if ps := tx.cache.get(q); ps != nil {
+		st = tx.Tx.StmtContext(ctx, ps)
+	} else {
+		// Not prepared on the connection yet: a statement this
+		// transaction runs again (one per event in a savepoint loop) is
+		// prepared for the rest of it.
+		if tx.runs == nil {
+			tx.runs = map[string]int{}
+		}
+		if tx.runs[q]++; tx.runs[q] < 2 {
+			return nil
+		}
+		var err error
+		if st, err = tx.Tx.PrepareContext(ctx, q); err != nil {
+			return nil
+		}
 	}
-	st := tx.Tx.StmtContext(ctx, ps)
 	if tx.local == nil {
 		tx.local = map[string]*sql.Stmt{}
 	}

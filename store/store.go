@@ -184,6 +184,7 @@ type Tx struct {
 
 	cache *stmtCache           // SQLite only (stmtcache.go)
 	local map[string]*sql.Stmt // cached statements bound to this transaction
+	runs  map[string]int       // statements run unprepared in this transaction
 }
 
 // InTx runs fn in a write transaction and commits it if fn returns nil.
