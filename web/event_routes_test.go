@@ -133,9 +133,14 @@ func results(t *testing.T, body map[string]any) []map[string]any {
 	return out
 }
 
+// evAt is the occurred_at of every evJSON event: fixed once, so an event
+// sent again in a later second is the same event (a duplicate), not a
+// conflicting reuse of its id.
+var evAt = time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)
+
 func evJSON(id, person, order string) string {
 	return fmt.Sprintf(`{"event_id":%q,"person":%q,"behavior":"eleme.no_cutlery","occurred_at":%q,"params":{"order_id":%q},"evidence":{"cutlery_choice":"none"}}`,
-		id, person, time.Now().UTC().Add(-time.Minute).Format(time.RFC3339), order)
+		id, person, evAt, order)
 }
 
 func TestEventRoutes(t *testing.T) {
