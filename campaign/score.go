@@ -113,46 +113,21 @@ func (d deltas) applyTx(ctx context.Context, tx *store.Tx) ([]Update, error) {
 		}
 		return cmp.Compare(a.account, b.account)
 	})
+	cols := [4]any{make([]string, len(keys)), make([]int64, len(keys)), make([]int64, len(keys)), make([]int64, len(keys))}
+	for i, k := range keys {
+		cols[0].([]string)[i], cols[1].([]int64)[i], cols[2].([]int64)[i], cols[3].([]int64)[i] = k.campaign, k.account, d[k].mg, d[k].at
+	}
 	var ups []Update
-	const set = ` UPDATE campaign_members SET score = score + v.vd,
-			reached_at = CASE WHEN reached_at > v.vr THEN reached_at ELSE v.vr END, version = version + 1
-			FROM v WHERE campaign_members.campaign_id = v.vc AND campaign_members.account_id = v.va
-			RETURNING ` + memberCols
-	err := fixedChunks(len(keys), func(lo, hi int) error {
-		var rows *sql.Rows
-		var err error
-		if tx.Dialect == store.Postgres {
-			// Arrays, not VALUES: the cached generic plan of a 256-row
-			// VALUES join scanned every member row of the table.
-			var cs []string
-			var as, ds, rs []int64
-			for _, k := range keys[lo:hi] {
-				cs, as, ds, rs = append(cs, k.campaign), append(as, k.account), append(ds, d[k].mg), append(rs, d[k].at)
-			}
-			rows, err = tx.QueryContext(ctx, `WITH v (vc, va, vd, vr) AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]))`+set, cs, as, ds, rs)
-		} else {
-			args := make([]any, 0, 4*(hi-lo))
-			for _, k := range keys[lo:hi] {
-				args = append(args, k.campaign, k.account, d[k].mg, d[k].at)
-			}
-			rows, err = tx.QueryContext(ctx, `WITH v (vc, va, vd, vr) AS (VALUES `+
-				valuesRows(tx.Dialect, "CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT)", hi-lo)+`)`+set, args...)
-		}
+	err := qApplyScores.Run(ctx, tx, cols[:], func(scan func(...any) error) error {
+		m, v, err := scanMember(scanFunc(scan))
 		if err != nil {
-			return fmt.Errorf("campaign scores: %w", err)
+			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			m, v, err := scanMember(rows)
-			if err != nil {
-				return err
-			}
-			ups = append(ups, updateOf(m, v))
-		}
-		return rows.Err()
+		ups = append(ups, updateOf(m, v))
+		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("campaign scores: %w", err)
 	}
 	return ups, nil
 }
@@ -230,51 +205,66 @@ func (s *Service) creditsTx(ctx context.Context, tx *store.Tx, bs []webhook.Cred
 		}
 		return strings.Compare(a.ref, b.ref)
 	})
-	return fixedChunks(len(js), func(lo, hi int) error {
-		part := js[lo:hi]
-		byKey := map[[2]string]journalRow{}
-		args := make([]any, 0, 6*len(part))
-		for _, j := range part {
-			args = append(args, j.campaign, j.ref, j.account, j.mg, j.bonus, j.at)
-			byKey[[2]string{j.campaign, j.ref}] = j
-		}
-		rows, err := tx.QueryContext(ctx, `INSERT INTO campaign_credits (campaign_id, ref, account_id, mg, bonus_points, credited_at) VALUES `+
-			valuesRows(tx.Dialect, "?, ?, ?, ?, ?, ?", len(part))+
-			` ON CONFLICT (campaign_id, ref) DO NOTHING RETURNING campaign_id, ref`, args...)
-		if err != nil {
-			return fmt.Errorf("journal credits: %w", err)
-		}
-		var fresh []journalRow
-		for rows.Next() {
-			var k [2]string
-			if err := rows.Scan(&k[0], &k[1]); err != nil {
-				rows.Close()
-				return err
-			}
-			fresh = append(fresh, byKey[k])
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+	cols := [6]any{make([]string, len(js)), make([]string, len(js)), make([]int64, len(js)), make([]int64, len(js)), make([]int64, len(js)), make([]int64, len(js))}
+	byKey := make(map[[2]string]journalRow, len(js))
+	for i, j := range js {
+		cols[0].([]string)[i], cols[1].([]string)[i] = j.campaign, j.ref
+		cols[2].([]int64)[i], cols[3].([]int64)[i], cols[4].([]int64)[i], cols[5].([]int64)[i] = j.account, j.mg, j.bonus, j.at
+		byKey[[2]string{j.campaign, j.ref}] = j
+	}
+	var fresh []journalRow
+	err = qJournal.Run(ctx, tx, cols[:], func(scan func(...any) error) error {
+		var k [2]string
+		if err := scan(&k[0], &k[1]); err != nil {
 			return err
 		}
-		for _, j := range fresh {
-			d.add(memberKey{j.campaign, j.account}, j.mg, j.at)
-			if j.bonus > 0 {
-				g := Bonus{Campaign: j.campaign, Parent: j.account, Sub: j.sub, Points: j.bonus, Ref: bonusRef(j.campaign, j.ref), ExpiresAt: j.expires}
-				if err := s.Bonus(ctx, tx, g); err != nil {
-					if oc.ErrorCode(err) == oc.EInternal {
-						return fmt.Errorf("campaign bonus: %w", err)
-					}
-					// A refused grant (a domain error) is permanent: retrying the
-					// batch would block every score behind it. Count the credit,
-					// skip the bonus, say so.
-					slog.Warn("campaign bonus refused", "campaign", j.campaign, "ref", j.ref, "err", err)
-				}
-			}
-		}
+		fresh = append(fresh, byKey[k])
 		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("journal credits: %w", err)
+	}
+	for _, j := range fresh {
+		d.add(memberKey{j.campaign, j.account}, j.mg, j.at)
+		if j.bonus > 0 {
+			g := Bonus{Campaign: j.campaign, Parent: j.account, Sub: j.sub, Points: j.bonus, Ref: bonusRef(j.campaign, j.ref), ExpiresAt: j.expires}
+			if err := s.Bonus(ctx, tx, g); err != nil {
+				if oc.ErrorCode(err) == oc.EInternal {
+					return fmt.Errorf("campaign bonus: %w", err)
+				}
+				// A refused grant (a domain error) is permanent: retrying the
+				// batch would block every score behind it. Count the credit,
+				// skip the bonus, say so.
+				slog.Warn("campaign bonus refused", "campaign", j.campaign, "ref", j.ref, "err", err)
+			}
+		}
+	}
+	return nil
 }
+
+// scanFunc adapts a row callback's scan to scanner.
+type scanFunc func(...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
+
+// The score consumer's set-based statements (fixed texts: see store.BulkWrite).
+var (
+	// qApplyScores adds deltas to member rows (in the order given, so
+	// concurrent consumers lock rows in the same order) and returns them.
+	// On PostgreSQL the score is in no index, so the update is heap-only.
+	qApplyScores = store.NewBulkWrite(`WITH v (vc, va, vd, vr) AS (VALUES `, 4, `)`+applyScores,
+		`WITH v (vc, va, vd, vr) AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]))`+applyScores)
+	qJournal = store.NewBulkWrite(`INSERT INTO campaign_credits (campaign_id, ref, account_id, mg, bonus_points, credited_at) VALUES `, 6,
+		` ON CONFLICT (campaign_id, ref) DO NOTHING RETURNING campaign_id, ref`,
+		`INSERT INTO campaign_credits (campaign_id, ref, account_id, mg, bonus_points, credited_at)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
+		ON CONFLICT (campaign_id, ref) DO NOTHING RETURNING campaign_id, ref`)
+)
+
+const applyScores = ` UPDATE campaign_members SET score = score + v.vd,
+	reached_at = CASE WHEN reached_at > v.vr THEN reached_at ELSE v.vr END, version = version + 1
+	FROM v WHERE campaign_members.campaign_id = v.vc AND campaign_members.account_id = v.va
+	RETURNING ` + memberCols
 
 // membership is when a member joined and, if they did, left (0: not).
 type membership struct{ joined, left int64 }

@@ -61,7 +61,7 @@ func (s *Service) awardTx(ctx context.Context, tx *store.Tx, accs []int64, catal
 		}
 	}
 	if len(moved[0]) > 0 {
-		if err := qUpdateStreaks.run(ctx, tx, []any{moved[0], moved[1], moved[2]}, nil); err != nil {
+		if err := qUpdateStreaks.Run(ctx, tx, []any{moved[0], moved[1], moved[2]}, nil); err != nil {
 			return fmt.Errorf("medals: %w", err)
 		}
 	}
@@ -73,7 +73,7 @@ func (s *Service) awardTx(ctx context.Context, tx *store.Tx, accs []int64, catal
 		ca[i], cm[i], at[i] = c.acc, c.medal, store.Micros(tx.Now)
 	}
 	won := map[award]bool{}
-	if err := qInsertMedals.run(ctx, tx, []any{ca, cm, at}, func(scan func(...any) error) error {
+	if err := qInsertMedals.Run(ctx, tx, []any{ca, cm, at}, func(scan func(...any) error) error {
 		var w award
 		if err := scan(&w.acc, &w.medal); err != nil {
 			return err
@@ -100,7 +100,7 @@ func readStandings(ctx context.Context, tx *store.Tx, accs []int64) (map[int64]*
 	for _, a := range accs {
 		by[a] = &standing{st: Stats{Scenarios: map[string]int64{}, Partners: []string{}, Campaigns: []string{}}, held: map[string]bool{}}
 	}
-	if err := qReadStats.query(ctx, tx, accs,
+	if err := qReadStats.Query(ctx, tx, accs,
 		func(scan func(...any) error) error {
 			var a, mg, credits, streak, best int64
 			if err := scan(&a, &mg, &credits, &streak, &best); err != nil {
@@ -112,7 +112,7 @@ func readStandings(ctx context.Context, tx *store.Tx, accs []int64) (map[int64]*
 		}); err != nil {
 		return nil, err
 	}
-	if err := qReadCounts.query(ctx, tx, accs,
+	if err := qReadCounts.Query(ctx, tx, accs,
 		func(scan func(...any) error) error {
 			var a, n int64
 			var kind, name string
@@ -132,7 +132,7 @@ func readStandings(ctx context.Context, tx *store.Tx, accs []int64) (map[int64]*
 		}); err != nil {
 		return nil, err
 	}
-	if err := qReadMedals.query(ctx, tx, accs,
+	if err := qReadMedals.Query(ctx, tx, accs,
 		func(scan func(...any) error) error {
 			var a int64
 			var id string
@@ -144,7 +144,7 @@ func readStandings(ctx context.Context, tx *store.Tx, accs []int64) (map[int64]*
 		}); err != nil {
 		return nil, err
 	}
-	if err := qReadDays.query(ctx, tx, accs,
+	if err := qReadDays.Query(ctx, tx, accs,
 		func(scan func(...any) error) error {
 			var a, d int64
 			if err := scan(&a, &d); err != nil {

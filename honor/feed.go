@@ -59,7 +59,7 @@ type joinedBody struct {
 // touched account are read in four queries, the rules evaluated in memory,
 // the changed streaks written with one UPDATE and the new medals with one
 // INSERT. The statements' texts do not depend on the batch's size (see
-// bulkQ and bulkW), so each is parsed once, not once per batch.
+// store.BulkRead and store.BulkWrite), so each is parsed once, not once per batch.
 func (s *Service) HandleMessages(ctx context.Context, msgs []webhook.Message) error {
 	relevant := false
 	for _, m := range msgs {
@@ -180,7 +180,7 @@ func creditsTx(ctx context.Context, tx *store.Tx, credits []webhook.CreditBody, 
 		refs[i], accs[i], mgs[i], days[i], scenarios[i], partners[i] = b.Ref, b.Account, b.MG, DayOf(b.OccurredAt), b.Scenario, b.Partner
 	}
 	fresh := make(map[string]bool, len(credits))
-	if err := qInsertCredits.run(ctx, tx, []any{refs, accs, mgs, days, scenarios, partners}, func(scan func(...any) error) error {
+	if err := qInsertCredits.Run(ctx, tx, []any{refs, accs, mgs, days, scenarios, partners}, func(scan func(...any) error) error {
 		var ref string
 		if err := scan(&ref); err != nil {
 			return err
@@ -248,7 +248,7 @@ func (f *fold) flushTx(ctx context.Context, tx *store.Tx) error {
 		d := f.stats[a]
 		mgs[i], credits[i], now[i] = d[0], d[1], store.Micros(tx.Now)
 	}
-	if err := qUpsertStats.run(ctx, tx, []any{accs, mgs, credits, now}, nil); err != nil {
+	if err := qUpsertStats.Run(ctx, tx, []any{accs, mgs, credits, now}, nil); err != nil {
 		return err
 	}
 	cks := make([]countKey, 0, len(f.counts))
@@ -265,7 +265,7 @@ func (f *fold) flushTx(ctx context.Context, tx *store.Tx) error {
 		for i, k := range cks {
 			ca[i], kinds[i], names[i], ns[i] = k.acc, k.kind, k.name, f.counts[k]
 		}
-		if err := qUpsertCounts.run(ctx, tx, []any{ca, kinds, names, ns}, nil); err != nil {
+		if err := qUpsertCounts.Run(ctx, tx, []any{ca, kinds, names, ns}, nil); err != nil {
 			return err
 		}
 	}
@@ -283,7 +283,7 @@ func (f *fold) flushTx(ctx context.Context, tx *store.Tx) error {
 	for i, k := range dks {
 		da[i], ds[i], ns[i] = k.acc, k.day, f.days[k]
 	}
-	return qUpsertDays.run(ctx, tx, []any{da, ds, ns}, nil)
+	return qUpsertDays.Run(ctx, tx, []any{da, ds, ns}, nil)
 }
 
 // Streaks returns the run of consecutive days ending at the latest day and
