@@ -128,8 +128,12 @@ func (s *Service) Join(ctx context.Context, id string, account int64, region, di
 			if name == "" {
 				name = old.DisplayName
 			}
-			_, err := tx.ExecContext(ctx, `UPDATE campaign_members SET region = $3, display_name = $4, left_at = NULL, version = version + 1
-				WHERE campaign_id = $1 AND account_id = $2`, id, account, region, name)
+			// A rejoin remembers the absence it ends (see membership).
+			_, err := tx.ExecContext(ctx, `UPDATE campaign_members SET region = $3, display_name = $4,
+				away_from = CASE WHEN left_at IS NULL THEN away_from ELSE left_at END,
+				away_to = CASE WHEN left_at IS NULL THEN away_to ELSE $5 END,
+				left_at = NULL, version = version + 1
+				WHERE campaign_id = $1 AND account_id = $2`, id, account, region, name, store.Micros(tx.Now))
 			if err != nil {
 				return fmt.Errorf("join: %w", err)
 			}

@@ -266,14 +266,15 @@ const applyScores = ` UPDATE campaign_members SET score = score + v.vd,
 	FROM v WHERE campaign_members.campaign_id = v.vc AND campaign_members.account_id = v.va
 	RETURNING ` + memberCols
 
-// membership is when a member joined and, if they did, left (0: not).
-type membership struct{ joined, left int64 }
+// membership is when a member joined, left (0: has not) and, if they
+// left and joined again, their last absence [awayFrom, awayTo).
+type membership struct{ joined, left, awayFrom, awayTo int64 }
 
 // memberAt reports whether the person was a member at time at (unix
 // micros). The feed runs behind the outbox, so a member may have left
 // after a credit and before it is processed: the credit still counts.
 func (m membership) memberAt(at int64) bool {
-	return m.joined <= at && (m.left == 0 || at < m.left)
+	return m.joined <= at && (m.left == 0 || at < m.left) && (m.awayTo == 0 || at < m.awayFrom || at >= m.awayTo)
 }
 
 // membershipsTx returns when each member among accs joined (and left)
@@ -294,10 +295,10 @@ func membershipsTx(ctx context.Context, tx *store.Tx, camps map[string]*Campaign
 	if tx.Dialect == store.SQLite {
 		ij, _ := json.Marshal(ids)
 		aj, _ := json.Marshal(accounts)
-		rows, err = tx.QueryContext(ctx, `SELECT campaign_id, account_id, joined_at, COALESCE(left_at, 0) FROM campaign_members
+		rows, err = tx.QueryContext(ctx, `SELECT campaign_id, account_id, joined_at, COALESCE(left_at, 0), COALESCE(away_from, 0), COALESCE(away_to, 0) FROM campaign_members
 			WHERE campaign_id IN (SELECT value FROM json_each(?)) AND account_id IN (SELECT value FROM json_each(?))`, string(ij), string(aj))
 	} else {
-		rows, err = tx.QueryContext(ctx, `SELECT campaign_id, account_id, joined_at, COALESCE(left_at, 0) FROM campaign_members
+		rows, err = tx.QueryContext(ctx, `SELECT campaign_id, account_id, joined_at, COALESCE(left_at, 0), COALESCE(away_from, 0), COALESCE(away_to, 0) FROM campaign_members
 			WHERE campaign_id = ANY($1::text[]) AND account_id = ANY($2::bigint[])`, ids, accounts)
 	}
 	if err != nil {
@@ -308,7 +309,7 @@ func membershipsTx(ctx context.Context, tx *store.Tx, camps map[string]*Campaign
 	for rows.Next() {
 		var k memberKey
 		var m membership
-		if err := rows.Scan(&k.campaign, &k.account, &m.joined, &m.left); err != nil {
+		if err := rows.Scan(&k.campaign, &k.account, &m.joined, &m.left, &m.awayFrom, &m.awayTo); err != nil {
 			return nil, err
 		}
 		out[k] = m
