@@ -50,30 +50,6 @@ type creditRow struct {
 	calcID    string
 }
 
-// values writes n tuples of k placeholders: "?" on SQLite (numbered
-// names are looked up linearly there), $i on PostgreSQL.
-func values(sb *strings.Builder, d store.Dialect, n, k int) {
-	arg := 0
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		sb.WriteByte('(')
-		for j := 0; j < k; j++ {
-			if j > 0 {
-				sb.WriteString(", ")
-			}
-			arg++
-			if d == store.SQLite {
-				sb.WriteByte('?')
-			} else {
-				fmt.Fprintf(sb, "$%d", arg)
-			}
-		}
-		sb.WriteByte(')')
-	}
-}
-
 func (w *writer) flushActs() error {
 	var rows []actRow
 	for a := range w.acts {
@@ -95,7 +71,7 @@ func (w *writer) flushActs() error {
 		rows = rows[len(chunk):]
 		var sb strings.Builder
 		sb.WriteString(`INSERT INTO intake_acts (account_id, act_key, behavior_id) VALUES `)
-		values(&sb, w.tx.Dialect, len(chunk), 3)
+		store.WriteRows(&sb, w.tx.Dialect, len(chunk), 3)
 		args := make([]any, 0, 3*len(chunk))
 		for _, a := range chunk {
 			args = append(args, a.acct, a.key, w.id(a.behavior))
@@ -132,7 +108,7 @@ func (w *writer) flushUsage() error {
 		rows = rows[len(chunk):]
 		var sb strings.Builder
 		sb.WriteString(`INSERT INTO intake_usage (account_id, day, behavior_id, partner, scenario_id, mg, events) VALUES `)
-		values(&sb, w.tx.Dialect, len(chunk), 7)
+		store.WriteRows(&sb, w.tx.Dialect, len(chunk), 7)
 		sb.WriteString(` ON CONFLICT (account_id, day, behavior_id, partner) DO UPDATE SET mg = intake_usage.mg + excluded.mg, events = intake_usage.events + excluded.events`)
 		args := make([]any, 0, 7*len(chunk))
 		for _, u := range chunk {

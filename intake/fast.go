@@ -120,7 +120,7 @@ func (w *writer) insertEvents(items []item, outs []Outcome, rows []int, credits 
 					store.Micros(it.ev.OccurredAt), 0, 0, nil, nil, store.Micros(w.tx.Now))
 			}
 		}
-		values(&sb, w.tx.Dialect, len(chunk), cols+2)
+		store.WriteRows(&sb, w.tx.Dialect, len(chunk), cols+2)
 		if err := w.exec(sb.String(), args...); err != nil {
 			return fmt.Errorf("record events: %w", err)
 		}

@@ -215,7 +215,7 @@ func (w *writer) prefetchActs(pairs map[actPair]bool) error {
 				fmt.Fprintf(&sb, "($%d::bigint, $%d::text)", 2*i+1, 2*i+2)
 			}
 		} else {
-			values(&sb, w.tx.Dialect, len(chunk), 2)
+			store.WriteRows(&sb, w.tx.Dialect, len(chunk), 2)
 		}
 		sb.WriteString(`)`)
 		for _, p := range chunk {

@@ -26,19 +26,7 @@ func valuesSQL(prefix string, cols, rows int, suffix string) string {
 	var b strings.Builder
 	b.WriteString(prefix)
 	b.WriteString(" VALUES ")
-	for r := range rows {
-		if r > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteByte('(')
-		for c := range cols {
-			if c > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteByte('?')
-		}
-		b.WriteByte(')')
-	}
+	store.WriteRows(&b, store.SQLite, rows, cols)
 	b.WriteString(" ")
 	b.WriteString(suffix)
 	return b.String()

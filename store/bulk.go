@@ -66,19 +66,7 @@ func NewBulkWrite(head string, k int, tail, pg string) BulkWrite {
 	for i, n := range liteChunks {
 		var sb strings.Builder
 		sb.WriteString(head)
-		for r := range n {
-			if r > 0 {
-				sb.WriteString(", ")
-			}
-			sb.WriteByte('(')
-			for j := range k {
-				if j > 0 {
-					sb.WriteString(", ")
-				}
-				sb.WriteByte('?')
-			}
-			sb.WriteByte(')')
-		}
+		WriteRows(&sb, SQLite, n, k)
 		sb.WriteString(tail)
 		w.lite[i] = sb.String()
 	}
@@ -143,4 +131,30 @@ func colLen(col any) int {
 		return len(c)
 	}
 	panic(fmt.Sprintf("store: bulk column of type %T", col))
+}
+
+// WriteRows writes rows tuples of cols parameters, "(?, ?), (?, ?)", to
+// sb: anonymous "?" on SQLite (numbered names are looked up linearly
+// there, quadratic in a statement of thousands of parameters), $1, $2, …
+// on PostgreSQL.
+func WriteRows(sb *strings.Builder, d Dialect, rows, cols int) {
+	n := 0
+	for r := range rows {
+		if r > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteByte('(')
+		for c := range cols {
+			if c > 0 {
+				sb.WriteString(", ")
+			}
+			if n++; d == SQLite {
+				sb.WriteByte('?')
+			} else {
+				sb.WriteByte('$')
+				sb.WriteString(strconv.Itoa(n))
+			}
+		}
+		sb.WriteByte(')')
+	}
 }
