@@ -5,7 +5,9 @@
 // transaction (EnqueueTx); consumers (webhook delivery, leaderboards, medal
 // checks) read the outbox after commit through a Feed with a durable cursor,
 // so a message is never lost and never seen before its change is durable.
-// Consumers must be idempotent: delivery is at least once.
+// Delivery is at least once (Ack is a transaction of its own after the
+// consumer's), so consumers must be idempotent, unless they do their work
+// and move the cursor in one transaction (AckTx): then exactly once.
 //
 // The package never changes domain tables; it only moves messages.
 package webhook
@@ -207,6 +209,46 @@ func (f *Feed) Ack(ctx context.Context, m Message) error {
 			f.name, m.txid, m.ID, store.Micros(tx.Now))
 		return err
 	})
+}
+
+// Position returns m's place in feed order: feeds read messages in
+// increasing (txid, id); txid is 0 on SQLite, where ids commit in order.
+// A consumer that keeps its own mark of what it has applied compares
+// positions, not ids (on PostgreSQL ids need not commit in order).
+func (m Message) Position() (txid, id int64) { return m.txid, m.ID }
+
+// ErrCursorMoved is returned by AckTx when the cursor is already at or
+// past the batch's first message: another process consuming the same feed
+// handled the batch (or part of it) first. The caller's transaction must
+// be rolled back; the next Next reads after the new cursor.
+var ErrCursorMoved = errors.New("feed cursor moved past the batch")
+
+// AckTx moves the cursor past msgs (one batch from Next, oldest first) in
+// tx, the consumer's own transaction: the batch's changes and the cursor
+// commit together, so a consumer that does its work in tx handles every
+// message exactly once, and a batch costs one writer transaction instead
+// of two (the work, then Ack). It moves the cursor only if it is still
+// before msgs[0] (ErrCursorMoved otherwise), so two processes reading the
+// same feed never both commit one batch. With no cursor row (never
+// registered, or deleted by hand) it creates one.
+func (f *Feed) AckTx(ctx context.Context, tx *store.Tx, msgs []Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	first, last := msgs[0], msgs[len(msgs)-1]
+	res, err := tx.ExecContext(ctx, `INSERT INTO outbox_cursors (consumer, txid, last_id, updated_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (consumer) DO UPDATE SET txid = excluded.txid, last_id = excluded.last_id, updated_at = excluded.updated_at
+		WHERE (outbox_cursors.txid, outbox_cursors.last_id) < ($5, $6)`,
+		f.name, last.txid, last.ID, store.Micros(tx.Now), first.txid, first.ID)
+	if err != nil {
+		return fmt.Errorf("feed %s: ack: %w", f.name, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("feed %s: ack: %w", f.name, err)
+	} else if n == 0 {
+		return fmt.Errorf("feed %s: %w", f.name, ErrCursorMoved)
+	}
+	return nil
 }
 
 // Register records the consumer's cursor at the start of the outbox if it
