@@ -4,11 +4,8 @@ import "github.com/opencarbon/opencarbon/store"
 
 // The statements of the medal consumer.
 var (
-	qInsertCredits = store.NewBulkWrite(`INSERT INTO honor_credits (ref, account_id, mg, day, scenario, partner) VALUES `, 6,
-		` ON CONFLICT (ref) DO NOTHING RETURNING ref`,
-		`INSERT INTO honor_credits (ref, account_id, mg, day, scenario, partner)
-		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[])
-		ON CONFLICT (ref) DO NOTHING RETURNING ref`)
+	qInsertRefs = store.NewBulkWrite(`INSERT INTO honor_refs (ref) VALUES `, 1, ` ON CONFLICT (ref) DO NOTHING RETURNING ref`,
+		`INSERT INTO honor_refs (ref) SELECT * FROM unnest($1::text[]) ON CONFLICT (ref) DO NOTHING RETURNING ref`)
 	qUpsertStats = store.NewBulkWrite(`INSERT INTO honor_stats (account_id, mg, credits, updated_at) VALUES `, 4,
 		` ON CONFLICT (account_id) DO UPDATE SET mg = honor_stats.mg + excluded.mg, credits = honor_stats.credits + excluded.credits,
 		updated_at = excluded.updated_at`,

@@ -48,72 +48,90 @@ type joinedBody struct {
 
 // HandleMessages is the feed handler: it folds credit.created,
 // credit.reversed and campaign.joined messages into the stats and awards
-// the medals whose rules now hold, all in one transaction. A replayed
-// message changes nothing.
-//
-// It works set-based, so its cost grows with the batch's accounts rather
-// than its messages: the batch's credits are recorded with one INSERT (the
-// ones already recorded are replays and are skipped), their effects are
-// summed in memory per account, counter and day and written with one
-// upsert per table, and then the stats, medals and credit days of every
-// touched account are read in four queries, the rules evaluated in memory,
-// the changed streaks written with one UPDATE and the new medals with one
-// INSERT. The statements' texts do not depend on the batch's size (see
-// store.BulkRead and store.BulkWrite), so each is parsed once, not once per batch.
+// the medals whose rules now hold, all in one transaction (handleTx).
+// A replayed message changes nothing. Run does the same work with the
+// feed's cursor in the same transaction.
 func (s *Service) HandleMessages(ctx context.Context, msgs []webhook.Message) error {
-	relevant := false
-	for _, m := range msgs {
-		switch m.Topic {
-		case webhook.TopicCreditCreated, webhook.TopicCreditReversed, TopicCampaignJoined:
-			relevant = true
-		}
-	}
-	if !relevant {
+	if !relevant(msgs) {
 		return nil
 	}
 	catalog, err := s.Catalog(ctx)
 	if err != nil {
 		return err
 	}
-	return s.db.InTx(ctx, func(tx *store.Tx) error {
-		f := newFold()
-		var credits []webhook.CreditBody
-		seen := map[string]bool{}
-		for _, m := range msgs {
-			if m.Topic != webhook.TopicCreditCreated {
-				continue
-			}
-			var b webhook.CreditBody
-			if err := json.Unmarshal(m.Body, &b); err != nil {
-				return fmt.Errorf("medals: message %d: %w", m.ID, err)
-			}
-			if !seen[b.Ref] { // a message repeated within the batch
-				seen[b.Ref] = true
-				credits = append(credits, b)
-			}
+	return s.db.InTx(ctx, func(tx *store.Tx) error { return s.handleTx(ctx, tx, msgs, catalog) })
+}
+
+func relevant(msgs []webhook.Message) bool {
+	for _, m := range msgs {
+		switch m.Topic {
+		case webhook.TopicCreditCreated, webhook.TopicCreditReversed, TopicCampaignJoined:
+			return true
 		}
-		// Credits first: a reversal in the same batch always follows its
-		// credit in the outbox, so it finds the credit recorded.
-		if err := creditsTx(ctx, tx, credits, f); err != nil {
-			return fmt.Errorf("medals: %w", err)
+	}
+	return false
+}
+
+// handleTx applies msgs in tx.
+//
+// A credit is counted once per ledger ref (honor_refs: a replayed or
+// repeated credit.created changes nothing) and taken back once: a
+// credit.reversed marks its ref reversed and takes back what the message
+// carries (the intake writes the credit's mg, partner, scenario and
+// occurred_at in it); a reversal of a credit never counted, or already
+// taken back, changes nothing. Run applies a batch and moves the feed's
+// cursor in one transaction, so a batch is normally applied once; the
+// refs make hand replays (a cursor moved back) and repeated messages
+// harmless.
+//
+// It works set-based, so its cost grows with the batch's accounts rather
+// than its messages: the batch's refs are recorded with one INSERT (the
+// ones already recorded are replays and are skipped), their effects are
+// summed in memory per account, counter and day and written with one
+// upsert per table, and then the stats, medals and credit days of every
+// touched account are read in four queries, the rules evaluated in memory,
+// the changed streaks written with one UPDATE and the new medals with one
+// INSERT. The statements' texts do not depend on the batch's size (see
+// store.BulkRead and store.BulkWrite), so each is parsed once, not once
+// per batch.
+func (s *Service) handleTx(ctx context.Context, tx *store.Tx, msgs []webhook.Message, catalog []Medal) error {
+	f := newFold()
+	var credits []webhook.CreditBody
+	seen := map[string]bool{}
+	for _, m := range msgs {
+		if m.Topic != webhook.TopicCreditCreated {
+			continue
 		}
-		for _, m := range msgs {
-			var err error
-			switch m.Topic {
-			case webhook.TopicCreditReversed:
-				err = reverseTx(ctx, tx, m.Body, f)
-			case TopicCampaignJoined:
-				err = joinedTx(ctx, tx, m.Body, f)
-			}
-			if err != nil {
-				return fmt.Errorf("medals: message %d: %w", m.ID, err)
-			}
+		var b webhook.CreditBody
+		if err := json.Unmarshal(m.Body, &b); err != nil {
+			return fmt.Errorf("medals: message %d: %w", m.ID, err)
 		}
-		if err := f.flushTx(ctx, tx); err != nil {
-			return fmt.Errorf("medals: %w", err)
+		if !seen[b.Ref] { // a message repeated within the batch
+			seen[b.Ref] = true
+			credits = append(credits, b)
 		}
-		return s.awardTx(ctx, tx, f.accounts(), catalog)
-	})
+	}
+	// Credits first: a reversal in the same batch always follows its
+	// credit in the outbox, so it finds the credit recorded.
+	if err := creditsTx(ctx, tx, credits, f); err != nil {
+		return fmt.Errorf("medals: %w", err)
+	}
+	for _, m := range msgs {
+		var err error
+		switch m.Topic {
+		case webhook.TopicCreditReversed:
+			err = reverseTx(ctx, tx, m.Body, f)
+		case TopicCampaignJoined:
+			err = joinedTx(ctx, tx, m.Body, f)
+		}
+		if err != nil {
+			return fmt.Errorf("medals: message %d: %w", m.ID, err)
+		}
+	}
+	if err := f.flushTx(ctx, tx); err != nil {
+		return fmt.Errorf("medals: %w", err)
+	}
+	return s.awardTx(ctx, tx, f.accounts(), catalog)
 }
 
 type countKey struct {
@@ -144,10 +162,11 @@ func (f *fold) touch(acc int64) *[2]int64 {
 	return d
 }
 
-// add adds one credit (sign +1) or takes one back (sign -1).
-func (f *fold) add(acc, mg, sign, day int64, scenario, partner string) {
+// add adds one credit (sign +1) or takes one back (sign -1). A zero
+// occurred (a reversal message without it) changes no day.
+func (f *fold) add(acc, mg, sign int64, occurred time.Time, scenario, partner string) {
 	d := f.touch(acc)
-	d[0] += mg
+	d[0] += sign * mg
 	d[1] += sign
 	if scenario != "" {
 		f.counts[countKey{acc, "scenario", scenario}] += sign
@@ -155,7 +174,9 @@ func (f *fold) add(acc, mg, sign, day int64, scenario, partner string) {
 	if partner != "" {
 		f.counts[countKey{acc, "partner", partner}] += sign
 	}
-	f.days[dayKey{acc, day}] += sign
+	if !occurred.IsZero() {
+		f.days[dayKey{acc, DayOf(occurred)}] += sign
+	}
 }
 
 // accounts returns the touched accounts in increasing order.
@@ -168,19 +189,18 @@ func (f *fold) accounts() []int64 {
 	return accs
 }
 
-// creditsTx records credits (distinct refs) and folds the ones not seen
-// before, with one INSERT.
+// creditsTx records the refs of credits (distinct refs) with one INSERT
+// and folds the credits not recorded before.
 func creditsTx(ctx context.Context, tx *store.Tx, credits []webhook.CreditBody, f *fold) error {
 	if len(credits) == 0 {
 		return nil
 	}
-	refs, scenarios, partners := make([]string, len(credits)), make([]string, len(credits)), make([]string, len(credits))
-	accs, mgs, days := make([]int64, len(credits)), make([]int64, len(credits)), make([]int64, len(credits))
+	refs := make([]string, len(credits))
 	for i, b := range credits {
-		refs[i], accs[i], mgs[i], days[i], scenarios[i], partners[i] = b.Ref, b.Account, b.MG, DayOf(b.OccurredAt), b.Scenario, b.Partner
+		refs[i] = b.Ref
 	}
 	fresh := make(map[string]bool, len(credits))
-	if err := qInsertCredits.Run(ctx, tx, []any{refs, accs, mgs, days, scenarios, partners}, func(scan func(...any) error) error {
+	if err := qInsertRefs.Run(ctx, tx, []any{refs}, func(scan func(...any) error) error {
 		var ref string
 		if err := scan(&ref); err != nil {
 			return err
@@ -190,30 +210,29 @@ func creditsTx(ctx context.Context, tx *store.Tx, credits []webhook.CreditBody, 
 	}); err != nil {
 		return err
 	}
-	for i, b := range credits {
+	for _, b := range credits {
 		if fresh[b.Ref] { // else replayed
-			f.add(b.Account, b.MG, 1, days[i], b.Scenario, b.Partner)
+			f.add(b.Account, b.MG, 1, b.OccurredAt, b.Scenario, b.Partner)
 		}
 	}
 	return nil
 }
 
+// reverseTx takes back the credit of a credit.reversed message if its ref
+// was counted and not taken back yet.
 func reverseTx(ctx context.Context, tx *store.Tx, body []byte, f *fold) error {
 	var b webhook.CreditBody
 	if err := json.Unmarshal(body, &b); err != nil {
 		return err
 	}
-	var acc, mg, day int64
-	var scenario, partner string
-	err := tx.QueryRowContext(ctx, `UPDATE honor_credits SET reversed_at = $2 WHERE ref = $1 AND reversed_at IS NULL
-		RETURNING account_id, mg, day, scenario, partner`, b.Ref, store.Micros(tx.Now)).Scan(&acc, &mg, &day, &scenario, &partner)
-	if isNoRows(err) {
-		return nil // replayed, or a credit never seen
-	}
+	res, err := tx.ExecContext(ctx, `UPDATE honor_refs SET reversed = 1 WHERE ref = $1 AND reversed = 0`, b.Ref)
 	if err != nil {
 		return err
 	}
-	f.add(acc, -mg, -1, day, scenario, partner)
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return err // replayed, or a credit never counted
+	}
+	f.add(b.Account, b.MG, -1, b.OccurredAt, b.Scenario, b.Partner)
 	return nil
 }
 
@@ -310,22 +329,29 @@ func Streaks(days []int64) (current, best int64) {
 // runBatch is the most messages Run reads at once.
 const runBatch = 500
 
-// Run consumes the outbox feed until ctx ends. A batch costs two writer
-// transactions (HandleMessages and the feed's ack) whatever its size, and
-// on SQLite every writer transaction makes the intake's group commit wait,
-// so after a batch that was not full Run waits poll before it reads again:
-// under a steady trickle it handles about one batch per poll interval
-// instead of one per handful of messages. After a full batch (a backlog)
-// it reads again at once; when the feed is empty it waits poll; after an
-// error it retries in a second. Medals therefore follow a credit within
-// about poll plus the batch's time.
+// txBatch is the most messages Run applies in one writer transaction: on
+// SQLite a medal transaction holds the only writer, and the intake's group
+// commits wait for it.
+var txBatch = 500
+
+// Run consumes the outbox feed until ctx ends. Each batch is one writer
+// transaction that applies the messages (handleTx) and moves the feed's
+// cursor (webhook.Feed.AckTx), so it is applied exactly once and costs one
+// commit. On SQLite every writer transaction makes the intake's group
+// commit wait, so after a batch that was not full Run waits poll before it
+// reads again: under a steady trickle it handles about one batch per poll
+// interval instead of one per handful of messages. After a full batch (a
+// backlog) it reads again at once; when the feed is empty it waits poll;
+// after an error it retries in a second. Medals therefore follow a credit
+// within about poll plus the batch's time.
 func (s *Service) Run(ctx context.Context, poll time.Duration) error {
-	return s.run(ctx, poll, poll, s.HandleMessages)
+	return s.run(ctx, poll, poll, nil)
 }
 
 // run is Run waiting afterPartial after a batch that was not full (0:
-// read again at once, as webhook.Feed.Run does).
-func (s *Service) run(ctx context.Context, poll, afterPartial time.Duration, handle func(context.Context, []webhook.Message) error) error {
+// read again at once, as webhook.Feed.Run does); observe (if not nil) is
+// called with the messages of each committed transaction.
+func (s *Service) run(ctx context.Context, poll, afterPartial time.Duration, observe func([]webhook.Message)) error {
 	f := webhook.NewFeed(s.db, FeedName)
 	registered := false
 	for {
@@ -339,9 +365,7 @@ func (s *Service) run(ctx context.Context, poll, afterPartial time.Duration, han
 			msgs, err = f.Next(ctx, runBatch)
 		}
 		if err == nil && len(msgs) > 0 {
-			if err = handle(ctx, msgs); err == nil {
-				err = f.Ack(ctx, msgs[len(msgs)-1])
-			}
+			err = s.apply(ctx, f, msgs, observe)
 		}
 		wait := poll
 		switch {
@@ -358,4 +382,35 @@ func (s *Service) run(ctx context.Context, poll, afterPartial time.Duration, han
 		case <-time.After(wait):
 		}
 	}
+}
+
+// apply applies msgs and moves f's cursor past them, in transactions of at
+// most txBatch messages.
+func (s *Service) apply(ctx context.Context, f *webhook.Feed, msgs []webhook.Message, observe func([]webhook.Message)) error {
+	var catalog []Medal
+	if relevant(msgs) {
+		var err error
+		if catalog, err = s.Catalog(ctx); err != nil {
+			return err
+		}
+	}
+	for len(msgs) > 0 {
+		part := msgs[:min(len(msgs), txBatch)]
+		msgs = msgs[len(part):]
+		err := s.db.InTx(ctx, func(tx *store.Tx) error {
+			if relevant(part) {
+				if err := s.handleTx(ctx, tx, part, catalog); err != nil {
+					return err
+				}
+			}
+			return f.AckTx(ctx, tx, part)
+		})
+		if err != nil {
+			return err
+		}
+		if observe != nil {
+			observe(part)
+		}
+	}
+	return nil
 }

@@ -236,13 +236,16 @@ func TestMedals(t *testing.T) {
 			}
 		})
 		t.Run("ReversalLowersStatsKeepsMedals", func(t *testing.T) {
-			ref := credit(t, db, 3, 2_000_000, "use", "tmall", sh(2026, 5, 1, 9, 0))
+			at := sh(2026, 5, 1, 9, 0)
+			ref := credit(t, db, 3, 2_000_000, "use", "tmall", at)
 			drain(t, db, s)
 			if !held(t, s, 3)["one-kg"] {
 				t.Fatal("one-kg not awarded")
 			}
 			for range 2 {
-				enqueue(t, db, webhook.TopicCreditReversed, 3, webhook.CreditBody{Ref: ref, Account: 3, MG: 2_000_000})
+				// What the intake's credit.reversed carries: the credit's values.
+				enqueue(t, db, webhook.TopicCreditReversed, 3, webhook.CreditBody{Ref: ref, Partner: "tmall", Account: 3, Sub: 1,
+					Scenario: "use", MG: 2_000_000, OccurredAt: at, ReversedAt: at.Add(time.Hour), Reason: "refund"})
 			}
 			drain(t, db, s)
 			st, _ := s.Stats(ctx, 3)
@@ -356,7 +359,7 @@ func TestOneBatch(t *testing.T) {
 		msgs := []webhook.Message{
 			{ID: 1, Topic: webhook.TopicCreditCreated, Body: mustJSON(t, x)},
 			{ID: 2, Topic: webhook.TopicCreditCreated, Body: mustJSON(t, x)},
-			{ID: 3, Topic: webhook.TopicCreditReversed, Body: mustJSON(t, webhook.CreditBody{Ref: x.Ref, Account: 10, MG: x.MG})},
+			{ID: 3, Topic: webhook.TopicCreditReversed, Body: mustJSON(t, reversed(x))},
 			{ID: 4, Topic: TopicCampaignJoined, Body: mustJSON(t, map[string]any{"campaign": "88week", "account": 12})},
 		}
 		for i := range 3 {
@@ -398,6 +401,13 @@ func TestOneBatch(t *testing.T) {
 	})
 }
 
+// reversed is the credit.reversed body of credit b, as the intake writes
+// it: the credit's values and the reversal's time and reason.
+func reversed(b webhook.CreditBody) webhook.CreditBody {
+	b.ReversedAt, b.Reason = b.CreditedAt.Add(time.Hour), "refund"
+	return b
+}
+
 func mustJSON(t testing.TB, v any) json.RawMessage {
 	t.Helper()
 	b, err := json.Marshal(v)
@@ -417,10 +427,9 @@ func TestRunBatchesATrickle(t *testing.T) {
 		const poll = 100 * time.Millisecond
 		t0 := time.Now()
 		go func() {
-			done <- s.run(ctx, poll, poll, func(ctx context.Context, ms []webhook.Message) error {
+			done <- s.run(ctx, poll, poll, func(ms []webhook.Message) {
 				batches.Add(1)
 				msgs.Add(int64(len(ms)))
-				return s.HandleMessages(ctx, ms)
 			})
 		}()
 		const n = 40
