@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -48,9 +49,27 @@ type joinedBody struct {
 
 // HandleMessages is the feed handler: it folds credit.created,
 // credit.reversed and campaign.joined messages into the stats and awards
-// the medals whose rules now hold, all in one transaction (handleTx).
-// A replayed message changes nothing. Run does the same work with the
-// feed's cursor in the same transaction.
+// the medals whose rules now hold, all in one transaction. A replayed
+// message changes nothing.
+//
+// A credit is counted once per ledger ref (honor_refs: a replayed or
+// repeated credit.created changes nothing) and taken back once: a
+// credit.reversed flags its ref and takes back what the message carries
+// (the intake writes the credit's mg, partner, scenario and occurred_at in
+// it); a reversal of a credit never counted, or taken back already,
+// changes nothing. Run applies a batch and moves the feed's cursor in one
+// transaction, so a batch is normally applied once; the refs make hand
+// replays (a cursor moved back) and repeated messages harmless.
+//
+// It works set-based, so its cost grows with the batch's accounts rather
+// than its messages: the batch's refs and the stats, counters, medals and
+// credit days of every touched account are read in five queries, the
+// changes summed and the rules evaluated in memory (plan), and then the
+// new refs are recorded with one INSERT, the changes written with one
+// upsert per table (streaks with the stats) and the new medals with one
+// INSERT (writeTx). The statements' texts do not depend on the batch's
+// size (see store.BulkRead and store.BulkWrite), so each is parsed once,
+// not once per batch.
 func (s *Service) HandleMessages(ctx context.Context, msgs []webhook.Message) error {
 	if !relevant(msgs) {
 		return nil
@@ -59,7 +78,13 @@ func (s *Service) HandleMessages(ctx context.Context, msgs []webhook.Message) er
 	if err != nil {
 		return err
 	}
-	return s.db.InTx(ctx, func(tx *store.Tx) error { return s.handleTx(ctx, tx, msgs, catalog) })
+	return s.db.InTx(ctx, func(tx *store.Tx) error {
+		p, err := s.plan(ctx, tx, tx.Dialect, msgs, catalog)
+		if err != nil {
+			return err
+		}
+		return p.writeTx(ctx, tx)
+	})
 }
 
 func relevant(msgs []webhook.Message) bool {
@@ -72,66 +97,77 @@ func relevant(msgs []webhook.Message) bool {
 	return false
 }
 
-// handleTx applies msgs in tx.
-//
-// A credit is counted once per ledger ref (honor_refs: a replayed or
-// repeated credit.created changes nothing) and taken back once: a
-// credit.reversed marks its ref reversed and takes back what the message
-// carries (the intake writes the credit's mg, partner, scenario and
-// occurred_at in it); a reversal of a credit never counted, or already
-// taken back, changes nothing. Run applies a batch and moves the feed's
-// cursor in one transaction, so a batch is normally applied once; the
-// refs make hand replays (a cursor moved back) and repeated messages
-// harmless.
-//
-// It works set-based, so its cost grows with the batch's accounts rather
-// than its messages: the batch's refs are recorded with one INSERT (the
-// ones already recorded are replays and are skipped), their effects are
-// summed in memory per account, counter and day and written with one
-// upsert per table, and then the stats, medals and credit days of every
-// touched account are read in four queries, the rules evaluated in memory,
-// the changed streaks written with one UPDATE and the new medals with one
-// INSERT. The statements' texts do not depend on the batch's size (see
-// store.BulkRead and store.BulkWrite), so each is parsed once, not once
-// per batch.
-func (s *Service) handleTx(ctx context.Context, tx *store.Tx, msgs []webhook.Message, catalog []Medal) error {
-	f := newFold()
-	var credits []webhook.CreditBody
-	seen := map[string]bool{}
-	for _, m := range msgs {
-		if m.Topic != webhook.TopicCreditCreated {
-			continue
+// errStale is writeTx finding honor_refs changed since plan read it
+// (another consumer of the feed applied some of the batch meanwhile).
+var errStale = errors.New("medals: the batch's credits changed since it was read")
+
+// writeTx writes p: the new refs, the reversal flags, the campaign
+// counters, the counters' changes and the streaks (flushTx), and the new
+// medals with a medal.awarded message each. The primary key of
+// honor_medals and RETURNING make a medal awarded, and announced, exactly
+// once.
+func (p *plan) writeTx(ctx context.Context, tx *store.Tx) error {
+	if len(p.refs) > 0 {
+		n := 0
+		if err := qInsertRefs.Run(ctx, tx, []any{p.refs}, func(func(...any) error) error { n++; return nil }); err != nil {
+			return fmt.Errorf("medals: %w", err)
 		}
-		var b webhook.CreditBody
-		if err := json.Unmarshal(m.Body, &b); err != nil {
-			return fmt.Errorf("medals: message %d: %w", m.ID, err)
-		}
-		if !seen[b.Ref] { // a message repeated within the batch
-			seen[b.Ref] = true
-			credits = append(credits, b)
+		if n != len(p.refs) {
+			return errStale
 		}
 	}
-	// Credits first: a reversal in the same batch always follows its
-	// credit in the outbox, so it finds the credit recorded.
-	if err := creditsTx(ctx, tx, credits, f); err != nil {
-		return fmt.Errorf("medals: %w", err)
-	}
-	for _, m := range msgs {
-		var err error
-		switch m.Topic {
-		case webhook.TopicCreditReversed:
-			err = reverseTx(ctx, tx, m.Body, f)
-		case TopicCampaignJoined:
-			err = joinedTx(ctx, tx, m.Body, f)
+	if len(p.reversed) > 0 {
+		text, arg := `UPDATE honor_refs SET reversed = 1 WHERE ref = ANY($1::text[]) AND reversed = 0`, any(p.reversed)
+		if tx.Dialect == store.SQLite {
+			b, err := json.Marshal(p.reversed)
+			if err != nil {
+				return err
+			}
+			text, arg = `UPDATE honor_refs SET reversed = 1 WHERE ref IN (SELECT j.value FROM json_each(?1) AS j) AND reversed = 0`, string(b)
 		}
+		res, err := tx.ExecContext(ctx, text, arg)
 		if err != nil {
-			return fmt.Errorf("medals: message %d: %w", m.ID, err)
+			return fmt.Errorf("medals: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != int64(len(p.reversed)) {
+			return cmp.Or(err, errStale)
 		}
 	}
-	if err := f.flushTx(ctx, tx); err != nil {
+	for _, j := range p.joins {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO honor_counts (account_id, kind, name, n) VALUES ($1, 'campaign', $2, 1)
+			ON CONFLICT (account_id, kind, name) DO NOTHING`, j.acc, j.name); err != nil {
+			return fmt.Errorf("medals: %w", err)
+		}
+	}
+	if err := p.flushTx(ctx, tx); err != nil {
 		return fmt.Errorf("medals: %w", err)
 	}
-	return s.awardTx(ctx, tx, f.accounts(), catalog)
+	if len(p.awards) == 0 {
+		return nil
+	}
+	ca, cm, at := make([]int64, len(p.awards)), make([]string, len(p.awards)), make([]int64, len(p.awards))
+	for i, c := range p.awards {
+		ca[i], cm[i], at[i] = c.acc, c.medal, store.Micros(tx.Now)
+	}
+	won := map[award]bool{}
+	if err := qInsertMedals.Run(ctx, tx, []any{ca, cm, at}, func(scan func(...any) error) error {
+		var w award
+		if err := scan(&w.acc, &w.medal); err != nil {
+			return err
+		}
+		won[w] = true
+		return nil
+	}); err != nil {
+		return fmt.Errorf("medals: %w", err)
+	}
+	var msgs []webhook.Msg
+	for _, c := range p.awards {
+		if won[c] {
+			msgs = append(msgs, webhook.Msg{Topic: webhook.TopicMedalAwarded, Account: c.acc,
+				Body: AwardedBody{Account: c.acc, Medal: c.medal, AwardedAt: tx.Now}})
+		}
+	}
+	return webhook.EnqueueManyTx(ctx, tx, msgs)
 }
 
 type countKey struct {
@@ -189,85 +225,22 @@ func (f *fold) accounts() []int64 {
 	return accs
 }
 
-// creditsTx records the refs of credits (distinct refs) with one INSERT
-// and folds the credits not recorded before.
-func creditsTx(ctx context.Context, tx *store.Tx, credits []webhook.CreditBody, f *fold) error {
-	if len(credits) == 0 {
-		return nil
-	}
-	refs := make([]string, len(credits))
-	for i, b := range credits {
-		refs[i] = b.Ref
-	}
-	fresh := make(map[string]bool, len(credits))
-	if err := qInsertRefs.Run(ctx, tx, []any{refs}, func(scan func(...any) error) error {
-		var ref string
-		if err := scan(&ref); err != nil {
-			return err
-		}
-		fresh[ref] = true
-		return nil
-	}); err != nil {
-		return err
-	}
-	for _, b := range credits {
-		if fresh[b.Ref] { // else replayed
-			f.add(b.Account, b.MG, 1, b.OccurredAt, b.Scenario, b.Partner)
-		}
-	}
-	return nil
-}
-
-// reverseTx takes back the credit of a credit.reversed message if its ref
-// was counted and not taken back yet.
-func reverseTx(ctx context.Context, tx *store.Tx, body []byte, f *fold) error {
-	var b webhook.CreditBody
-	if err := json.Unmarshal(body, &b); err != nil {
-		return err
-	}
-	res, err := tx.ExecContext(ctx, `UPDATE honor_refs SET reversed = 1 WHERE ref = $1 AND reversed = 0`, b.Ref)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return err // replayed, or a credit never counted
-	}
-	f.add(b.Account, b.MG, -1, b.OccurredAt, b.Scenario, b.Partner)
-	return nil
-}
-
-func joinedTx(ctx context.Context, tx *store.Tx, body []byte, f *fold) error {
-	var b joinedBody
-	if err := json.Unmarshal(body, &b); err != nil {
-		return err
-	}
-	if b.Account == 0 || b.Campaign == "" {
-		return nil
-	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO honor_counts (account_id, kind, name, n) VALUES ($1, 'campaign', $2, 1)
-		ON CONFLICT (account_id, kind, name) DO NOTHING`, b.Account, b.Campaign)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		f.touch(b.Account)
-	}
-	return nil
-}
-
 // flushTx writes the fold with one upsert per table, rows in key order
-// (PostgreSQL writers then lock rows in one order).
-func (f *fold) flushTx(ctx context.Context, tx *store.Tx) error {
+// (PostgreSQL writers then lock rows in one order), and the touched
+// accounts' streaks with their stats.
+func (p *plan) flushTx(ctx context.Context, tx *store.Tx) error {
+	f := p.f
 	accs := f.accounts()
 	if len(accs) == 0 {
 		return nil
 	}
-	mgs, credits, now := make([]int64, len(accs)), make([]int64, len(accs)), make([]int64, len(accs))
+	n := len(accs)
+	mgs, credits, streaks, bests, now := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	for i, a := range accs {
-		d := f.stats[a]
-		mgs[i], credits[i], now[i] = d[0], d[1], store.Micros(tx.Now)
+		d, sb := f.stats[a], p.streaks[a]
+		mgs[i], credits[i], streaks[i], bests[i], now[i] = d[0], d[1], sb[0], sb[1], store.Micros(tx.Now)
 	}
-	if err := qUpsertStats.Run(ctx, tx, []any{accs, mgs, credits, now}, nil); err != nil {
+	if err := qUpsertStats.Run(ctx, tx, []any{accs, mgs, credits, streaks, bests, now}, nil); err != nil {
 		return err
 	}
 	cks := make([]countKey, 0, len(f.counts))
@@ -385,7 +358,8 @@ func (s *Service) run(ctx context.Context, poll, afterPartial time.Duration, obs
 }
 
 // apply applies msgs and moves f's cursor past them, in transactions of at
-// most txBatch messages.
+// most txBatch messages. Each part is planned from the read pool (plan),
+// so the writer transaction only writes.
 func (s *Service) apply(ctx context.Context, f *webhook.Feed, msgs []webhook.Message, observe func([]webhook.Message)) error {
 	var catalog []Medal
 	if relevant(msgs) {
@@ -397,9 +371,16 @@ func (s *Service) apply(ctx context.Context, f *webhook.Feed, msgs []webhook.Mes
 	for len(msgs) > 0 {
 		part := msgs[:min(len(msgs), txBatch)]
 		msgs = msgs[len(part):]
+		var p *plan
+		if relevant(part) {
+			var err error
+			if p, err = s.plan(ctx, s.db.Read(), s.db.Dialect, part, catalog); err != nil {
+				return err
+			}
+		}
 		err := s.db.InTx(ctx, func(tx *store.Tx) error {
-			if relevant(part) {
-				if err := s.handleTx(ctx, tx, part, catalog); err != nil {
+			if p != nil {
+				if err := p.writeTx(ctx, tx); err != nil {
 					return err
 				}
 			}
