@@ -211,12 +211,6 @@ func (f *Feed) Ack(ctx context.Context, m Message) error {
 	})
 }
 
-// Position returns m's place in feed order: feeds read messages in
-// increasing (txid, id); txid is 0 on SQLite, where ids commit in order.
-// A consumer that keeps its own mark of what it has applied compares
-// positions, not ids (on PostgreSQL ids need not commit in order).
-func (m Message) Position() (txid, id int64) { return m.txid, m.ID }
-
 // ErrCursorMoved is returned by AckTx when the cursor is already at or
 // past the batch's first message: another process consuming the same feed
 // handled the batch (or part of it) first. The caller's transaction must
