@@ -24,11 +24,8 @@ type Target struct {
 	Err       error
 }
 
-// resolveChunk bounds the placeholders of one query.
-const resolveChunk = 500
-
 // ResolveManyTx is ResolveTx for a batch (a group commit): it answers
-// keys[i] in out[i] with two queries per 500 distinct people instead of one
+// keys[i] in out[i] with two queries per 256 distinct people instead of one
 // or two per key, and takes the same share locks on PostgreSQL (on every
 // sub-account of the people named). The error is for database failures;
 // consent refusals are per key.
@@ -47,13 +44,16 @@ func ResolveManyTx(ctx context.Context, tx *store.Tx, keys []Key) ([]Target, err
 		linked bool
 	}
 	subs := map[int64]map[string]sub{}
-	for start := 0; start < len(people); start += resolveChunk {
-		chunk := people[start:min(start+resolveChunk, len(people))]
-		args := make([]any, len(chunk))
-		for i, p := range chunk {
-			args[i] = p
+	// Lists of fixed sizes (store.ReadChunk), the last key repeated to
+	// fill them, so the statements keep a few texts and stay prepared.
+	for len(people) > 0 {
+		take, size := store.ReadChunk(len(people))
+		args := make([]any, size)
+		for i := range args {
+			args[i] = people[min(i, take-1)]
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT person, id FROM accounts WHERE person IN (`+placeholders(len(chunk))+`)`, args...)
+		people = people[take:]
+		rows, err := tx.QueryContext(ctx, `SELECT person, id FROM accounts WHERE person IN (`+placeholders(size)+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("resolve accounts: %w", err)
 		}
@@ -75,7 +75,11 @@ func ResolveManyTx(ctx context.Context, tx *store.Tx, keys []Key) ([]Target, err
 		if len(ids) == 0 {
 			continue
 		}
-		q := `SELECT account_id, partner, id, linked FROM subaccounts WHERE account_id IN (` + placeholders(len(ids)) + `)`
+		_, size = store.ReadChunk(len(ids))
+		for len(ids) < size {
+			ids = append(ids, ids[len(ids)-1])
+		}
+		q := `SELECT account_id, partner, id, linked FROM subaccounts WHERE account_id IN (` + placeholders(size) + `)`
 		if tx.Dialect == store.Postgres {
 			q += ` FOR SHARE`
 		}

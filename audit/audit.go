@@ -151,7 +151,7 @@ func InsertTx(ctx context.Context, tx Execer, dialect store.Dialect, rows []Row)
 		return nil
 	}
 	for len(rows) > 0 {
-		chunk := rows[:min(len(rows), 200)]
+		chunk := rows[:store.WriteChunk(len(rows))]
 		rows = rows[len(chunk):]
 		var sb strings.Builder
 		args := make([]any, 0, 4*len(chunk))

@@ -67,7 +67,7 @@ func (w *writer) flushActs() error {
 		return nil
 	}
 	for len(rows) > 0 {
-		chunk := rows[:min(len(rows), 300)]
+		chunk := rows[:store.WriteChunk(len(rows))]
 		rows = rows[len(chunk):]
 		var sb strings.Builder
 		sb.WriteString(`INSERT INTO intake_acts (account_id, act_key, behavior_id) VALUES `)
@@ -104,7 +104,7 @@ func (w *writer) flushUsage() error {
 		return nil
 	}
 	for len(rows) > 0 {
-		chunk := rows[:min(len(rows), 200)]
+		chunk := rows[:store.WriteChunk(len(rows))]
 		rows = rows[len(chunk):]
 		var sb strings.Builder
 		sb.WriteString(`INSERT INTO intake_usage (account_id, day, behavior_id, partner, scenario_id, mg, events) VALUES `)
@@ -119,4 +119,9 @@ func (w *writer) flushUsage() error {
 		}
 	}
 	return nil
+}
+
+// questions returns n anonymous SQLite parameters: "?, ?, ?".
+func questions(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }

@@ -1,8 +1,14 @@
 package intake
 
+import "time"
+
 // SlowOnly makes s write every batch event by event in savepoints, so the
 // tests cover the path the set-based fast path falls back to.
 func SlowOnly(s *Service) { s.slowOnly = true }
 
 // Fallbacks returns how many batches s redid event by event.
 func Fallbacks(s *Service) int64 { return s.fallbacks.Load() }
+
+// WriterBusy returns how long s's shard writers have spent writing
+// batches, summed over shards.
+func WriterBusy(s *Service) time.Duration { return time.Duration(s.busy.Load()) }

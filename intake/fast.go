@@ -54,7 +54,7 @@ func (w *writer) fast(items []item) ([]Outcome, error) {
 			dupOf[i] = orig
 		}
 		if p.credit != nil {
-			credits = append(credits, credited{i, ledger.Credit{Parent: p.credit.acct, Sub: p.credit.sub, MG: o.MG, Ref: Ref(it.partner, it.ev.ID), CalcID: p.credit.calcID}, p.credit})
+			credits = append(credits, credited{i, ledger.Credit{Parent: p.credit.acct, Sub: p.credit.sub, MG: o.MG, Ref: Ref(it.partner, it.ev.ID), CalcID: p.credit.calcID, NewRef: true}, p.credit})
 		}
 		if p.credit != nil || p.reject != nil {
 			rows = append(rows, i)
@@ -105,7 +105,7 @@ func (w *writer) insertEvents(items []item, outs []Outcome, rows []int, credits 
 	}
 	const cols = 14
 	for len(rows) > 0 {
-		chunk := rows[:min(len(rows), 150)]
+		chunk := rows[:store.WriteChunk(len(rows))]
 		rows = rows[len(chunk):]
 		var sb strings.Builder
 		sb.WriteString(`INSERT INTO intake_events (partner, event_id, body_hash, status, code, message, account_id, sub_id, behavior_id, scenario_id, occurred_at, mg, points, calc_id, act_key, created_at) VALUES `)

@@ -108,16 +108,15 @@ func (w *writer) prefetchUsage(items []item) error {
 				minYear*10000+101, maxYear*10000+1231, ids)
 			ids = nil
 		} else {
-			chunk := ids[:min(len(ids), 400)]
-			ids = ids[len(chunk):]
-			args := []any{minYear*10000 + 101, maxYear*10000 + 1231}
-			ph := make([]string, len(chunk))
-			for i, a := range chunk {
-				args = append(args, a)
-				ph[i] = fmt.Sprintf("$%d", i+3)
+			take, size := store.ReadChunk(len(ids))
+			args := make([]any, 2, 2+size)
+			args[0], args[1] = minYear*10000+101, maxYear*10000+1231
+			for i := range size {
+				args = append(args, ids[min(i, take-1)])
 			}
+			ids = ids[take:]
 			rows, err = w.tx.QueryContext(w.ctx, `SELECT account_id, behavior_id, day, mg FROM intake_usage
-			WHERE account_id IN (`+strings.Join(ph, ", ")+`) AND day BETWEEN $1 AND $2`, args...)
+			WHERE day BETWEEN ? AND ? AND account_id IN (`+questions(size)+`)`, args...)
 		}
 		if err != nil {
 			return fmt.Errorf("usage: %w", err)
@@ -202,10 +201,11 @@ func (w *writer) prefetchActs(pairs map[actPair]bool) error {
 		}
 	}
 	for len(list) > 0 {
-		chunk := list[:min(len(list), 300)]
-		list = list[len(chunk):]
+		take, size := store.ReadChunk(len(list))
+		chunk := list[:take]
+		list = list[take:]
 		var sb strings.Builder
-		args := make([]any, 0, 2*len(chunk))
+		args := make([]any, 0, 2*size)
 		sb.WriteString(`SELECT a.account_id, a.act_key, n.name FROM intake_acts a JOIN intake_names n ON n.id = a.behavior_id WHERE (a.account_id, a.act_key) IN (VALUES `)
 		if w.tx.Dialect == store.Postgres {
 			for i := range chunk {
@@ -215,7 +215,11 @@ func (w *writer) prefetchActs(pairs map[actPair]bool) error {
 				fmt.Fprintf(&sb, "($%d::bigint, $%d::text)", 2*i+1, 2*i+2)
 			}
 		} else {
-			store.WriteRows(&sb, w.tx.Dialect, len(chunk), 2)
+			// size pairs: the last one repeats to fill the list.
+			store.WriteRows(&sb, w.tx.Dialect, size, 2)
+			for range size - take {
+				args = append(args, chunk[take-1].acct, chunk[take-1].key)
+			}
 		}
 		sb.WriteString(`)`)
 		for _, p := range chunk {

@@ -84,6 +84,7 @@ type Service struct {
 
 	slowOnly  bool         // tests: skip the set-based fast path
 	fallbacks atomic.Int64 // batches redone event by event
+	busy      atomic.Int64 // nanoseconds the shard writers spent in write
 }
 
 // NewService starts the shard writers; Close stops them.
@@ -256,7 +257,9 @@ func (s *Service) run(sh *shard) {
 				break drain
 			}
 		}
+		t0 := time.Now()
 		err := s.write(sh.id, batch)
+		s.busy.Add(int64(time.Since(t0)))
 		for _, j := range batch {
 			if err == nil && j.refused != nil {
 				j.done <- j.refused

@@ -119,16 +119,15 @@ func (w *writer) prefetch(partner string, ids []string) error {
 				FROM unnest($2::text[]) AS u(id) CROSS JOIN LATERAL (SELECT * FROM intake_events WHERE partner = $1 AND event_id = u.id OFFSET 0) e`, partner, ids)
 			ids = nil
 		} else {
-			chunk := ids[:min(len(ids), 400)]
-			ids = ids[len(chunk):]
-			args := []any{partner}
-			ph := make([]string, len(chunk))
-			for i, id := range chunk {
-				args = append(args, id)
-				ph[i] = fmt.Sprintf("$%d", i+2)
+			take, size := store.ReadChunk(len(ids))
+			args := make([]any, 1, 1+size)
+			args[0] = partner
+			for i := range size {
+				args = append(args, ids[min(i, take-1)])
 			}
+			ids = ids[take:]
 			rows, err = w.tx.QueryContext(w.ctx, `SELECT event_id, body_hash, status, code, message, mg, points, calc_id, reversed_at FROM intake_events
-			WHERE partner = $1 AND event_id IN (`+strings.Join(ph, ", ")+`)`, args...)
+			WHERE partner = ? AND event_id IN (`+questions(size)+`)`, args...)
 		}
 		if err != nil {
 			return fmt.Errorf("find events: %w", err)

@@ -39,11 +39,17 @@ func CreditBatchTx(ctx context.Context, tx *store.Tx, cs []Credit) ([]CreditResu
 	if tx.Dialect == store.SQLite {
 		be = sqliteBatch{}
 	}
-	refs := make([]string, len(cs))
-	for i, c := range cs {
-		refs[i] = c.Ref
+	refs := make([]string, 0, len(cs))
+	for _, c := range cs {
+		if !c.NewRef {
+			refs = append(refs, c.Ref)
+		}
 	}
-	known, err := be.knownRefs(ctx, tx, refs)
+	known := map[string]bool{}
+	var err error
+	if len(refs) > 0 {
+		known, err = be.knownRefs(ctx, tx, refs)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ledger batch refs: %w", err)
 	}

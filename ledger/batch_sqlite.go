@@ -16,8 +16,6 @@ import (
 // order.
 type sqliteBatch struct{}
 
-const chunkRows = 400
-
 // valuesSQL returns "prefix VALUES (?, ...), (...)... suffix" for rows rows.
 // Anonymous ? parameters: with numbered $N ones SQLite (and the driver's
 // bind) look each number up in a list, quadratic in a 2000-parameter
@@ -32,23 +30,41 @@ func valuesSQL(prefix string, cols, rows int, suffix string) string {
 	return b.String()
 }
 
-// chunks calls fn for [lo, hi) ranges of n rows, chunkRows at a time.
+// chunks calls fn for consecutive [lo, hi) ranges of n rows to write, of
+// the fixed sizes of store.WriteChunk (so each statement text stays
+// prepared whatever the batch size).
 func chunks(n int, fn func(lo, hi int) error) error {
-	for lo := 0; lo < n; lo += chunkRows {
-		if err := fn(lo, min(lo+chunkRows, n)); err != nil {
+	for lo := 0; lo < n; {
+		hi := lo + store.WriteChunk(n-lo)
+		if err := fn(lo, hi); err != nil {
 			return err
 		}
+		lo = hi
+	}
+	return nil
+}
+
+// readChunks calls fn for consecutive [lo, hi) ranges of n keys to look
+// up, with the fixed statement size of store.ReadChunk: fn builds its
+// statement for size keys and repeats key hi-1 to fill it.
+func readChunks(n int, fn func(lo, hi, size int) error) error {
+	for lo := 0; lo < n; {
+		take, size := store.ReadChunk(n - lo)
+		if err := fn(lo, lo+take, size); err != nil {
+			return err
+		}
+		lo += take
 	}
 	return nil
 }
 
 func (sqliteBatch) knownRefs(ctx context.Context, tx *store.Tx, refs []string) (map[string]bool, error) {
 	known := map[string]bool{}
-	err := chunks(len(refs), func(lo, hi int) error {
-		q := `SELECT ref FROM ledger_tx WHERE ref IN (` + placeholders(hi-lo) + `)`
-		args := make([]any, hi-lo)
+	err := readChunks(len(refs), func(lo, hi, size int) error {
+		q := `SELECT ref FROM ledger_tx WHERE ref IN (` + placeholders(size) + `)`
+		args := make([]any, size)
 		for j := range args {
-			args[j] = refs[lo+j]
+			args[j] = refs[min(lo+j, hi-1)]
 		}
 		rows, err := tx.QueryContext(ctx, q, args...)
 		if err != nil {
@@ -80,11 +96,14 @@ func placeholders(n int) string {
 
 func (sqliteBatch) balances(ctx context.Context, tx *store.Tx, keys []acctKey) (map[acctKey]*bal, error) {
 	state := map[acctKey]*bal{}
-	err := chunks(len(keys), func(lo, hi int) error {
-		q := valuesSQL(`WITH k (parent, sub) AS (`, 2, hi-lo, `) SELECT b.parent, b.sub, b.mg, b.points, b.debt
+	err := readChunks(len(keys), func(lo, hi, size int) error {
+		// The keys that fill the list repeat the last one; scanBalances
+		// keeps one row per key.
+		q := valuesSQL(`WITH k (parent, sub) AS (`, 2, size, `) SELECT b.parent, b.sub, b.mg, b.points, b.debt
 			FROM k JOIN ledger_balances b ON b.parent = k.parent AND b.sub = k.sub`)
-		args := make([]any, 0, 2*(hi-lo))
-		for _, k := range keys[lo:hi] {
+		args := make([]any, 0, 2*size)
+		for j := range size {
+			k := keys[min(lo+j, hi-1)]
 			args = append(args, k.parent, k.sub)
 		}
 		rows, err := tx.QueryContext(ctx, q, args...)

@@ -17,6 +17,12 @@ type Credit struct {
 	Ref         string    // idempotency key, unique across the ledger (e.g. "evt:<partner>:<event_id>")
 	CalcID      string    // the calc record that produced MG
 	ExpiresAt   time.Time // expiry of the points' lot; zero means the default period
+
+	// NewRef tells CreditBatchTx that the caller knows Ref was never
+	// used, so it is not looked up first: the intake credits an event
+	// only when the event's own row is new in the same transaction. The
+	// unique index on refs still refuses a repeat (the batch then fails).
+	NewRef bool
 }
 
 // CreditResult is what a credit did.

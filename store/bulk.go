@@ -82,10 +82,7 @@ func (w BulkWrite) Run(ctx context.Context, tx *Tx, cols []any, row func(scan fu
 	n := colLen(cols[0])
 	args := make([]any, 0, min(n, liteChunks[0])*len(cols))
 	for at := 0; at < n; {
-		i := 0
-		for liteChunks[i] > n-at {
-			i++
-		}
+		i := chunkIndex(n - at)
 		args = args[:0]
 		for r := at; r < at+liteChunks[i]; r++ {
 			for _, col := range cols {
@@ -121,6 +118,38 @@ func (w BulkWrite) exec(ctx context.Context, tx *Tx, q string, args []any, row f
 		}
 	}
 	return rows.Err()
+}
+
+// chunkIndex returns the index in liteChunks of the largest size that is
+// at most n (n > 0).
+func chunkIndex(n int) int {
+	i := 0
+	for liteChunks[i] > n {
+		i++
+	}
+	return i
+}
+
+// WriteChunk returns how many of n remaining rows (n > 0) the next
+// multi-row write statement should take: the largest of 256, 64, 16, 4 and
+// 1 that fits. A batch of any size is then written with statements of at
+// most five texts per kind, which stay prepared (on SQLite Tx keeps the
+// texts it sees again and again prepared, and its cache is bounded; pgx
+// caches per text too). A text per row count, as a group commit of 1 to
+// 64 events produced, was parsed again on most commits.
+func WriteChunk(n int) int { return liteChunks[chunkIndex(n)] }
+
+// ReadChunk is WriteChunk for a lookup over a set of n remaining keys
+// (n > 0): it takes up to 256 of them, and the statement is built for
+// size keys, the smallest fixed size that holds them; the caller repeats
+// the last key to fill the list, which an IN list or a join ignores.
+func ReadChunk(n int) (take, size int) {
+	take = min(n, liteChunks[0])
+	i := chunkIndex(take)
+	if liteChunks[i] < take {
+		i--
+	}
+	return take, liteChunks[i]
 }
 
 func colLen(col any) int {
