@@ -41,19 +41,23 @@ type plan struct {
 	awards   []award            // account order, then catalog order
 }
 
-// plan reads, through q, what msgs change (which refs are recorded, the
-// standing of every touched account) and works out the batch's writes:
-// the counters' changes, each touched account's streaks and the medals
-// whose rules now hold and that it does not hold yet.
+// plan reads, through q, what msgs change (the standing of every touched
+// account and, if exact, which refs are recorded) and works out the
+// batch's writes: the counters' changes, each touched account's streaks
+// and the medals whose rules now hold and that it does not hold yet.
 //
-// q is the writer transaction itself (HandleMessages) or a reader outside
-// it (Run, which then holds the single SQLite writer only while it writes).
-// In the second case another consumer of the same feed could change the
-// tables between the reads and the writes; writeTx then finds a ref
-// recorded or flagged that the plan did not expect and fails with
-// errStale, and the feed's cursor guard (webhook.Feed.AckTx) refuses the
-// batch anyway.
-func (s *Service) plan(ctx context.Context, q queryer, d store.Dialect, msgs []webhook.Message, catalog []Medal) (*plan, error) {
+// HandleMessages plans exactly inside its writer transaction (q is the
+// transaction). Run plans optimistically from the read pool, so that on
+// SQLite it holds the single writer only while it writes: it reads no
+// refs and assumes what a batch nearly always is, every credit new and
+// every reversal's credit counted and not taken back. writeTx checks that
+// assumption on the way (the INSERT of the refs and the UPDATE of the
+// reversal flags count their rows) and fails with errStale when it does
+// not hold (a repeated credit, a reversal of a credit never counted, or
+// another consumer of the feed, a second server on one PostgreSQL, that
+// applied part of the batch in between); Run then rolls back and plans the
+// batch again exactly, inside the writer transaction.
+func (s *Service) plan(ctx context.Context, q queryer, d store.Dialect, msgs []webhook.Message, catalog []Medal, exact bool) (*plan, error) {
 	var credits, revs []webhook.CreditBody
 	var joins []joinedBody
 	seen := map[string]bool{}
@@ -80,16 +84,19 @@ func (s *Service) plan(ctx context.Context, q queryer, d store.Dialect, msgs []w
 			}
 		}
 	}
-	refs := make([]string, 0, len(credits)+len(revs))
-	for _, b := range credits {
-		refs = append(refs, b.Ref)
-	}
-	for _, b := range revs {
-		refs = append(refs, b.Ref)
-	}
-	recorded, err := readRefs(ctx, q, d, refs)
-	if err != nil {
-		return nil, fmt.Errorf("medals: %w", err)
+	recorded := map[string]bool{} // ref → reversed
+	if exact {
+		refs := make([]string, 0, len(credits)+len(revs))
+		for _, b := range credits {
+			refs = append(refs, b.Ref)
+		}
+		for _, b := range revs {
+			refs = append(refs, b.Ref)
+		}
+		var err error
+		if recorded, err = readRefs(ctx, q, d, refs); err != nil {
+			return nil, fmt.Errorf("medals: %w", err)
+		}
 	}
 	p := &plan{f: newFold(), streaks: map[int64][2]int64{}}
 	for _, b := range credits {
@@ -102,7 +109,11 @@ func (s *Service) plan(ctx context.Context, q queryer, d store.Dialect, msgs []w
 	// A reversal takes back a counted credit once: a credit never counted,
 	// or taken back already, is not taken back.
 	for _, b := range revs {
-		if rev, ok := recorded[b.Ref]; ok && !rev {
+		rev, ok := recorded[b.Ref]
+		if !exact && !ok {
+			ok, rev = true, false // assumed; writeTx checks
+		}
+		if ok && !rev {
 			recorded[b.Ref] = true
 			p.reversed = append(p.reversed, b.Ref)
 			p.f.add(b.Account, b.MG, -1, b.OccurredAt, b.Scenario, b.Partner)

@@ -68,6 +68,74 @@ func benchHandle(b *testing.B, d store.Dialect, size int) {
 	b.ReportMetric(float64(cpu.Microseconds())/float64(n-n0), "cpu-us/msg")
 }
 
+// BenchmarkWriterHold runs what Run does with one batch read from a real
+// feed, credits for 400 accounts over 20 days, and reports how long the
+// batch holds the writer per message (the part the SQLite intake waits
+// for: the writer transaction that writes the batch and moves the cursor)
+// and how long its reads take beside it (plan, on the read pool).
+//
+//	go test ./honor -run '^$' -bench WriterHold -benchtime 40x
+func BenchmarkWriterHold(b *testing.B) {
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		for _, size := range []int{8, 500} {
+			b.Run(fmt.Sprintf("%s/batch=%d", d, size), func(b *testing.B) {
+				db := storetest.Open(b, d, comps...)
+				s, err := NewService(db, Config{Key: testKey})
+				must(b, err)
+				ctx := context.Background()
+				f := webhook.NewFeed(db, FeedName)
+				catalog, err := s.Catalog(ctx)
+				must(b, err)
+				start := time.Date(2026, 3, 1, 9, 0, 0, 0, StreakZone)
+				n := 0
+				next := func() []webhook.Message {
+					ms := make([]webhook.Msg, size)
+					for i := range ms {
+						n++
+						ms[i] = webhook.Msg{Topic: webhook.TopicCreditCreated, Account: int64(n%400 + 1), Body: webhook.CreditBody{
+							Ref: fmt.Sprintf("evt:tmall:w%d", n), EventID: fmt.Sprint(n), Partner: "tmall", Account: int64(n%400 + 1), Sub: int64(n%400 + 1),
+							Behavior: "tmall.low_carbon_product", Scenario: "use", MG: 15_900, Points: 15, CalcID: "c",
+							OccurredAt: start.AddDate(0, 0, n%20), CreditedAt: start}}
+					}
+					must(b, db.InTx(ctx, func(tx *store.Tx) error { return webhook.EnqueueManyTx(ctx, tx, ms) }))
+					for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+						msgs, err := f.Next(ctx, runBatch)
+						must(b, err)
+						if len(msgs) >= size || time.Now().After(deadline) {
+							return msgs
+						}
+					}
+				}
+				var read, write time.Duration
+				handled := 0
+				one := func() {
+					msgs := next()
+					t0 := time.Now()
+					p, err := s.plan(ctx, db.Read(), db.Dialect, msgs, catalog, false)
+					must(b, err)
+					t1 := time.Now()
+					must(b, db.InTx(ctx, func(tx *store.Tx) error {
+						if err := p.writeTx(ctx, tx); err != nil {
+							return err
+						}
+						return f.AckTx(ctx, tx, msgs)
+					}))
+					read, write, handled = read+t1.Sub(t0), write+time.Since(t1), handled+len(msgs)
+				}
+				for range max(1, 1000/size) {
+					one()
+				}
+				read, write, handled = 0, 0, 0
+				for b.Loop() {
+					one()
+				}
+				b.ReportMetric(float64(write.Microseconds())/float64(handled), "writer-us/msg")
+				b.ReportMetric(float64(read.Microseconds())/float64(handled), "read-us/msg")
+			})
+		}
+	}
+}
+
 // cpuTime is the process's user+system CPU time so far.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage

@@ -79,7 +79,7 @@ func (s *Service) HandleMessages(ctx context.Context, msgs []webhook.Message) er
 		return err
 	}
 	return s.db.InTx(ctx, func(tx *store.Tx) error {
-		p, err := s.plan(ctx, tx, tx.Dialect, msgs, catalog)
+		p, err := s.plan(ctx, tx, tx.Dialect, msgs, catalog, true)
 		if err != nil {
 			return err
 		}
@@ -97,9 +97,9 @@ func relevant(msgs []webhook.Message) bool {
 	return false
 }
 
-// errStale is writeTx finding honor_refs changed since plan read it
-// (another consumer of the feed applied some of the batch meanwhile).
-var errStale = errors.New("medals: the batch's credits changed since it was read")
+// errStale is writeTx finding honor_refs not as its plan assumed (see
+// Service.plan).
+var errStale = errors.New("medals: the batch's refs are not as planned")
 
 // writeTx writes p: the new refs, the reversal flags, the campaign
 // counters, the counters' changes and the streaks (flushTx), and the new
@@ -358,8 +358,9 @@ func (s *Service) run(ctx context.Context, poll, afterPartial time.Duration, obs
 }
 
 // apply applies msgs and moves f's cursor past them, in transactions of at
-// most txBatch messages. Each part is planned from the read pool (plan),
-// so the writer transaction only writes.
+// most txBatch messages. Each part is planned from the read pool
+// (optimistically, see plan), so the writer transaction only writes; a
+// part whose plan does not hold is planned again inside the transaction.
 func (s *Service) apply(ctx context.Context, f *webhook.Feed, msgs []webhook.Message, observe func([]webhook.Message)) error {
 	var catalog []Medal
 	if relevant(msgs) {
@@ -374,7 +375,7 @@ func (s *Service) apply(ctx context.Context, f *webhook.Feed, msgs []webhook.Mes
 		var p *plan
 		if relevant(part) {
 			var err error
-			if p, err = s.plan(ctx, s.db.Read(), s.db.Dialect, part, catalog); err != nil {
+			if p, err = s.plan(ctx, s.db.Read(), s.db.Dialect, part, catalog, false); err != nil {
 				return err
 			}
 		}
@@ -386,6 +387,18 @@ func (s *Service) apply(ctx context.Context, f *webhook.Feed, msgs []webhook.Mes
 			}
 			return f.AckTx(ctx, tx, part)
 		})
+		if errors.Is(err, errStale) {
+			err = s.db.InTx(ctx, func(tx *store.Tx) error {
+				p, err := s.plan(ctx, tx, tx.Dialect, part, catalog, true)
+				if err == nil {
+					err = p.writeTx(ctx, tx)
+				}
+				if err != nil {
+					return err
+				}
+				return f.AckTx(ctx, tx, part)
+			})
+		}
 		if err != nil {
 			return err
 		}

@@ -86,7 +86,7 @@ func TestStalePlanRefused(t *testing.T) {
 		}
 		catalog, err := s.Catalog(ctx)
 		must(t, err)
-		p, err := s.plan(ctx, db.Read(), db.Dialect, msgs, catalog)
+		p, err := s.plan(ctx, db.Read(), db.Dialect, msgs, catalog, true)
 		must(t, err)
 		must(t, s.HandleMessages(ctx, msgs[1:2]))
 		if err := db.InTx(ctx, func(tx *store.Tx) error { return p.writeTx(ctx, tx) }); !errors.Is(err, errStale) {
@@ -96,6 +96,69 @@ func TestStalePlanRefused(t *testing.T) {
 		must(t, err)
 		if st.MG != 1000 || st.Credits != 1 {
 			t.Fatalf("stats %+v, want the one credit applied", st)
+		}
+	})
+}
+
+// applyAll applies every pending message the way Run does (apply), waiting
+// on PostgreSQL until the newest one is visible to feeds.
+func applyAll(t *testing.T, db *store.DB, s *Service) {
+	t.Helper()
+	ctx := context.Background()
+	f := webhook.NewFeed(db, FeedName)
+	var target int64
+	must(t, db.Read().QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM outbox WHERE topic <> $1`, webhook.TopicMedalAwarded).Scan(&target))
+	seen := target == 0
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		msgs, err := f.Next(ctx, runBatch)
+		must(t, err)
+		if len(msgs) == 0 {
+			if seen {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("outbox message %d never became visible", target)
+			}
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		for _, m := range msgs {
+			seen = seen || m.ID == target
+		}
+		must(t, s.apply(ctx, f, msgs, nil))
+	}
+}
+
+// TestRunPlansAgainWhenItsAssumptionFails: Run plans a batch assuming every
+// credit new and every reversed credit counted; a batch with a repeated
+// credit, a repeated reversal and the reversal of a credit never counted
+// is planned again inside the transaction and applied exactly.
+func TestRunPlansAgainWhenItsAssumptionFails(t *testing.T) {
+	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := newService(t, db)
+		at := sh(2026, 12, 1, 9, 0)
+		a := credit(t, db, 60, 300_000, "eat", "eleme", at)
+		applyAll(t, db, s)
+		body := func(ref string) webhook.CreditBody {
+			return webhook.CreditBody{Ref: ref, Partner: "eleme", Account: 60, Sub: 1, Scenario: "eat", MG: 300_000, OccurredAt: at, CreditedAt: at}
+		}
+		enqueue(t, db, webhook.TopicCreditCreated, 60, body(a)) // repeated
+		b := credit(t, db, 60, 300_000, "eat", "eleme", at.AddDate(0, 0, 1))
+		enqueue(t, db, webhook.TopicCreditReversed, 60, reversed(body("evt:eleme:never")))
+		enqueue(t, db, webhook.TopicCreditReversed, 60, reversed(body(a)))
+		enqueue(t, db, webhook.TopicCreditReversed, 60, reversed(body(a)))
+		applyAll(t, db, s)
+		st, err := s.Stats(ctx, 60)
+		must(t, err)
+		if st.MG != 300_000 || st.Credits != 1 || st.Scenarios["eat"] != 1 || st.Streak != 1 || st.BestStreak != 1 {
+			t.Fatalf("stats %+v, want %s only", st, b)
+		}
+		// And a plain batch after it takes the optimistic path again.
+		credit(t, db, 60, 300_000, "eat", "eleme", at.AddDate(0, 0, 2))
+		applyAll(t, db, s)
+		if st, _ = s.Stats(ctx, 60); st.MG != 600_000 || st.Credits != 2 || st.Streak != 2 {
+			t.Fatalf("stats %+v after one more credit", st)
 		}
 	})
 }
