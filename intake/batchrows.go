@@ -45,6 +45,7 @@ type pending struct {
 // creditRow is a credit decided in the fast path, posted with the batch.
 type creditRow struct {
 	acct, sub int64
+	txID      int64 // the ledger transaction, whose id the event row takes
 	scenario  string
 	act       any
 	calcID    string

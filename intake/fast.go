@@ -76,6 +76,7 @@ func (w *writer) fast(items []item) ([]Outcome, error) {
 	byItem := map[int]*creditRow{}
 	for n, c := range credits {
 		outs[c.i].Points = res[n].Points
+		c.r.txID = res[n].TxID
 		byItem[c.i] = c.r
 	}
 	if err := w.insertEvents(items, outs, rows, byItem); err != nil {
@@ -103,21 +104,26 @@ func (w *writer) insertEvents(items []item, outs []Outcome, rows []int, credits 
 	if w.tx.Dialect == store.Postgres {
 		return w.insertEventsPG(items, outs, rows, credits)
 	}
-	const cols = 14
+	const cols = 15
+	neg, err := w.negIDs(len(rows) - len(credits))
+	if err != nil {
+		return err
+	}
 	for len(rows) > 0 {
 		chunk := rows[:store.WriteChunk(len(rows))]
 		rows = rows[len(chunk):]
 		var sb strings.Builder
-		sb.WriteString(`INSERT INTO intake_events (partner, event_id, body_hash, status, code, message, account_id, sub_id, behavior_id, scenario_id, occurred_at, mg, points, calc_id, act_key, created_at) VALUES `)
+		sb.WriteString(`INSERT INTO intake_events (id, partner, event_id, body_hash, status, code, message, account_id, sub_id, behavior_id, scenario_id, occurred_at, mg, points, calc_id, act_key, created_at) VALUES `)
 		args := make([]any, 0, (cols+2)*len(chunk))
 		for _, i := range chunk {
 			it, o := items[i], outs[i]
 			if c := credits[i]; c != nil {
-				args = append(args, it.partner, it.ev.ID, it.ev.memoHash(), StatusCredited, nil, nil, c.acct, c.sub, w.id(it.ev.Behavior), w.id(c.scenario),
+				args = append(args, c.txID, it.partner, it.ev.ID, it.ev.memoHash(), StatusCredited, nil, nil, c.acct, c.sub, w.id(it.ev.Behavior), w.id(c.scenario),
 					store.Micros(it.ev.OccurredAt), o.MG, o.Points, o.CalcID, c.act, store.Micros(w.tx.Now))
 			} else {
-				args = append(args, it.partner, it.ev.ID, it.ev.memoHash(), StatusRejected, o.Code, clip(o.Message, 300), nil, nil, w.id(it.ev.Behavior), nil,
+				args = append(args, neg[0], it.partner, it.ev.ID, it.ev.memoHash(), StatusRejected, o.Code, clip(o.Message, 300), nil, nil, w.id(it.ev.Behavior), nil,
 					store.Micros(it.ev.OccurredAt), 0, 0, nil, nil, store.Micros(w.tx.Now))
+				neg = neg[1:]
 			}
 		}
 		store.WriteRows(&sb, w.tx.Dialect, len(chunk), cols+2)
@@ -140,6 +146,11 @@ func (w *writer) insertEventsPG(items []item, outs []Outcome, rows []int, credit
 	codes, msgs, calcs, acts := make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
 	accts, subs, scenarios := make([]*int64, n), make([]*int64, n), make([]*int64, n)
 	behaviors, occurred, mgs, points := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	eventIDs := make([]int64, n)
+	neg, err := w.negIDs(n - len(credits))
+	if err != nil {
+		return err
+	}
 	for k, i := range rows {
 		it, o := items[i], outs[i]
 		partners[k], ids[k], hashes[k] = it.partner, it.ev.ID, it.ev.memoHash()
@@ -147,19 +158,20 @@ func (w *writer) insertEventsPG(items []item, outs []Outcome, rows []int, credit
 		if c := credits[i]; c != nil {
 			acct, sub, scen, calc := c.acct, c.sub, w.id(c.scenario), o.CalcID
 			statuses[k], accts[k], subs[k], scenarios[k], calcs[k] = StatusCredited, &acct, &sub, &scen, &calc
-			mgs[k], points[k] = o.MG, o.Points
+			mgs[k], points[k], eventIDs[k] = o.MG, o.Points, c.txID
 			if a, ok := c.act.(string); ok {
 				acts[k] = &a
 			}
 		} else {
 			code, msg := o.Code, clip(o.Message, 300)
-			statuses[k], codes[k], msgs[k] = StatusRejected, &code, &msg
+			statuses[k], codes[k], msgs[k], eventIDs[k] = StatusRejected, &code, &msg, neg[0]
+			neg = neg[1:]
 		}
 	}
-	_, err := w.tx.ExecContext(w.ctx, `INSERT INTO intake_events (partner, event_id, body_hash, status, code, message, account_id, sub_id, behavior_id, scenario_id, occurred_at, mg, points, calc_id, act_key, created_at)
-		SELECT p, e, h, st, c, m, a, s, b, sc, o, mg, pt, ca, ak, $16::bigint FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-			$7::bigint[], $8::bigint[], $9::int[], $10::int[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $15::text[]) AS u(p, e, h, st, c, m, a, s, b, sc, o, mg, pt, ca, ak)`,
-		partners, ids, hashes, statuses, codes, msgs, accts, subs, behaviors, scenarios, occurred, mgs, points, calcs, acts, store.Micros(w.tx.Now))
+	_, err = w.tx.ExecContext(w.ctx, `INSERT INTO intake_events (partner, event_id, body_hash, status, code, message, account_id, sub_id, behavior_id, scenario_id, occurred_at, mg, points, calc_id, act_key, created_at, id)
+		SELECT p, e, h, st, c, m, a, s, b, sc, o, mg, pt, ca, ak, $16::bigint, i FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+			$7::bigint[], $8::bigint[], $9::int[], $10::int[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $15::text[], $17::bigint[]) AS u(p, e, h, st, c, m, a, s, b, sc, o, mg, pt, ca, ak, i)`,
+		partners, ids, hashes, statuses, codes, msgs, accts, subs, behaviors, scenarios, occurred, mgs, points, calcs, acts, store.Micros(w.tx.Now), eventIDs)
 	if err != nil {
 		return fmt.Errorf("record events: %w", err)
 	}

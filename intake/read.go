@@ -115,7 +115,9 @@ type Entry struct {
 
 // Entries returns account's credited events newest first, at most limit
 // (1-200, default 50), after cursor ("" for the first page), and the cursor
-// of the next page ("" at the end). It walks the (account_id, id) index.
+// of the next page ("" at the end). A credited event's row has the id of
+// its ledger transaction, so it walks the ledger's (parent, id) index and
+// reads each event row by its id.
 // Errors: EInvalid (bad cursor).
 func (s *Service) Entries(ctx context.Context, accountID int64, cursor string, limit int) ([]Entry, string, error) {
 	if limit <= 0 {
@@ -131,7 +133,8 @@ func (s *Service) Entries(ctx context.Context, accountID int64, cursor string, l
 		before = n
 	}
 	rows, err := s.db.Read().QueryContext(ctx, `SELECT e.id, e.event_id, e.partner, b.name, COALESCE(s.name, ''), e.mg, e.points, COALESCE(e.calc_id, ''), e.occurred_at, e.created_at, e.reversed_at, COALESCE(e.reverse_reason, '')
-		FROM (SELECT * FROM intake_events WHERE account_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3) e
+		FROM (SELECT e.* FROM ledger_tx t JOIN intake_events e ON e.id = t.id
+			WHERE t.parent = $1 AND t.id < $2 AND t.kind = 'credit' ORDER BY t.id DESC LIMIT $3) e
 		JOIN intake_names b ON b.id = e.behavior_id LEFT JOIN intake_names s ON s.id = e.scenario_id
 		ORDER BY e.id DESC`, accountID, before, limit+1)
 	if err != nil {

@@ -25,27 +25,39 @@ func TestReadSideAt100k(t *testing.T) {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO intake_names (id, name) VALUES (1, 'eleme.no_cutlery'), (2, 'eat'), (3, 'eleme.small_portion'), (4, 'travel.metro_trip')`); err != nil {
 				return err
 			}
-			for acct := int64(1); acct <= 3; acct++ {
-				count := n
-				if acct > 1 {
-					count = 2000
-				}
-				for i := 0; i < count; i += 500 {
-					var sb strings.Builder
-					args := []any{}
-					sb.WriteString(`INSERT INTO intake_events (partner, event_id, body_hash, status, account_id, sub_id, behavior_id, scenario_id, occurred_at, mg, points, calc_id, created_at) VALUES `)
-					for k := i; k < min(count, i+500); k++ {
-						if k > i {
-							sb.WriteString(", ")
+			// Accounts interleaved, as they are written: an event row has the
+			// id of its credit's ledger transaction.
+			id := 0
+			for i := 0; i < n; i += 500 {
+				var ev, lt strings.Builder
+				var evArgs, ltArgs []any
+				ev.WriteString(`INSERT INTO intake_events (id, partner, event_id, body_hash, status, account_id, sub_id, behavior_id, scenario_id, occurred_at, mg, points, calc_id, created_at) VALUES `)
+				lt.WriteString(`INSERT INTO ledger_tx (id, ref, kind, parent, sub, calc_id, created_at) VALUES `)
+				for k := i; k < i+500; k++ {
+					for acct := int64(1); acct <= 3; acct++ {
+						if acct > 1 && k >= 2000 {
+							continue
 						}
-						at := store.Micros(base.Add(time.Duration(k) * 5 * time.Minute))
-						args = append(args, fmt.Sprintf("r%d-%d", acct, k), at)
-						fmt.Fprintf(&sb, "('eleme', $%d, 'h', 'credited', %d, 1, 1, 2, $%d, 11130, 11, '0-1', 0)", len(args)-1, acct, len(args))
-					}
-					if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
-						return err
+						if len(ltArgs) > 0 {
+							ev.WriteString(", ")
+							lt.WriteString(", ")
+						}
+						id++
+						eid := fmt.Sprintf("r%d-%d", acct, k)
+						evArgs = append(evArgs, eid, store.Micros(base.Add(time.Duration(k)*5*time.Minute)))
+						ltArgs = append(ltArgs, "evt:eleme:"+eid)
+						fmt.Fprintf(&ev, "(%d, 'eleme', $%d, 'h', 'credited', %d, 1, 1, 2, $%d, 11130, 11, '0-1', 0)", id, len(evArgs)-1, acct, len(evArgs))
+						fmt.Fprintf(&lt, "(%d, $%d, 'credit', %d, 1, '0-1', 0)", id, len(ltArgs), acct)
 					}
 				}
+				if _, err := tx.ExecContext(ctx, ev.String(), evArgs...); err != nil {
+					return err
+				}
+				if _, err := tx.ExecContext(ctx, lt.String(), ltArgs...); err != nil {
+					return err
+				}
+			}
+			for acct := int64(1); acct <= 3; acct++ {
 				for d := 0; d < 365; d++ {
 					day := base.AddDate(0, 0, d)
 					for _, b := range []int{1, 3, 4} {
@@ -88,8 +100,8 @@ func TestReadSideAt100k(t *testing.T) {
 		}
 		if db.Dialect == store.SQLite {
 			for q, want := range map[string]string{
-				`SELECT scenario_id, SUM(mg) FROM intake_usage WHERE account_id = 1 AND day BETWEEN 20260101 AND 20261231 GROUP BY scenario_id`: "SEARCH intake_usage USING PRIMARY KEY (account_id=? AND day>? AND day<?)",
-				`SELECT id FROM intake_events WHERE account_id = 2 AND id < 99999 ORDER BY id DESC LIMIT 51`:                                    "INDEX intake_events_account (account_id=? AND id<?)",
+				`SELECT scenario_id, SUM(mg) FROM intake_usage WHERE account_id = 1 AND day BETWEEN 20260101 AND 20261231 GROUP BY scenario_id`:                          "SEARCH intake_usage USING PRIMARY KEY (account_id=? AND day>? AND day<?)",
+				`SELECT e.id FROM ledger_tx t JOIN intake_events e ON e.id = t.id WHERE t.parent = 2 AND t.id < 99999 AND t.kind = 'credit' ORDER BY t.id DESC LIMIT 51`: "INDEX ledger_tx_parent (parent=? AND id<?)",
 			} {
 				plan := explain(t, db, q)
 				if !strings.Contains(plan, want) || strings.Contains(plan, "SCAN intake_") {

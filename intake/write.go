@@ -154,6 +154,43 @@ func (w *writer) prefetch(partner string, ids []string) error {
 	return nil
 }
 
+// negIDs returns n ids for new rows of remembered rejections. A credited
+// event's row takes the id of its ledger transaction (so a person's
+// entries are read from the ledger's (parent, id) index, and the event
+// table needs no index per account); rejections, which have no ledger
+// transaction, take negative ids: below the smallest so far on SQLite (one
+// writer), from a sequence on PostgreSQL.
+func (w *writer) negIDs(n int) ([]int64, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	out := make([]int64, 0, n)
+	if w.tx.Dialect == store.Postgres {
+		rows, err := w.tx.QueryContext(w.ctx, `SELECT -nextval('intake_events_rejected') FROM generate_series(1, $1)`, n)
+		if err != nil {
+			return nil, fmt.Errorf("rejection ids: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return nil, fmt.Errorf("rejection ids: %w", err)
+			}
+			out = append(out, id)
+		}
+		return out, rows.Err()
+	}
+	var lowest sql.NullInt64
+	if err := w.queryRow(`SELECT MIN(id) FROM intake_events`).Scan(&lowest); err != nil {
+		return nil, fmt.Errorf("rejection ids: %w", err)
+	}
+	base := min(lowest.Int64, 0)
+	for i := range n {
+		out = append(out, base-1-int64(i))
+	}
+	return out, nil
+}
+
 // Ref is the ledger reference of an event's credit.
 func Ref(partner, eventID string) string { return "evt:" + partner + ":" + eventID }
 
@@ -244,9 +281,13 @@ func (w *writer) decide(partner string, ev *Event, head *audit.Head, p *pending,
 			p.reject = &o
 			return o, nil
 		}
-		err := w.exec(`INSERT INTO intake_events (partner, event_id, body_hash, status, code, message, behavior_id, occurred_at, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			partner, ev.ID, hash, StatusRejected, code, clip(msg, 300), w.id(ev.Behavior), store.Micros(ev.OccurredAt), store.Micros(tx.Now))
+		neg, err := w.negIDs(1)
+		if err != nil {
+			return o, err
+		}
+		err = w.exec(`INSERT INTO intake_events (id, partner, event_id, body_hash, status, code, message, behavior_id, occurred_at, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			neg[0], partner, ev.ID, hash, StatusRejected, code, clip(msg, 300), w.id(ev.Behavior), store.Micros(ev.OccurredAt), store.Micros(tx.Now))
 		return o, err
 	}
 	switch {
@@ -329,9 +370,9 @@ func (w *writer) decide(partner string, ev *Event, head *audit.Head, p *pending,
 	if err != nil {
 		return Outcome{}, err
 	}
-	if err := w.exec(`INSERT INTO intake_events (partner, event_id, body_hash, status, account_id, sub_id, behavior_id, scenario_id, occurred_at, mg, points, calc_id, act_key, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-		partner, ev.ID, hash, StatusCredited, acct, sub, w.id(ev.Behavior), w.id(scenario), store.Micros(ev.OccurredAt), res.MG, cr.Points, calcID, act, store.Micros(tx.Now)); err != nil {
+	if err := w.exec(`INSERT INTO intake_events (id, partner, event_id, body_hash, status, account_id, sub_id, behavior_id, scenario_id, occurred_at, mg, points, calc_id, act_key, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		cr.TxID, partner, ev.ID, hash, StatusCredited, acct, sub, w.id(ev.Behavior), w.id(scenario), store.Micros(ev.OccurredAt), res.MG, cr.Points, calcID, act, store.Micros(tx.Now)); err != nil {
 		return Outcome{}, fmt.Errorf("record event: %w", err)
 	}
 	err = webhook.EnqueueTx(ctx, tx, webhook.TopicCreditCreated, partner, acct, webhook.CreditBody{
