@@ -46,17 +46,18 @@ type plan struct {
 // batch's writes: the counters' changes, each touched account's streaks
 // and the medals whose rules now hold and that it does not hold yet.
 //
-// HandleMessages plans exactly inside its writer transaction (q is the
-// transaction). Run plans optimistically from the read pool, so that on
-// SQLite it holds the single writer only while it writes: it reads no
-// refs and assumes what a batch nearly always is, every credit new and
-// every reversal's credit counted and not taken back. writeTx checks that
-// assumption on the way (the INSERT of the refs and the UPDATE of the
-// reversal flags count their rows) and fails with errStale when it does
-// not hold (a repeated credit, a reversal of a credit never counted, or
-// another consumer of the feed, a second server on one PostgreSQL, that
-// applied part of the batch in between); Run then rolls back and plans the
-// batch again exactly, inside the writer transaction.
+// An optimistic plan (exact false) reads no refs and assumes what a batch
+// nearly always is, every credit new and every reversal's credit counted
+// and not taken back. writeTx checks that assumption on the way (the
+// INSERT of the refs and the UPDATE of the reversal flags count their
+// rows) and fails with errStale when it does not hold (a repeated credit,
+// a reversal of a credit never counted, a replay, or another consumer of
+// the feed, a second server on one PostgreSQL, that applied part of the
+// batch in between); the caller then rolls back and plans the batch again
+// exactly, inside the writer transaction (q is the transaction).
+// HandleMessages plans optimistically inside its transaction; Run plans
+// optimistically from the read pool, so that on SQLite it holds the single
+// writer only while it writes.
 func (s *Service) plan(ctx context.Context, q queryer, d store.Dialect, msgs []webhook.Message, catalog []Medal, exact bool) (*plan, error) {
 	var credits, revs []webhook.CreditBody
 	var joins []joinedBody

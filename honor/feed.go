@@ -62,9 +62,11 @@ type joinedBody struct {
 // replays (a cursor moved back) and repeated messages harmless.
 //
 // It works set-based, so its cost grows with the batch's accounts rather
-// than its messages: the batch's refs and the stats, counters, medals and
-// credit days of every touched account are read in five queries, the
-// changes summed and the rules evaluated in memory (plan), and then the
+// than its messages: the stats, counters, medals and credit days of every
+// touched account are read in four queries, the changes summed and the
+// rules evaluated in memory (plan; a batch that repeats a credit, reverses
+// one never counted or replays is rolled back and planned again with its
+// refs read first), and then the
 // new refs are recorded with one INSERT, the changes written with one
 // upsert per table (streaks with the stats) and the new medals with one
 // INSERT (writeTx). The statements' texts do not depend on the batch's
@@ -78,12 +80,31 @@ func (s *Service) HandleMessages(ctx context.Context, msgs []webhook.Message) er
 	if err != nil {
 		return err
 	}
+	err = s.applyTx(ctx, msgs, catalog, false, nil)
+	if errors.Is(err, errStale) {
+		err = s.applyTx(ctx, msgs, catalog, true, nil)
+	}
+	return err
+}
+
+// applyTx plans msgs inside a writer transaction, exactly or
+// optimistically (see plan), and writes them; then, if f is not nil, it
+// moves f's cursor past them in the same transaction.
+func (s *Service) applyTx(ctx context.Context, msgs []webhook.Message, catalog []Medal, exact bool, f *webhook.Feed) error {
 	return s.db.InTx(ctx, func(tx *store.Tx) error {
-		p, err := s.plan(ctx, tx, tx.Dialect, msgs, catalog, true)
-		if err != nil {
-			return err
+		if relevant(msgs) {
+			p, err := s.plan(ctx, tx, tx.Dialect, msgs, catalog, exact)
+			if err != nil {
+				return err
+			}
+			if err := p.writeTx(ctx, tx); err != nil {
+				return err
+			}
 		}
-		return p.writeTx(ctx, tx)
+		if f == nil {
+			return nil
+		}
+		return f.AckTx(ctx, tx, msgs)
 	})
 }
 
@@ -388,16 +409,7 @@ func (s *Service) apply(ctx context.Context, f *webhook.Feed, msgs []webhook.Mes
 			return f.AckTx(ctx, tx, part)
 		})
 		if errors.Is(err, errStale) {
-			err = s.db.InTx(ctx, func(tx *store.Tx) error {
-				p, err := s.plan(ctx, tx, tx.Dialect, part, catalog, true)
-				if err == nil {
-					err = p.writeTx(ctx, tx)
-				}
-				if err != nil {
-					return err
-				}
-				return f.AckTx(ctx, tx, part)
-			})
+			err = s.applyTx(ctx, part, catalog, true, f)
 		}
 		if err != nil {
 			return err
