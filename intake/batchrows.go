@@ -84,10 +84,26 @@ func (w *writer) flushActs() error {
 	return nil
 }
 
+// yearRow is the day key of the usage row that holds the totals of the
+// year of day (YYYYMMDD): minus the year. It sorts before the person's
+// days, so it shares their pages, and no day range (footprints) includes it.
+func yearRow(day int) int { return -(day / 10000) }
+
 func (w *writer) flushUsage() error {
 	var rows []usageRow
 	for u := range w.usageAdd {
 		rows = append(rows, u)
+	}
+	// Each day's usage also goes to its year's row (the yearly cap reads
+	// one row per person, behavior and partner instead of every day).
+	for _, u := range rows {
+		y := u
+		y.day = yearRow(u.day)
+		if _, ok := w.usageAdd[y]; !ok {
+			rows = append(rows, y)
+		}
+		w.usageAdd[y] += w.usageAdd[u]
+		w.usageN[y] += w.usageN[u]
 	}
 	if w.tx.Dialect == store.Postgres && len(rows) > 0 {
 		n := len(rows)

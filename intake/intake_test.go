@@ -460,3 +460,75 @@ func TestSameIDAcrossShards(t *testing.T) {
 		}
 	})
 }
+
+// TestYearCapAcrossDays: the yearly cap counts what was credited on every
+// earlier day of the year (the year's usage row), plus what the same batch
+// credits; the calc record states it; a reversal gives the room back.
+func TestYearCapAcrossDays(t *testing.T) {
+	modes(t, func(t *testing.T, db *store.DB, slow bool) {
+		e := newEnv(t, db, intake.Config{})
+		if slow {
+			intake.SlowOnly(e.svc)
+		}
+		loc := e.eng.Location()
+		now := time.Now().In(loc)
+		if now.YearDay() <= 12 {
+			t.Skip("the seeded days would include today")
+		}
+		acct := e.open("alice", "eleme")
+		ctx := context.Background()
+		// 4,975,110 mg over ten earlier days of this year (the yearly cap of
+		// eleme.no_cutlery is 5,000,000 mg), and a day of last year.
+		err := db.InTx(ctx, func(tx *store.Tx) error {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO intake_names (name) VALUES ('eleme.no_cutlery'), ('eat') ON CONFLICT (name) DO NOTHING`); err != nil {
+				return err
+			}
+			// Day rows and their years' rows (day = -year), as the writer
+			// keeps them.
+			for d := 1; d <= 13; d++ {
+				day, mg := now.Year()*10000+100+d, int64(497511)
+				switch d {
+				case 11:
+					day, mg = (now.Year()-1)*10000+1231, 4000000
+				case 12:
+					day, mg = -(now.Year() - 1), 4000000
+				case 13:
+					day, mg = -now.Year(), 4975110
+				}
+				if _, err := tx.ExecContext(ctx, `INSERT INTO intake_usage (account_id, day, behavior_id, partner, scenario_id, mg, events)
+					VALUES ($1, $2, (SELECT id FROM intake_names WHERE name = 'eleme.no_cutlery'), 'eleme', (SELECT id FROM intake_names WHERE name = 'eat'), $3, 1)`,
+					acct, day, mg); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := e.submit("eleme", cutlery("y1", "alice", "Y1"), cutlery("y2", "alice", "Y2"), cutlery("y3", "alice", "Y3"), cutlery("y4", "alice", "Y4"))
+		var mg []int64
+		for _, o := range out {
+			mg = append(mg, o.MG)
+		}
+		if mg[0] != 11130 || mg[1] != 11130 || mg[2] != 24890-22260 || out[3].Code != "cap_reached" {
+			t.Fatalf("credited %v, outcomes %+v; want 11130, 11130, 2630 and cap_reached (24,890 mg of room left in the year)", mg, out)
+		}
+		c, err := e.svc.Calc(ctx, out[1].CalcID, "en")
+		if err != nil || c.Calc.UsedYearMG != 4975110+11130 || c.Calc.UsedDayMG != 11130 {
+			t.Fatalf("calc of the second event: %+v %v", c, err)
+		}
+		if _, err := e.svc.Reverse(ctx, "eleme", "y1", "test"); err != nil {
+			t.Fatal(err)
+		}
+		out = e.submit("eleme", cutlery("y5", "alice", "Y5"))
+		if out[0].MG != 11130 {
+			t.Fatalf("after reversing 11,130 mg: %+v", out[0])
+		}
+		// The year rows hold exactly the sum of their days.
+		if n := count(t, db, `SELECT COUNT(*) FROM (SELECT account_id, behavior_id, partner, day / 10000 AS y, SUM(mg) AS mg FROM intake_usage WHERE day > 0 GROUP BY 1, 2, 3, 4) d
+			JOIN intake_usage u ON u.account_id = d.account_id AND u.behavior_id = d.behavior_id AND u.partner = d.partner AND u.day = -d.y AND u.mg = d.mg`); n != 2 {
+			t.Fatalf("%d year rows match their days; want 2", n)
+		}
+	})
+}

@@ -79,6 +79,10 @@ func TestMigrateNames(t *testing.T) {
 			if err := db.Migrate(ctx, intake.Migrations); err != nil {
 				t.Fatalf("migrate to version 2: %v", err)
 			}
+			// Migration 4 adds the year's usage row.
+			if n := count(t, db, `SELECT COUNT(*) FROM intake_usage WHERE account_id = $1 AND day = $2 AND mg = 11130 AND events = 1`, acct, -day.Year()); n != 1 {
+				t.Fatalf("%d year rows after migration; want 1", n)
+			}
 			e.svc = intake.NewService(db, fixedEngine{e.eng}, intake.Config{})
 			t.Cleanup(e.svc.Close)
 			es, _, err := e.svc.Entries(ctx, acct, "", 10)

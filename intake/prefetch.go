@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"sort"
 	"strings"
 
@@ -28,12 +29,16 @@ func usageLockKey(acct int64, behavior string) int64 {
 // the writer's caches: decide reads them, and falls back to one query per
 // key for anything missed.
 func (w *writer) prefetchUsage(items []item) error {
-	type need struct {
-		acct     int64
-		behavior string
-		year     int
+	// The years and days to read, each starting at zero: the reads below
+	// add what is stored, the years' rows (see yearRow) and the batch's
+	// (person, day) rows. Before, every day row of the year came back, a
+	// person's history for each batch.
+	load := map[usageKey]*usageYear{}
+	type acctDay struct {
+		acct int64
+		day  int
 	}
-	needs := map[need]bool{}
+	days := map[acctDay]bool{}
 	pairs := map[actPair]bool{}
 	accts := map[int64]bool{}
 	minYear, maxYear := 9999, 0
@@ -60,24 +65,30 @@ func (w *writer) prefetchUsage(items []item) error {
 			pairs[actPair{acct, key}] = true
 		}
 		day, _, _ := dayKeys(ev.OccurredAt, w.eng.Location())
-		n := need{acct, ev.Behavior, day / 10000}
-		if w.used[usageKey(n.acct, n.behavior, n.year)] != nil {
+		k := usageKey{acct, ev.Behavior, day / 10000}
+		if w.used[k] != nil {
 			continue
 		}
-		needs[n] = true
+		y := load[k]
+		if y == nil {
+			y = &usageYear{days: map[int]int64{}}
+			load[k] = y
+		}
+		y.days[day] = 0
+		days[acctDay{acct, day}] = true
 		accts[acct] = true
-		minYear, maxYear = min(minYear, n.year), max(maxYear, n.year)
+		minYear, maxYear = min(minYear, k.year), max(maxYear, k.year)
 	}
 	if err := w.prefetchActs(pairs); err != nil {
 		return err
 	}
-	if len(needs) == 0 {
+	if len(load) == 0 {
 		return nil
 	}
 	if w.tx.Dialect == store.Postgres {
 		keys := map[int64]bool{}
-		for n := range needs {
-			keys[usageLockKey(n.acct, n.behavior)] = true
+		for k := range load {
+			keys[usageLockKey(k.acct, k.behavior)] = true
 		}
 		sorted := make([]int64, 0, len(keys))
 		for k := range keys {
@@ -91,56 +102,95 @@ func (w *writer) prefetchUsage(items []item) error {
 			w.locked[k] = true
 		}
 	}
-	for n := range needs {
-		w.used[usageKey(n.acct, n.behavior, n.year)] = map[int]int64{}
+	// scan adds rows of (account, behavior id, year or day, mg) to the
+	// years (byDay false) or days being loaded.
+	scan := func(byDay bool) func(*sql.Rows, error) error {
+		return func(rows *sql.Rows, err error) error {
+			if err != nil {
+				return fmt.Errorf("usage: %w", err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var acct, bid, mg int64
+				var at int
+				if err := rows.Scan(&acct, &bid, &at, &mg); err != nil {
+					return fmt.Errorf("usage: %w", err)
+				}
+				behavior, ok := w.nameOf[bid]
+				if !ok {
+					continue // a behavior not in this batch
+				}
+				year := -at // a year row (see yearRow)
+				if byDay {
+					year = at / 10000
+				}
+				y := load[usageKey{acct, behavior, year}]
+				switch {
+				case y == nil:
+				case !byDay:
+					y.total += mg
+				default:
+					if _, want := y.days[at]; want {
+						y.days[at] += mg
+					}
+				}
+			}
+			return rows.Err()
+		}
 	}
+	scanYears, scanDays := scan(false), scan(true)
 	ids := make([]int64, 0, len(accts))
 	for a := range accts {
 		ids = append(ids, a)
 	}
+	list := make([]acctDay, 0, len(days))
+	for ad := range days {
+		list = append(list, ad)
+	}
+	from, to := -maxYear, -minYear // the years' rows
+	if w.tx.Dialect == store.Postgres {
+		// One index range or probe per key (see writer.prefetch).
+		if err := scanYears(w.tx.QueryContext(w.ctx, `SELECT x.account_id, x.behavior_id, x.day, x.mg FROM unnest($3::bigint[]) AS u(a)
+			CROSS JOIN LATERAL (SELECT * FROM intake_usage WHERE account_id = u.a AND day BETWEEN $1 AND $2 OFFSET 0) x`, from, to, ids)); err != nil {
+			return err
+		}
+		as, ds := make([]int64, len(list)), make([]int32, len(list))
+		for i, ad := range list {
+			as[i], ds[i] = ad.acct, int32(ad.day)
+		}
+		return scanDays(w.tx.QueryContext(w.ctx, `SELECT x.account_id, x.behavior_id, x.day, x.mg FROM unnest($1::bigint[], $2::int[]) AS u(a, d)
+			CROSS JOIN LATERAL (SELECT * FROM intake_usage WHERE account_id = u.a AND day = u.d OFFSET 0) x`, as, ds))
+	}
 	for len(ids) > 0 {
-		var rows *sql.Rows
-		var err error
-		if w.tx.Dialect == store.Postgres {
-			// One index range per account (see writer.prefetch).
-			rows, err = w.tx.QueryContext(w.ctx, `SELECT x.account_id, x.behavior_id, x.day, x.mg FROM unnest($3::bigint[]) AS u(a)
-				CROSS JOIN LATERAL (SELECT * FROM intake_usage WHERE account_id = u.a AND day BETWEEN $1 AND $2 OFFSET 0) x`,
-				minYear*10000+101, maxYear*10000+1231, ids)
-			ids = nil
-		} else {
-			take, size := store.ReadChunk(len(ids))
-			args := make([]any, 2, 2+size)
-			args[0], args[1] = minYear*10000+101, maxYear*10000+1231
-			for i := range size {
-				args = append(args, ids[min(i, take-1)])
-			}
-			ids = ids[take:]
-			rows, err = w.tx.QueryContext(w.ctx, `SELECT account_id, behavior_id, day, mg FROM intake_usage
-			WHERE day BETWEEN ? AND ? AND account_id IN (`+questions(size)+`)`, args...)
+		take, size := store.ReadChunk(len(ids))
+		args := make([]any, 2, 2+size)
+		args[0], args[1] = from, to
+		for i := range size {
+			args = append(args, ids[min(i, take-1)])
 		}
-		if err != nil {
-			return fmt.Errorf("usage: %w", err)
-		}
-		for rows.Next() {
-			var acct, mg, bid int64
-			var day int
-			if err := rows.Scan(&acct, &bid, &day, &mg); err != nil {
-				rows.Close()
-				return fmt.Errorf("usage: %w", err)
-			}
-			behavior, ok := w.nameOf[bid]
-			if !ok {
-				continue // a behavior not in this batch
-			}
-			if m := w.used[usageKey(acct, behavior, day/10000)]; m != nil && needs[need{acct, behavior, day / 10000}] {
-				m[day] += mg
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("usage: %w", err)
+		ids = ids[take:]
+		if err := scanYears(w.tx.QueryContext(w.ctx, `SELECT account_id, behavior_id, day, mg FROM intake_usage
+			WHERE day BETWEEN ? AND ? AND account_id IN (`+questions(size)+`)`, args...)); err != nil {
+			return err
 		}
 	}
+	for len(list) > 0 {
+		take, size := store.ReadChunk(len(list))
+		var sb strings.Builder
+		sb.WriteString(`SELECT account_id, behavior_id, day, mg FROM intake_usage WHERE (account_id, day) IN (VALUES `)
+		store.WriteRows(&sb, store.SQLite, size, 2)
+		sb.WriteString(`)`)
+		args := make([]any, 0, 2*size)
+		for i := range size {
+			ad := list[min(i, take-1)]
+			args = append(args, ad.acct, ad.day)
+		}
+		list = list[take:]
+		if err := scanDays(w.tx.QueryContext(w.ctx, sb.String(), args...)); err != nil {
+			return err
+		}
+	}
+	maps.Copy(w.used, load)
 	return nil
 }
 

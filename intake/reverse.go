@@ -73,8 +73,8 @@ func (s *Service) Reverse(ctx context.Context, partner, eventID, reason string) 
 			return fmt.Errorf("mark reversed: %w", err)
 		}
 		day, _, _ := dayKeys(store.Time(occurred), eng.Location())
-		if _, err := tx.ExecContext(ctx, `UPDATE intake_usage SET mg = mg - $1, events = events - 1 WHERE account_id = $2 AND day = $3 AND behavior_id = $4 AND partner = $5`,
-			mg, acct.Int64, day, behaviorID, partner); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE intake_usage SET mg = mg - $1, events = events - 1 WHERE account_id = $2 AND day IN ($3, $6) AND behavior_id = $4 AND partner = $5`,
+			mg, acct.Int64, day, behaviorID, partner, yearRow(day)); err != nil {
 			return fmt.Errorf("release usage: %w", err)
 		}
 		if actKey.Valid {

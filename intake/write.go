@@ -40,8 +40,8 @@ type writer struct {
 	known    map[string]Outcome // partner \x00 event_id → remembered outcome, as a duplicate answer
 	hashes   map[string]string  // partner \x00 event_id → body hash of the remembered event
 	resolved map[string]resolution
-	used     map[string]map[int]int64 // account \x00 behavior \x00 year → day → mg
-	locked   map[int64]bool           // PostgreSQL usage locks held
+	used     map[usageKey]*usageYear // cap usage read or credited in this transaction
+	locked   map[int64]bool          // PostgreSQL usage locks held
 
 	// storedActs holds, for the (account, act) pairs prefetched by the
 	// fast path, the behaviors already stored for them.
@@ -69,7 +69,7 @@ func newWriter(ctx context.Context, tx *store.Tx, s *Service, eng *methodology.E
 		return nil, err
 	}
 	return &writer{ctx: ctx, tx: tx, s: s, eng: eng, head: head,
-		known: map[string]Outcome{}, hashes: map[string]string{}, resolved: map[string]resolution{}, used: map[string]map[int]int64{}, locked: map[int64]bool{},
+		known: map[string]Outcome{}, hashes: map[string]string{}, resolved: map[string]resolution{}, used: map[usageKey]*usageYear{}, locked: map[int64]bool{},
 		acts: map[actRow]bool{}, usageAdd: map[usageRow]int64{}, usageN: map[usageRow]int64{},
 		names: map[string]int64{}, nameOf: map[int64]string{}}, nil
 }
@@ -246,16 +246,28 @@ func (w *writer) keep(partner string, ev *Event, o Outcome, p *pending) Outcome 
 	if o.Status == StatusCredited {
 		m, _ := w.eng.Lookup(ev.Behavior, ev.OccurredAt)
 		day, _, _ := dayKeys(ev.OccurredAt, w.eng.Location())
-		if u := w.used[usageKey(o.acct, ev.Behavior, day/10000)]; u != nil && m != nil {
-			u[day] += o.MG
+		if u := w.used[usageKey{o.acct, ev.Behavior, day / 10000}]; u != nil && m != nil {
+			u.total += o.MG
+			u.days[day] += o.MG
 		}
 	}
 	o.acct = 0
 	return o
 }
 
-func usageKey(acct int64, behavior string, year int) string {
-	return fmt.Sprintf("%d\x00%s\x00%d", acct, behavior, year)
+// usageKey names a person's cap usage of a behavior in a year.
+type usageKey struct {
+	acct     int64
+	behavior string
+	year     int
+}
+
+// usageYear is what a usageKey's person was credited: in the whole year
+// (total) and on the days of it looked up or credited in this transaction
+// (a day absent from days was not read yet).
+type usageYear struct {
+	total int64
+	days  map[int]int64
 }
 
 // decide runs the event through the checks and, when credited, records
@@ -308,10 +320,10 @@ func (w *writer) decide(partner string, ev *Event, head *audit.Head, p *pending,
 		return Outcome{}, err
 	}
 	m, ok := w.eng.Lookup(ev.Behavior, ev.OccurredAt)
-	day, yearFrom, yearTo := dayKeys(ev.OccurredAt, w.eng.Location())
+	day, _, _ := dayKeys(ev.OccurredAt, w.eng.Location())
 	var used methodology.Usage
 	if ok {
-		if used, err = w.usage(acct, ev.Behavior, day, yearFrom, yearTo); err != nil {
+		if used, err = w.usage(acct, ev.Behavior, day); err != nil {
 			return Outcome{}, err
 		}
 	}
@@ -402,49 +414,38 @@ func (w *writer) resolve(person, partner string) (int64, int64, error) {
 // usage returns what the person was credited for behavior on day and in
 // its year. On PostgreSQL it first takes a transaction lock on (account,
 // behavior) so writers in other processes cannot both pass a cap.
-func (w *writer) usage(acct int64, behavior string, day, from, to int) (methodology.Usage, error) {
-	var u methodology.Usage
-	k := usageKey(acct, behavior, day/10000)
-	if days, ok := w.used[k]; ok {
-		for d, mg := range days {
-			u.YearMG += mg
-			if d == day {
-				u.DayMG += mg
-			}
+func (w *writer) usage(acct int64, behavior string, day int) (methodology.Usage, error) {
+	k := usageKey{acct, behavior, day / 10000}
+	y := w.used[k]
+	if y != nil {
+		if mg, ok := y.days[day]; ok {
+			return methodology.Usage{DayMG: mg, YearMG: y.total}, nil
 		}
-		return u, nil
 	}
 	ctx, tx := w.ctx, w.tx
 	if lk := usageLockKey(acct, behavior); tx.Dialect == store.Postgres && !w.locked[lk] {
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, lk); err != nil {
-			return u, fmt.Errorf("usage lock: %w", err)
+			return methodology.Usage{}, fmt.Errorf("usage lock: %w", err)
 		}
 		w.locked[lk] = true
 	}
-	const q = `SELECT day, mg FROM intake_usage WHERE account_id = $1 AND day BETWEEN $2 AND $3 AND behavior_id = $4`
-	rows, err := tx.QueryContext(ctx, q, acct, from, to, w.id(behavior))
+	// The year's total (its row, see yearRow) and the day's.
+	var total, dayMG int64
+	err := tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(CASE WHEN day = $2 THEN mg ELSE 0 END), 0), COALESCE(SUM(CASE WHEN day = $3 THEN mg ELSE 0 END), 0) FROM intake_usage
+		WHERE account_id = $1 AND day IN ($2, $3) AND behavior_id = $4`, acct, yearRow(day), day, w.id(behavior)).Scan(&total, &dayMG)
 	if err != nil {
-		return u, fmt.Errorf("usage: %w", err)
+		return methodology.Usage{}, fmt.Errorf("usage: %w", err)
 	}
-	defer rows.Close()
-	days := map[int]int64{}
-	for rows.Next() {
-		var d int
-		var mg int64
-		if err := rows.Scan(&d, &mg); err != nil {
-			return u, fmt.Errorf("usage: %w", err)
-		}
-		days[d] += mg
-		u.YearMG += mg
-		if d == day {
-			u.DayMG += mg
-		}
+	if y == nil {
+		// Nothing of this year was credited in this transaction yet, so
+		// the stored total is the whole of it.
+		y = &usageYear{total: total, days: map[int]int64{}}
+		w.used[k] = y
 	}
-	if err := rows.Err(); err != nil {
-		return u, fmt.Errorf("usage: %w", err)
-	}
-	w.used[k] = days
-	return u, nil
+	// This transaction credited nothing on day yet: keep adds to a day
+	// only after decide read it here.
+	y.days[day] = dayMG
+	return methodology.Usage{DayMG: dayMG, YearMG: y.total}, nil
 }
 
 // excludedBy returns a behavior among behaviors already credited for the
