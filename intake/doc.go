@@ -35,6 +35,14 @@
 // credited under the same behavior or under one the methodology engine
 // reports in ExcludedWith.
 //
+// Storage. A credited event's row (intake_events) has the id of its ledger
+// transaction, so a person's entries are read from the ledger's (parent,
+// id) index; a remembered rejection has a negative id. Cap usage
+// (intake_usage) has one row per person, local day, behavior and partner,
+// plus one per year (day = -year) that the yearly cap and the calc
+// record's used_year_mg read, so a batch reads two rows per person and
+// behavior however long their history. Footprints read the day rows.
+//
 // The package must never credit an event that its methodology refused,
 // never credit an event twice, never answer a request before the
 // transaction holding its events is durable, and never write to a table it
