@@ -141,15 +141,17 @@ func WriteChunk(n int) int { return liteChunks[chunkIndex(n)] }
 
 // ReadChunk is WriteChunk for a lookup over a set of n remaining keys
 // (n > 0): it takes up to 256 of them, and the statement is built for
-// size keys, the smallest fixed size that holds them; the caller repeats
-// the last key to fill the list, which an IN list or a join ignores.
+// size keys, the smallest power of two that holds them (nine texts per
+// kind); the caller repeats the last key to fill the list, which an IN
+// list or a join ignores. Powers of two waste at most half of a lookup;
+// WriteChunk's coarser sizes padded 80 keys to 256.
 func ReadChunk(n int) (take, size int) {
 	take = min(n, liteChunks[0])
-	i := chunkIndex(take)
-	if liteChunks[i] < take {
-		i--
+	size = 1
+	for size < take {
+		size *= 2
 	}
-	return take, liteChunks[i]
+	return take, size
 }
 
 func colLen(col any) int {
