@@ -12,3 +12,7 @@ func Fallbacks(s *Service) int64 { return s.fallbacks.Load() }
 // WriterBusy returns how long s's shard writers have spent writing
 // batches, summed over shards.
 func WriterBusy(s *Service) time.Duration { return time.Duration(s.busy.Load()) }
+
+// UsageMisses returns how many times s read an event's cap usage on its
+// own instead of from the batch's prefetch.
+func UsageMisses(s *Service) int64 { return s.usageMiss.Load() }

@@ -507,6 +507,9 @@ func TestYearCapAcrossDays(t *testing.T) {
 			t.Fatal(err)
 		}
 		out := e.submit("eleme", cutlery("y1", "alice", "Y1"), cutlery("y2", "alice", "Y2"), cutlery("y3", "alice", "Y3"), cutlery("y4", "alice", "Y4"))
+		if n := intake.UsageMisses(e.svc); !slow && n != 0 {
+			t.Errorf("%d usage reads outside the batch's prefetch", n)
+		}
 		var mg []int64
 		for _, o := range out {
 			mg = append(mg, o.MG)

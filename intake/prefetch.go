@@ -158,8 +158,12 @@ func (w *writer) prefetchUsage(items []item) error {
 		for i, ad := range list {
 			as[i], ds[i] = ad.acct, int32(ad.day)
 		}
-		return scanDays(w.tx.QueryContext(w.ctx, `SELECT x.account_id, x.behavior_id, x.day, x.mg FROM unnest($1::bigint[], $2::int[]) AS u(a, d)
-			CROSS JOIN LATERAL (SELECT * FROM intake_usage WHERE account_id = u.a AND day = u.d OFFSET 0) x`, as, ds))
+		if err := scanDays(w.tx.QueryContext(w.ctx, `SELECT x.account_id, x.behavior_id, x.day, x.mg FROM unnest($1::bigint[], $2::int[]) AS u(a, d)
+			CROSS JOIN LATERAL (SELECT * FROM intake_usage WHERE account_id = u.a AND day = u.d OFFSET 0) x`, as, ds)); err != nil {
+			return err
+		}
+		list = nil
+		ids = nil
 	}
 	for len(ids) > 0 {
 		take, size := store.ReadChunk(len(ids))

@@ -85,6 +85,7 @@ type Service struct {
 	slowOnly  bool         // tests: skip the set-based fast path
 	fallbacks atomic.Int64 // batches redone event by event
 	busy      atomic.Int64 // nanoseconds the shard writers spent in write
+	usageMiss atomic.Int64 // cap usage read event by event (not prefetched)
 }
 
 // NewService starts the shard writers; Close stops them.

@@ -430,6 +430,7 @@ func (w *writer) usage(acct int64, behavior string, day int) (methodology.Usage,
 		w.locked[lk] = true
 	}
 	// The year's total (its row, see yearRow) and the day's.
+	w.s.usageMiss.Add(1)
 	var total, dayMG int64
 	err := tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(CASE WHEN day = $2 THEN mg ELSE 0 END), 0), COALESCE(SUM(CASE WHEN day = $3 THEN mg ELSE 0 END), 0) FROM intake_usage
 		WHERE account_id = $1 AND day IN ($2, $3) AND behavior_id = $4`, acct, yearRow(day), day, w.id(behavior)).Scan(&total, &dayMG)
