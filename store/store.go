@@ -48,8 +48,9 @@ type DB struct {
 
 	write *sql.DB
 	read  *sql.DB
-	stmts *stmtCache // SQLite: statements prepared on the writer connection
-	reads readStmts  // SQLite: statements prepared on the read pool
+	stmts *stmtCache    // SQLite: statements prepared on the writer connection
+	reads readStmts     // SQLite: statements prepared on the read pool
+	ckpt  *checkpointer // SQLite: WAL checkpoints off the writer (checkpoint.go)
 
 	// Now returns the current time; tests may replace it before use.
 	Now func() time.Time
@@ -104,6 +105,13 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		r.SetMaxOpenConns(8)
 		r.SetMaxIdleConns(8)
 		db.read = r
+		c, err := startCheckpointer(path, w)
+		if err != nil {
+			w.Close()
+			r.Close()
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+		db.ckpt = c
 	}
 	if err := db.read.PingContext(ctx); err != nil {
 		db.Close()
@@ -139,6 +147,12 @@ func sqliteDSN(path string, writer bool) string {
 		// a power loss (NORMAL in WAL mode survives only a process crash).
 		// Group commit amortises the fsync over many events.
 		q.Add("_pragma", "synchronous(FULL)")
+		// Checkpoints are the checkpointer's (checkpoint.go); the writer's
+		// own automatic checkpoint stays as a backstop, further out.
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walAutocheckpoint))
+		q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walSizeLimit))
+		// The page cache stays at SQLite's 2 MiB: 64 MiB (fewer pages read
+		// back from the WAL or the file) measured no faster end to end.
 		q.Set("_txlock", "immediate")
 	} else {
 		q.Add("_pragma", "query_only(1)")
@@ -149,12 +163,17 @@ func sqliteDSN(path string, writer bool) string {
 // Close closes every pool.
 func (db *DB) Close() error {
 	var err error
+	if db.ckpt != nil {
+		err = db.ckpt.close()
+	}
 	if db.stmts != nil {
 		db.stmts.close()
 	}
 	db.reads.close()
 	if db.write != nil {
-		err = db.write.Close()
+		if e := db.write.Close(); err == nil {
+			err = e
+		}
 	}
 	if db.read != nil && db.read != db.write {
 		if e := db.read.Close(); err == nil {
