@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 
 	"github.com/opencarbon/opencarbon/store"
 	"github.com/opencarbon/opencarbon/webhook"
@@ -224,34 +223,6 @@ func readRefs(ctx context.Context, q queryer, d store.Dialect, refs []string) (m
 	return out, rows.Err()
 }
 
-// readSet runs r over accs through q (store.BulkRead.Query, for a reader
-// that is not a store.Tx).
-func readSet(ctx context.Context, q queryer, d store.Dialect, r store.BulkRead, accs []int64, row func(scan func(...any) error) error) error {
-	text, arg := r.Postgres, any(accs)
-	if d == store.SQLite {
-		b := make([]byte, 0, 2+len(accs)*8)
-		b = append(b, '[')
-		for i, a := range accs {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendInt(b, a, 10)
-		}
-		text, arg = r.SQLite, string(append(b, ']'))
-	}
-	rows, err := q.QueryContext(ctx, text, arg)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := row(rows.Scan); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
 // readStandings reads the stats, counters, medals and credit days of accs
 // in four queries.
 func readStandings(ctx context.Context, q queryer, d store.Dialect, accs []int64) (map[int64]*standing, error) {
@@ -259,7 +230,7 @@ func readStandings(ctx context.Context, q queryer, d store.Dialect, accs []int64
 	for _, a := range accs {
 		by[a] = &standing{counts: map[[2]string]int64{}, held: map[string]bool{}, days: map[int64]int64{}}
 	}
-	if err := readSet(ctx, q, d, qReadStats, accs, func(scan func(...any) error) error {
+	if err := qReadStats.QueryOn(ctx, q, d, accs, func(scan func(...any) error) error {
 		var a, mg, credits, streak, best int64
 		if err := scan(&a, &mg, &credits, &streak, &best); err != nil {
 			return err
@@ -270,7 +241,7 @@ func readStandings(ctx context.Context, q queryer, d store.Dialect, accs []int64
 	}); err != nil {
 		return nil, err
 	}
-	if err := readSet(ctx, q, d, qReadCounts, accs, func(scan func(...any) error) error {
+	if err := qReadCounts.QueryOn(ctx, q, d, accs, func(scan func(...any) error) error {
 		var a, n int64
 		var kind, name string
 		if err := scan(&a, &kind, &name, &n); err != nil {
@@ -281,7 +252,7 @@ func readStandings(ctx context.Context, q queryer, d store.Dialect, accs []int64
 	}); err != nil {
 		return nil, err
 	}
-	if err := readSet(ctx, q, d, qReadMedals, accs, func(scan func(...any) error) error {
+	if err := qReadMedals.QueryOn(ctx, q, d, accs, func(scan func(...any) error) error {
 		var a int64
 		var id string
 		if err := scan(&a, &id); err != nil {
@@ -292,7 +263,7 @@ func readStandings(ctx context.Context, q queryer, d store.Dialect, accs []int64
 	}); err != nil {
 		return nil, err
 	}
-	if err := readSet(ctx, q, d, qReadDays, accs, func(scan func(...any) error) error {
+	if err := qReadDays.QueryOn(ctx, q, d, accs, func(scan func(...any) error) error {
 		var a, day, n int64
 		if err := scan(&a, &day, &n); err != nil {
 			return err

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -19,10 +20,22 @@ import (
 // ($1).
 type BulkRead struct{ SQLite, Postgres string }
 
-// Query runs q over accs and calls row for each result row.
+// Query runs q over accs in tx and calls row for each result row.
 func (q BulkRead) Query(ctx context.Context, tx *Tx, accs []int64, row func(scan func(...any) error) error) error {
+	return q.QueryOn(ctx, tx, tx.Dialect, accs, row)
+}
+
+// Queryer is what QueryOn reads through: a *Tx, the read pool (*sql.DB),
+// a *sql.Tx.
+type Queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// QueryOn is Query through db, a reader of dialect d that need not be a
+// write transaction (the read pool, to plan work off the writer).
+func (q BulkRead) QueryOn(ctx context.Context, db Queryer, d Dialect, accs []int64, row func(scan func(...any) error) error) error {
 	text, arg := q.Postgres, any(accs)
-	if tx.Dialect == SQLite {
+	if d == SQLite {
 		b := make([]byte, 0, 2+len(accs)*8)
 		b = append(b, '[')
 		for i, a := range accs {
@@ -33,7 +46,7 @@ func (q BulkRead) Query(ctx context.Context, tx *Tx, accs []int64, row func(scan
 		}
 		text, arg = q.SQLite, string(append(b, ']'))
 	}
-	rows, err := tx.QueryContext(ctx, text, arg)
+	rows, err := db.QueryContext(ctx, text, arg)
 	if err != nil {
 		return err
 	}
