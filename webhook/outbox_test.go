@@ -46,12 +46,14 @@ func TestFeed(t *testing.T) {
 		if err := f.Ack(ctx, msgs[2]); err != nil {
 			t.Fatal(err)
 		}
-		rest, err := f.Next(ctx, 10)
+		// Each read waits, as the first one did, for the messages to be
+		// visible to a feed (other tests' transactions may be running).
+		rest, err := waitNext(ctx, f, 2)
 		if err != nil || len(rest) != 2 || rest[0].Account != 4 {
 			t.Fatalf("after ack = %+v, %v; want accounts 4 and 5", rest, err)
 		}
 		// Another consumer has its own cursor.
-		other, _ := webhook.NewFeed(db, "other").Next(ctx, 10)
+		other, _ := waitNext(ctx, webhook.NewFeed(db, "other"), 5)
 		if len(other) != 5 {
 			t.Fatalf("second consumer saw %d; want 5", len(other))
 		}
@@ -224,4 +226,18 @@ func BenchmarkEnqueue(b *testing.B) {
 			})
 		}
 	}
+}
+
+// waitNext reads f until it returns want messages (or for up to a minute:
+// on PostgreSQL a feed sees a message only once every older writing
+// transaction in the cluster has ended).
+func waitNext(ctx context.Context, f *webhook.Feed, want int) ([]webhook.Message, error) {
+	var msgs []webhook.Message
+	var err error
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if msgs, err = f.Next(ctx, 10); err != nil || len(msgs) >= want {
+			break
+		}
+	}
+	return msgs, err
 }
