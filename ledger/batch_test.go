@@ -117,6 +117,34 @@ func TestCreditBatchInvalid(t *testing.T) {
 	})
 }
 
+// TestCreditBatchNewRef: a credit marked NewRef is not looked up first,
+// but a ref that exists after all still fails the batch (the unique
+// index), and nothing of it is written.
+func TestCreditBatchNewRef(t *testing.T) {
+	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+		s, _ := setup(t, db)
+		credit := func(cs ...ledger.Credit) ([]ledger.CreditResult, error) {
+			return inTx(t, db, func(tx *store.Tx) ([]ledger.CreditResult, error) {
+				return ledger.CreditBatchTx(context.Background(), tx, cs)
+			})
+		}
+		if r, err := credit(ledger.Credit{Parent: P, Sub: A, MG: 2500, Ref: "n1", NewRef: true}); err != nil || r[0].TxID == 0 || r[0].Points != 2 {
+			t.Fatalf("new ref: %+v %v", r, err)
+		}
+		if _, err := credit(ledger.Credit{Parent: P, Sub: A, MG: 1000, Ref: "n2", NewRef: true},
+			ledger.Credit{Parent: P, Sub: A, MG: 1000, Ref: "n1", NewRef: true}); err == nil || !store.IsUniqueViolation(err) {
+			t.Fatalf("a repeated ref marked new: %v; want a unique violation", err)
+		}
+		if b := balance(t, s, P); b.MG != 2500 {
+			t.Fatalf("balance %+v after the refused batch; want 2500 mg", b)
+		}
+		// Without NewRef the repeat is answered with the first result.
+		if r, err := credit(ledger.Credit{Parent: P, Sub: A, MG: 2500, Ref: "n1"}); err != nil || r[0].Points != 2 {
+			t.Fatalf("repeat: %+v %v", r, err)
+		}
+	})
+}
+
 // TestCreditBatchConcurrent runs batches of credits for overlapping
 // accounts (in shuffled order) alongside spends and single credits: no
 // error, no deadlock left unresolved, and Check clean.
