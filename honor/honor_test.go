@@ -59,18 +59,30 @@ func credit(t *testing.T, db *store.DB, account, mg int64, scenario, partner str
 	return ref
 }
 
-// drain feeds every pending message to s, waiting on PostgreSQL until the
-// newest one is visible to feeds.
+// drain feeds every pending message to s (HandleMessages, then Ack),
+// waiting on PostgreSQL until the newest one is visible to feeds.
 func drain(t *testing.T, db *store.DB, s *Service) {
+	t.Helper()
+	feedAll(t, db, 50, func(ctx context.Context, f *webhook.Feed, msgs []webhook.Message) error {
+		if err := s.HandleMessages(ctx, msgs); err != nil {
+			return err
+		}
+		return f.Ack(ctx, msgs[len(msgs)-1])
+	})
+}
+
+// feedAll reads the medal feed in batches of up to n and gives each to
+// apply until the newest message is handled (on PostgreSQL a feed sees a
+// message only once older writing transactions have ended).
+func feedAll(t *testing.T, db *store.DB, n int, apply func(context.Context, *webhook.Feed, []webhook.Message) error) {
 	t.Helper()
 	ctx := context.Background()
 	f := webhook.NewFeed(db, FeedName)
 	var target int64
 	must(t, db.Read().QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM outbox WHERE topic <> $1`, webhook.TopicMedalAwarded).Scan(&target))
-	deadline := time.Now().Add(15 * time.Second)
 	seen := target == 0
-	for {
-		msgs, err := f.Next(ctx, 50)
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		msgs, err := f.Next(ctx, n)
 		must(t, err)
 		if len(msgs) == 0 {
 			if seen {
@@ -85,8 +97,7 @@ func drain(t *testing.T, db *store.DB, s *Service) {
 		for _, m := range msgs {
 			seen = seen || m.ID == target
 		}
-		must(t, s.HandleMessages(ctx, msgs))
-		must(t, f.Ack(ctx, msgs[len(msgs)-1]))
+		must(t, apply(ctx, f, msgs))
 	}
 }
 

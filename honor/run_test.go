@@ -104,29 +104,9 @@ func TestStalePlanRefused(t *testing.T) {
 // on PostgreSQL until the newest one is visible to feeds.
 func applyAll(t *testing.T, db *store.DB, s *Service) {
 	t.Helper()
-	ctx := context.Background()
-	f := webhook.NewFeed(db, FeedName)
-	var target int64
-	must(t, db.Read().QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM outbox WHERE topic <> $1`, webhook.TopicMedalAwarded).Scan(&target))
-	seen := target == 0
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		msgs, err := f.Next(ctx, runBatch)
-		must(t, err)
-		if len(msgs) == 0 {
-			if seen {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("outbox message %d never became visible", target)
-			}
-			time.Sleep(20 * time.Millisecond)
-			continue
-		}
-		for _, m := range msgs {
-			seen = seen || m.ID == target
-		}
-		must(t, s.apply(ctx, f, msgs, nil))
-	}
+	feedAll(t, db, runBatch, func(ctx context.Context, f *webhook.Feed, msgs []webhook.Message) error {
+		return s.apply(ctx, f, msgs, nil)
+	})
 }
 
 // TestRunPlansAgainWhenItsAssumptionFails: Run plans a batch assuming every
