@@ -6,21 +6,93 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
+	"github.com/opencarbon/opencarbon/intake"
 	"github.com/opencarbon/opencarbon/store"
 	"github.com/opencarbon/opencarbon/webhook"
 )
 
-// maxStreakDays bounds the credit days read per account for its streak.
-const maxStreakDays = 4000
-
-// standing is what plan reads about one account.
+// standing is what honor knows of one account when it evaluates medals:
+// its stats, derived from its credits, and the medals it holds.
 type standing struct {
-	mg, credits int64
-	stored      [2]int64            // streak, best streak
-	counts      map[[2]string]int64 // (kind, name) → n, the positive ones
-	held        map[string]bool
-	days        map[int64]int64 // credit day → credits, the positive ones
+	st     Stats
+	stored int64 // the longest streak recorded (honor_streaks)
+	held   map[string]bool
+}
+
+// standings reads the standing of accs through the read pool, never the
+// writer: their credits (intake.Activity, from the usage rows the intake
+// keeps with every credit and reversal) and, from honor's own tables, the
+// medals they hold, the campaigns they joined and the longest streak
+// recorded. Four queries, whatever the number of accounts.
+func (s *Service) standings(ctx context.Context, accs []int64) (map[int64]*standing, error) {
+	act, err := intake.Activity(ctx, s.db, accs)
+	if err != nil {
+		return nil, fmt.Errorf("medals: %w", err)
+	}
+	by := make(map[int64]*standing, len(accs))
+	for _, a := range accs {
+		by[a] = &standing{st: statsOf(act[a]), held: map[string]bool{}}
+	}
+	q, d := s.db.Read(), s.db.Dialect
+	if err := qReadMedals.QueryOn(ctx, q, d, accs, func(scan func(...any) error) error {
+		var a int64
+		var id string
+		if err := scan(&a, &id); err != nil {
+			return err
+		}
+		by[a].held[id] = true
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("medals: %w", err)
+	}
+	if err := qReadCampaigns.QueryOn(ctx, q, d, accs, func(scan func(...any) error) error {
+		var a int64
+		var id string
+		if err := scan(&a, &id); err != nil {
+			return err
+		}
+		by[a].st.Campaigns = append(by[a].st.Campaigns, id)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("medals: %w", err)
+	}
+	if err := qReadStreaks.QueryOn(ctx, q, d, accs, func(scan func(...any) error) error {
+		var a, best int64
+		if err := scan(&a, &best); err != nil {
+			return err
+		}
+		by[a].stored = best
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("medals: %w", err)
+	}
+	for _, sd := range by {
+		slices.Sort(sd.st.Campaigns)
+		sd.st.BestStreak = max(sd.st.BestStreak, sd.stored)
+	}
+	return by, nil
+}
+
+// statsOf derives the stats a person's credits give (every field but
+// Campaigns, and BestStreak before the recorded one is taken into
+// account).
+func statsOf(a intake.ActivitySummary) Stats {
+	st := Stats{MG: a.MG, Credits: a.Credits, Scenarios: map[string]int64{}, Partners: []string{}, Campaigns: []string{}}
+	for _, c := range a.Counts {
+		st.Scenarios[c.Scenario] += c.Credits
+		if !slices.Contains(st.Partners, c.Partner) {
+			st.Partners = append(st.Partners, c.Partner)
+		}
+	}
+	slices.Sort(st.Partners)
+	days := make([]int64, len(a.Days))
+	for i, d := range a.Days {
+		days[i] = time.Date(d/10000, time.Month(d/100%100), d%100, 0, 0, 0, 0, time.UTC).Unix() / 86400
+	}
+	st.Streak, st.BestStreak = Streaks(days)
+	return st
 }
 
 // award is one medal for one account.
@@ -32,47 +104,35 @@ type award struct {
 // plan is what one batch writes, worked out from reads (Service.plan) so
 // that the transaction that writes it (writeTx) only writes.
 type plan struct {
-	refs     []string   // credit refs to record, not recorded before
-	reversed []string   // recorded refs to flag reversed
-	joins    []countKey // campaign counters to create
-	f        *fold
-	streaks  map[int64][2]int64 // touched account → streak, best streak
-	awards   []award            // account order, then catalog order
+	joins   []joinedBody // campaign memberships not recorded yet
+	records [][2]int64   // account, its longest streak, when it grew
+	awards  []award      // account order, then catalog order
 }
 
-// plan reads, through q, what msgs change (the standing of every touched
-// account and, if exact, which refs are recorded) and works out the
-// batch's writes: the counters' changes, each touched account's streaks
-// and the medals whose rules now hold and that it does not hold yet.
-//
-// An optimistic plan (exact false) reads no refs and assumes what a batch
-// nearly always is, every credit new and every reversal's credit counted
-// and not taken back. writeTx checks that assumption on the way (the
-// INSERT of the refs and the UPDATE of the reversal flags count their
-// rows) and fails with errStale when it does not hold (a repeated credit,
-// a reversal of a credit never counted, a replay, or another consumer of
-// the feed, a second server on one PostgreSQL, that applied part of the
-// batch in between); the caller then rolls back and plans the batch again
-// exactly, inside the writer transaction (q is the transaction).
-// HandleMessages plans optimistically inside its transaction; Run plans
-// optimistically from the read pool, so that on SQLite it holds the single
-// writer only while it writes.
-func (s *Service) plan(ctx context.Context, q queryer, d store.Dialect, msgs []webhook.Message, catalog []Medal, exact bool) (*plan, error) {
-	var credits, revs []webhook.CreditBody
+// plan reads the standing of every account msgs touch and works out the
+// batch's writes: the campaigns joined, the streak records that grew and
+// the medals whose rules now hold and that the account does not hold yet.
+// It reads the stats as they are now, not as the messages say: a message
+// only names an account to look at again, so a replayed or repeated
+// message changes nothing, and a batch sees every credit committed before
+// its messages were read (a message is visible in the feed only once the
+// transaction that wrote it, and its credit, has committed).
+func (s *Service) plan(ctx context.Context, msgs []webhook.Message, catalog []Medal) (*plan, error) {
+	var accs []int64
 	var joins []joinedBody
-	seen := map[string]bool{}
 	for _, m := range msgs {
 		switch m.Topic {
 		case webhook.TopicCreditCreated, webhook.TopicCreditReversed:
-			var b webhook.CreditBody
-			if err := json.Unmarshal(m.Body, &b); err != nil {
-				return nil, fmt.Errorf("medals: message %d: %w", m.ID, err)
+			acc := m.Account
+			if acc == 0 {
+				var b webhook.CreditBody
+				if err := json.Unmarshal(m.Body, &b); err != nil {
+					return nil, fmt.Errorf("medals: message %d: %w", m.ID, err)
+				}
+				acc = b.Account
 			}
-			if m.Topic == webhook.TopicCreditReversed {
-				revs = append(revs, b)
-			} else if !seen[b.Ref] { // a message repeated within the batch
-				seen[b.Ref] = true
-				credits = append(credits, b)
+			if acc != 0 {
+				accs = append(accs, acc)
 			}
 		case TopicCampaignJoined:
 			var b joinedBody
@@ -81,108 +141,43 @@ func (s *Service) plan(ctx context.Context, q queryer, d store.Dialect, msgs []w
 			}
 			if b.Account != 0 && b.Campaign != "" {
 				joins = append(joins, b)
+				accs = append(accs, b.Account)
 			}
 		}
 	}
-	recorded := map[string]bool{} // ref → reversed
-	if exact {
-		refs := make([]string, 0, len(credits)+len(revs))
-		for _, b := range credits {
-			refs = append(refs, b.Ref)
-		}
-		for _, b := range revs {
-			refs = append(refs, b.Ref)
-		}
-		var err error
-		if recorded, err = readRefs(ctx, q, d, refs); err != nil {
-			return nil, fmt.Errorf("medals: %w", err)
-		}
-	}
-	p := &plan{f: newFold(), streaks: map[int64][2]int64{}}
-	for _, b := range credits {
-		if _, ok := recorded[b.Ref]; !ok { // else replayed
-			recorded[b.Ref] = false
-			p.refs = append(p.refs, b.Ref)
-			p.f.add(b.Account, b.MG, 1, b.OccurredAt, b.Scenario, b.Partner)
-		}
-	}
-	// A reversal takes back a counted credit once: a credit never counted,
-	// or taken back already, is not taken back.
-	for _, b := range revs {
-		rev, ok := recorded[b.Ref]
-		if !exact && !ok {
-			ok, rev = true, false // assumed; writeTx checks
-		}
-		if ok && !rev {
-			recorded[b.Ref] = true
-			p.reversed = append(p.reversed, b.Ref)
-			p.f.add(b.Account, b.MG, -1, b.OccurredAt, b.Scenario, b.Partner)
-		}
-	}
-	read := p.f.accounts()
-	for _, j := range joins {
-		read = append(read, j.Account)
-	}
-	slices.Sort(read)
-	read = slices.Compact(read)
-	if len(read) == 0 {
+	p := &plan{}
+	if len(accs) == 0 {
 		return p, nil
 	}
-	by, err := readStandings(ctx, q, d, read)
+	slices.Sort(accs)
+	accs = slices.Compact(accs)
+	by, err := s.standings(ctx, accs)
 	if err != nil {
-		return nil, fmt.Errorf("medals: %w", err)
+		return nil, err
 	}
 	// A campaign joined before (a replay) changes nothing.
 	for _, j := range joins {
-		k := [2]string{"campaign", j.Campaign}
-		if c := by[j.Account].counts; c[k] == 0 {
-			c[k] = 1
-			p.joins = append(p.joins, countKey{j.Account, "campaign", j.Campaign})
-			p.f.touch(j.Account)
+		st := &by[j.Account].st
+		if !slices.Contains(st.Campaigns, j.Campaign) {
+			st.Campaigns = append(st.Campaigns, j.Campaign)
+			p.joins = append(p.joins, j)
 		}
 	}
-	accs := p.f.accounts()
-	for k, n := range p.f.counts {
-		by[k.acc].counts[[2]string{k.kind, k.name}] += n
-	}
-	for k, n := range p.f.days {
-		by[k.acc].days[k.day] += n
-	}
+	slices.SortFunc(p.joins, func(x, y joinedBody) int {
+		return cmp.Or(cmp.Compare(x.Account, y.Account), cmp.Compare(x.Campaign, y.Campaign))
+	})
 	for _, a := range accs {
-		sd, delta := by[a], p.f.stats[a]
-		st := Stats{MG: sd.mg + delta[0], Credits: sd.credits + delta[1], Scenarios: map[string]int64{}, Partners: []string{}, Campaigns: []string{}}
-		for k, n := range sd.counts {
-			if n <= 0 {
-				continue
-			}
-			switch k[0] {
-			case "scenario":
-				st.Scenarios[k[1]] = n
-			case "partner":
-				st.Partners = append(st.Partners, k[1])
-			case "campaign":
-				st.Campaigns = append(st.Campaigns, k[1])
-			}
+		sd := by[a]
+		if sd.st.BestStreak > sd.stored {
+			p.records = append(p.records, [2]int64{a, sd.st.BestStreak})
 		}
-		slices.Sort(st.Partners)
-		slices.Sort(st.Campaigns)
-		days := make([]int64, 0, len(sd.days))
-		for day, n := range sd.days {
-			if n > 0 {
-				days = append(days, day)
-			}
-		}
-		slices.SortFunc(days, func(x, y int64) int { return cmp.Compare(y, x) }) // newest first
-		st.Streak, st.BestStreak = Streaks(days)
-		st.BestStreak = max(st.BestStreak, sd.stored[1])
-		p.streaks[a] = [2]int64{st.Streak, st.BestStreak}
 		var act map[string]any
 		for _, m := range catalog {
-			if sd.held[m.ID] || (m.Campaign != "" && !slices.Contains(st.Campaigns, m.Campaign)) {
+			if sd.held[m.ID] || (m.Campaign != "" && !slices.Contains(sd.st.Campaigns, m.Campaign)) {
 				continue
 			}
 			if act == nil {
-				act = st.activation()
+				act = sd.st.activation()
 			}
 			if ok, err := s.rules.eval(m.Rule, act); err == nil && ok { // an invalid source rule awards nothing
 				p.awards = append(p.awards, award{a, m.ID})
@@ -192,88 +187,55 @@ func (s *Service) plan(ctx context.Context, q queryer, d store.Dialect, msgs []w
 	return p, nil
 }
 
-// readRefs returns which of refs are recorded, and whether each is
-// reversed.
-func readRefs(ctx context.Context, q queryer, d store.Dialect, refs []string) (map[string]bool, error) {
-	out := make(map[string]bool, len(refs))
-	if len(refs) == 0 {
-		return out, nil
-	}
-	text, arg := `SELECT ref, reversed FROM honor_refs WHERE ref = ANY($1::text[])`, any(refs)
-	if d == store.SQLite {
-		b, err := json.Marshal(refs)
-		if err != nil {
-			return nil, err
+// writeTx writes p: the campaigns joined, the streak records and the new
+// medals with a medal.awarded message each. Every write is idempotent, so
+// a plan that another consumer of the feed has written meanwhile (a second
+// server on one PostgreSQL) changes nothing: the primary key of
+// honor_medals and RETURNING make a medal awarded, and announced, exactly
+// once, and a streak record only grows.
+func (p *plan) writeTx(ctx context.Context, tx *store.Tx) error {
+	if n := len(p.joins); n > 0 {
+		accs, ids := make([]int64, n), make([]string, n)
+		for i, j := range p.joins {
+			accs[i], ids[i] = j.Account, j.Campaign
 		}
-		text, arg = `SELECT ref, reversed FROM honor_refs WHERE ref IN (SELECT j.value FROM json_each(?1) AS j)`, string(b)
-	}
-	rows, err := q.QueryContext(ctx, text, arg)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var ref string
-		var rev int64
-		if err := rows.Scan(&ref, &rev); err != nil {
-			return nil, err
+		if err := qInsertCampaigns.Run(ctx, tx, []any{accs, ids}, nil); err != nil {
+			return fmt.Errorf("medals: %w", err)
 		}
-		out[ref] = rev != 0
 	}
-	return out, rows.Err()
-}
-
-// readStandings reads the stats, counters, medals and credit days of accs
-// in four queries.
-func readStandings(ctx context.Context, q queryer, d store.Dialect, accs []int64) (map[int64]*standing, error) {
-	by := make(map[int64]*standing, len(accs))
-	for _, a := range accs {
-		by[a] = &standing{counts: map[[2]string]int64{}, held: map[string]bool{}, days: map[int64]int64{}}
+	if n := len(p.records); n > 0 {
+		accs, bests := make([]int64, n), make([]int64, n)
+		for i, r := range p.records {
+			accs[i], bests[i] = r[0], r[1]
+		}
+		if err := qRaiseStreaks.Run(ctx, tx, []any{accs, bests}, nil); err != nil {
+			return fmt.Errorf("medals: %w", err)
+		}
 	}
-	if err := qReadStats.QueryOn(ctx, q, d, accs, func(scan func(...any) error) error {
-		var a, mg, credits, streak, best int64
-		if err := scan(&a, &mg, &credits, &streak, &best); err != nil {
+	if len(p.awards) == 0 {
+		return nil
+	}
+	ca, cm, at := make([]int64, len(p.awards)), make([]string, len(p.awards)), make([]int64, len(p.awards))
+	for i, c := range p.awards {
+		ca[i], cm[i], at[i] = c.acc, c.medal, store.Micros(tx.Now)
+	}
+	won := map[award]bool{}
+	if err := qInsertMedals.Run(ctx, tx, []any{ca, cm, at}, func(scan func(...any) error) error {
+		var w award
+		if err := scan(&w.acc, &w.medal); err != nil {
 			return err
 		}
-		sd := by[a]
-		sd.mg, sd.credits, sd.stored = mg, credits, [2]int64{streak, best}
+		won[w] = true
 		return nil
 	}); err != nil {
-		return nil, err
+		return fmt.Errorf("medals: %w", err)
 	}
-	if err := qReadCounts.QueryOn(ctx, q, d, accs, func(scan func(...any) error) error {
-		var a, n int64
-		var kind, name string
-		if err := scan(&a, &kind, &name, &n); err != nil {
-			return err
+	var msgs []webhook.Msg
+	for _, c := range p.awards {
+		if won[c] {
+			msgs = append(msgs, webhook.Msg{Topic: webhook.TopicMedalAwarded, Account: c.acc,
+				Body: AwardedBody{Account: c.acc, Medal: c.medal, AwardedAt: tx.Now}})
 		}
-		by[a].counts[[2]string{kind, name}] = n
-		return nil
-	}); err != nil {
-		return nil, err
 	}
-	if err := qReadMedals.QueryOn(ctx, q, d, accs, func(scan func(...any) error) error {
-		var a int64
-		var id string
-		if err := scan(&a, &id); err != nil {
-			return err
-		}
-		by[a].held[id] = true
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	if err := qReadDays.QueryOn(ctx, q, d, accs, func(scan func(...any) error) error {
-		var a, day, n int64
-		if err := scan(&a, &day, &n); err != nil {
-			return err
-		}
-		if sd := by[a]; len(sd.days) < maxStreakDays {
-			sd.days[day] = n
-		}
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	return by, nil
+	return webhook.EnqueueManyTx(ctx, tx, msgs)
 }

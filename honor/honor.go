@@ -2,30 +2,33 @@
 // the mascot whose level follows cumulative reduction, and rule-based
 // medals, exportable as signed Open Badges 3.0 credentials.
 //
-// Stats and medals are maintained off the hot path by an outbox consumer
-// (HandleMessages): every change is keyed by the ledger reference in the
-// same transaction, so a replayed message changes nothing, and a medal is
-// awarded at most once per account (a unique key) with a medal.awarded
-// message written in the same transaction.
+// Medals are awarded off the hot path by an outbox consumer
+// (HandleMessages). It keeps no copy of the credits: a message only names
+// an account to look at again, and the account's stats are derived from
+// the credits the intake keeps (intake.Activity), read on the read pool,
+// so the writer transaction writes only new medals (rare), a medal.awarded
+// message each, campaign joins and streak records. A replayed message
+// changes nothing, and a medal is awarded at most once per account (a
+// unique key).
 //
 // It must never read or change balances or points (levels follow mg, never
 // spendable points, so spending never shrinks Carbon Bao), never take a
-// medal back (a reversal lowers the stats, not past awards), and never put a
-// raw person id in a credential (the subject is a salted hash).
+// medal back (a reversal lowers the stats, not past awards), never put a
+// raw person id in a credential (the subject is a salted hash), and never
+// read another package's tables but through that package's functions.
 package honor
 
 import (
 	"context"
 	"crypto/ed25519"
-	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 
 	oc "github.com/opencarbon/opencarbon"
+	"github.com/opencarbon/opencarbon/intake"
 	"github.com/opencarbon/opencarbon/store"
 )
 
@@ -50,12 +53,13 @@ type Config struct {
 	Key ed25519.PrivateKey
 	// IssuerName is the issuer profile's name; default "OpenCarbon".
 	IssuerName string
-	// MG returns an account's cumulative reduction for Carbon Bao; nil uses
-	// the stats kept here (which lag the ledger by the feed's delay).
+	// MG returns an account's cumulative reduction for Carbon Bao (the
+	// ledger's mg balance); nil uses the intake's credits
+	// (intake.Activity), which add up to the same.
 	MG func(ctx context.Context, account int64) (int64, error)
 }
 
-// Service keeps stats, awards medals and issues credentials. It is safe
+// Service derives stats, awards medals and issues credentials. It is safe
 // for concurrent use.
 type Service struct {
 	db     *store.DB
@@ -153,10 +157,11 @@ func (s *Service) Bao(ctx context.Context, account int64) (Bao, error) {
 		}
 		mg = v
 	} else {
-		err := s.db.Read().QueryRowContext(ctx, `SELECT mg FROM honor_stats WHERE account_id = $1`, account).Scan(&mg)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		act, err := intake.Activity(ctx, s.db, []int64{account})
+		if err != nil {
 			return Bao{}, fmt.Errorf("bao: %w", err)
 		}
+		mg = act[account].MG
 	}
 	return s.cfg.Levels.Level(mg), nil
 }
@@ -203,45 +208,14 @@ func (s *Service) Medals(ctx context.Context, account int64) ([]Award, error) {
 	return out, rows.Err()
 }
 
-// Stats returns account's aggregates.
+// Stats returns account's aggregates, derived from its credits as they
+// are now (see Medal for each field).
 func (s *Service) Stats(ctx context.Context, account int64) (Stats, error) {
-	return statsQ(ctx, s.db.Read(), account)
-}
-
-type queryer interface {
-	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
-	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
-}
-
-func statsQ(ctx context.Context, q queryer, account int64) (Stats, error) {
-	st := Stats{Scenarios: map[string]int64{}, Partners: []string{}, Campaigns: []string{}}
-	err := q.QueryRowContext(ctx, `SELECT mg, credits, streak, best_streak FROM honor_stats WHERE account_id = $1`, account).
-		Scan(&st.MG, &st.Credits, &st.Streak, &st.BestStreak)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return st, fmt.Errorf("stats: %w", err)
-	}
-	rows, err := q.QueryContext(ctx, `SELECT kind, name, n FROM honor_counts WHERE account_id = $1 AND n > 0 ORDER BY kind, name`, account)
+	by, err := s.standings(ctx, []int64{account})
 	if err != nil {
-		return st, fmt.Errorf("stats: %w", err)
+		return Stats{}, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var kind, name string
-		var n int64
-		if err := rows.Scan(&kind, &name, &n); err != nil {
-			return st, fmt.Errorf("stats: %w", err)
-		}
-		switch kind {
-		case "scenario":
-			st.Scenarios[name] = n
-		case "partner":
-			st.Partners = append(st.Partners, name)
-		case "campaign":
-			st.Campaigns = append(st.Campaigns, name)
-		}
-	}
-	sort.Strings(st.Partners)
-	return st, rows.Err()
+	return by[account].st, nil
 }
 
 // Export returns account's stats and medals, for the person's export.
@@ -260,8 +234,6 @@ func (s *Service) Export(ctx context.Context, account int64) (any, error) {
 	}
 	return map[string]any{"stats": st, "medals": ms, "bao": b}, nil
 }
-
-func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 
 // BaoExtra is the "bao" key of GET /v1/me/account (a web.Server
 // AccountExtras function).

@@ -13,12 +13,11 @@ import (
 	"time"
 
 	oc "github.com/opencarbon/opencarbon"
+	"github.com/opencarbon/opencarbon/methodology"
 	"github.com/opencarbon/opencarbon/store"
 	"github.com/opencarbon/opencarbon/store/storetest"
 	"github.com/opencarbon/opencarbon/webhook"
 )
-
-var comps = []store.Component{webhook.Migrations, Migrations}
 
 var testKey = DeriveIssuerKey([]byte("test secret key"))
 
@@ -38,25 +37,17 @@ func must(tb testing.TB, err error) {
 	}
 }
 
+// sh is a time in Asia/Shanghai, the zone of the intake's days (the
+// methodology engine's).
 func sh(y int, m time.Month, d, hh, mm int) time.Time {
-	return time.Date(y, m, d, hh, mm, 0, 0, StreakZone)
+	return time.Date(y, m, d, hh, mm, 0, 0, methodology.DefaultLocation)
 }
-
-var refN atomic.Int64
 
 func enqueue(t *testing.T, db *store.DB, topic string, account int64, body any) {
 	t.Helper()
 	must(t, db.InTx(context.Background(), func(tx *store.Tx) error {
 		return webhook.EnqueueTx(context.Background(), tx, topic, "", account, body)
 	}))
-}
-
-func credit(t *testing.T, db *store.DB, account, mg int64, scenario, partner string, at time.Time) string {
-	t.Helper()
-	ref := fmt.Sprintf("evt:%s:h%d", partner, refN.Add(1))
-	enqueue(t, db, webhook.TopicCreditCreated, account, webhook.CreditBody{Ref: ref, Partner: partner, Account: account, Sub: 1,
-		Scenario: scenario, MG: mg, Points: mg / 1000, OccurredAt: at, CreditedAt: at})
-	return ref
 }
 
 // drain feeds every pending message to s (HandleMessages, then Ack),
@@ -186,6 +177,7 @@ func TestStreaks(t *testing.T) {
 func TestMedals(t *testing.T) {
 	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
+		w := newWorld(t, db)
 		s := newService(t, db)
 		s.AddMedalSource(func(context.Context) ([]Medal, error) {
 			return []Medal{{ID: "88week-1kg", NameZH: "减碳周", NameEN: "Week", Artwork: "/x.svg", Rule: `mg >= 1000`, Campaign: "88week"},
@@ -194,31 +186,36 @@ func TestMedals(t *testing.T) {
 		t.Run("StreakAcrossMidnightInShanghai", func(t *testing.T) {
 			// 23:50 and 00:10 Shanghai are the same UTC day (15:50, 16:10)
 			// but two local days.
-			credit(t, db, 1, 10, "eat", "eleme", sh(2026, 3, 1, 23, 50))
-			credit(t, db, 1, 10, "eat", "eleme", sh(2026, 3, 2, 0, 10))
+			acc := w.open()
+			w.credit(acc, "eat", sh(2026, 3, 1, 23, 50))
+			w.credit(acc, "eat", sh(2026, 3, 2, 0, 10))
 			drain(t, db, s)
-			st, err := s.Stats(ctx, 1)
+			st, err := s.Stats(ctx, acc)
 			must(t, err)
 			if st.Streak != 2 || st.BestStreak != 2 {
 				t.Fatalf("streak %d best %d, want 2 2", st.Streak, st.BestStreak)
 			}
 			// Same UTC calendar day but 16:00 UTC crosses local midnight; a
 			// credit on 3 March local noon continues it, 5 March breaks it.
-			credit(t, db, 1, 10, "eat", "eleme", sh(2026, 3, 3, 12, 0))
-			credit(t, db, 1, 10, "eat", "eleme", sh(2026, 3, 5, 12, 0))
+			w.credit(acc, "eat", sh(2026, 3, 3, 12, 0))
+			w.credit(acc, "eat", sh(2026, 3, 5, 12, 0))
 			drain(t, db, s)
-			st, _ = s.Stats(ctx, 1)
+			st, _ = s.Stats(ctx, acc)
 			if st.Streak != 1 || st.BestStreak != 3 {
 				t.Fatalf("streak %d best %d, want 1 3", st.Streak, st.BestStreak)
 			}
 		})
+		replayed := w.open() // holds one-kg, for the credential
 		t.Run("AwardedExactlyOnceUnderReplay", func(t *testing.T) {
+			acc := replayed
+			var mg int64
 			for i := 0; i < 7; i++ {
-				credit(t, db, 2, 200_000, "travel", []string{"eleme", "cainiao", "xianyu"}[i%3], sh(2026, 4, 1+i, 9, 0))
+				_, m := w.credit(acc, []string{"use", "box", "book"}[i%3], sh(2026, 4, 1+i, 9, 0))
+				mg += m
 			}
 			drain(t, db, s)
 			want := []string{"first-step", "one-kg", "week-streak", "all-rounder"}
-			got := held(t, s, 2)
+			got := held(t, s, acc)
 			for _, id := range want {
 				if !got[id] {
 					t.Fatalf("medal %s not awarded: %v", id, got)
@@ -228,64 +225,70 @@ func TestMedals(t *testing.T) {
 				t.Fatalf("unearned medal: %v", got)
 			}
 			count := func() (medals, msgs int) {
-				db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM honor_medals WHERE account_id = 2`).Scan(&medals)
-				db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE topic = $1 AND account_id = 2`, webhook.TopicMedalAwarded).Scan(&msgs)
+				db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM honor_medals WHERE account_id = $1`, acc).Scan(&medals)
+				db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE topic = $1 AND account_id = $2`, webhook.TopicMedalAwarded, acc).Scan(&msgs)
 				return
 			}
 			m1, n1 := count()
-			st1, _ := s.Stats(ctx, 2)
+			st1, _ := s.Stats(ctx, acc)
 			_, err := db.Write().ExecContext(ctx, `DELETE FROM outbox_cursors WHERE consumer = $1`, FeedName)
 			must(t, err)
 			drain(t, db, s)
 			m2, n2 := count()
-			st2, _ := s.Stats(ctx, 2)
+			st2, _ := s.Stats(ctx, acc)
 			if m1 != len(want) || m2 != m1 || n1 != m1 || n2 != n1 {
 				t.Fatalf("medals %d→%d, messages %d→%d, want %d each", m1, m2, n1, n2, len(want))
 			}
-			if st1.MG != 1_400_000 || st2.MG != st1.MG || st2.Credits != 7 {
-				t.Fatalf("stats changed on replay: %+v → %+v", st1, st2)
+			if st1.MG != mg || st2.MG != st1.MG || st2.Credits != 7 || st2.BestStreak != 7 || len(st2.Partners) != 3 || st2.Scenarios["use"] != 7 {
+				t.Fatalf("stats %+v → %+v, want mg %d, 7 credits of use by 3 partners over 7 days", st1, st2, mg)
 			}
 		})
 		t.Run("ReversalLowersStatsKeepsMedals", func(t *testing.T) {
-			at := sh(2026, 5, 1, 9, 0)
-			ref := credit(t, db, 3, 2_000_000, "use", "tmall", at)
+			acc := w.open()
+			use, _ := w.credit(acc, "use", sh(2026, 5, 1, 9, 0))
+			eat, _ := w.credit(acc, "eat", sh(2026, 5, 2, 9, 0))
 			drain(t, db, s)
-			if !held(t, s, 3)["one-kg"] {
+			if !held(t, s, acc)["one-kg"] {
 				t.Fatal("one-kg not awarded")
 			}
-			for range 2 {
-				// What the intake's credit.reversed carries: the credit's values.
-				enqueue(t, db, webhook.TopicCreditReversed, 3, webhook.CreditBody{Ref: ref, Partner: "tmall", Account: 3, Sub: 1,
-					Scenario: "use", MG: 2_000_000, OccurredAt: at, ReversedAt: at.Add(time.Hour), Reason: "refund"})
-			}
+			w.reverse("use", use)
+			w.reverse("use", use) // answered as before, changes nothing
+			w.reverse("eat", eat)
 			drain(t, db, s)
-			st, _ := s.Stats(ctx, 3)
-			if st.MG != 0 || st.Credits != 0 || st.Streak != 0 || len(st.Partners) != 0 {
+			st, _ := s.Stats(ctx, acc)
+			if st.MG != 0 || st.Credits != 0 || st.Streak != 0 || len(st.Partners) != 0 || len(st.Scenarios) != 0 {
 				t.Fatalf("stats after reversal %+v", st)
 			}
-			if !held(t, s, 3)["one-kg"] {
+			if st.BestStreak != 2 {
+				t.Fatalf("best streak %d after reversal, want 2 (it never decreases)", st.BestStreak)
+			}
+			if !held(t, s, acc)["one-kg"] {
 				t.Fatal("medal taken back")
 			}
-			b, _ := s.Bao(ctx, 3)
-			if b.Level != 0 {
+			b, _ := s.Bao(ctx, acc)
+			if b.Level != 0 || b.MG != 0 {
 				t.Fatalf("bao %+v", b)
 			}
 		})
 		t.Run("CampaignOnlyMedal", func(t *testing.T) {
-			credit(t, db, 4, 5000, "eat", "eleme", sh(2026, 6, 1, 9, 0))
+			acc := w.open()
+			w.credit(acc, "eat", sh(2026, 6, 1, 9, 0))
 			drain(t, db, s)
-			if held(t, s, 4)["88week-1kg"] {
+			if held(t, s, acc)["88week-1kg"] {
 				t.Fatal("campaign medal awarded to a non-member")
 			}
-			enqueue(t, db, TopicCampaignJoined, 4, map[string]any{"campaign": "88week", "account": 4, "region": "GD"})
+			enqueue(t, db, TopicCampaignJoined, acc, map[string]any{"campaign": "88week", "account": acc, "region": "GD"})
 			drain(t, db, s)
-			got := held(t, s, 4)
+			got := held(t, s, acc)
 			if !got["88week-1kg"] || !got["campaigner"] || got["broken"] {
 				t.Fatalf("medals %v", got)
 			}
+			if st, _ := s.Stats(ctx, acc); !slices.Equal(st.Campaigns, []string{"88week"}) {
+				t.Fatalf("campaigns %v", st.Campaigns)
+			}
 		})
 		t.Run("CredentialVerifiesOffline", func(t *testing.T) {
-			jws, err := s.IssueCredential(ctx, 2, "person-2", "one-kg", "https://carbon.example/")
+			jws, err := s.IssueCredential(ctx, replayed, "person-2", "one-kg", "https://carbon.example/")
 			must(t, err)
 			doc := s.Issuer("https://carbon.example")
 			pub, err := ParseJWK(doc.Keys[0])
@@ -317,7 +320,7 @@ func TestMedals(t *testing.T) {
 				}
 			})
 			t.Run("ErrNotHeld", func(t *testing.T) {
-				if _, err := s.IssueCredential(ctx, 2, "person-2", "ten-kg", "https://x"); oc.ErrorCode(err) != oc.ENotFound {
+				if _, err := s.IssueCredential(ctx, replayed, "person-2", "ten-kg", "https://x"); oc.ErrorCode(err) != oc.ENotFound {
 					t.Fatalf("err = %v", err)
 				}
 			})
@@ -358,35 +361,40 @@ func FuzzVerifyCredential(f *testing.F) {
 	})
 }
 
-// TestOneBatch feeds messages that land in a single HandleMessages call:
-// a credit repeated in the batch, its reversal, credits of several
-// accounts and a campaign join, then replays the whole batch.
+// TestOneBatch hands every message of a few accounts to a single
+// HandleMessages call: a credit and its reversal, credits of several
+// accounts over three days, a message repeated in the batch and a campaign
+// join; then hands the whole batch again (a replay).
 func TestOneBatch(t *testing.T) {
 	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
+		w := newWorld(t, db)
 		s := newService(t, db)
 		at := sh(2026, 7, 1, 9, 0)
-		x := webhook.CreditBody{Ref: "evt:eleme:x", Partner: "eleme", Account: 10, Sub: 1, Scenario: "eat", MG: 900_000, OccurredAt: at, CreditedAt: at}
-		msgs := []webhook.Message{
-			{ID: 1, Topic: webhook.TopicCreditCreated, Body: mustJSON(t, x)},
-			{ID: 2, Topic: webhook.TopicCreditCreated, Body: mustJSON(t, x)},
-			{ID: 3, Topic: webhook.TopicCreditReversed, Body: mustJSON(t, reversed(x))},
-			{ID: 4, Topic: TopicCampaignJoined, Body: mustJSON(t, map[string]any{"campaign": "88week", "account": 12})},
-		}
+		a, b, c := w.open(), w.open(), w.open()
+		x, _ := w.credit(a, "eat", at)
+		w.reverse("eat", x)
+		var mg int64
 		for i := range 3 {
-			for a := int64(10); a <= 11; a++ {
-				b := webhook.CreditBody{Ref: fmt.Sprintf("evt:cainiao:%d-%d", a, i), Partner: "cainiao", Account: a, Sub: 1, Scenario: "travel",
-					MG: 400_000, OccurredAt: at.AddDate(0, 0, i), CreditedAt: at}
-				msgs = append(msgs, webhook.Message{ID: int64(len(msgs) + 1), Topic: webhook.TopicCreditCreated, Body: mustJSON(t, b)})
+			for _, acc := range []int64{a, b} {
+				_, m := w.credit(acc, "use", at.AddDate(0, 0, i))
+				mg += m
 			}
 		}
-		for round := range 2 { // the second round is a replay: nothing changes
+		enqueue(t, db, TopicCampaignJoined, c, map[string]any{"campaign": "88week", "account": c})
+		var msgs []webhook.Message
+		feedAll(t, db, runBatch, func(ctx context.Context, f *webhook.Feed, ms []webhook.Message) error {
+			msgs = append(msgs, ms...)
+			return f.Ack(ctx, ms[len(ms)-1])
+		})
+		msgs = append(msgs, msgs[0]) // a message repeated in the batch
+		for round := range 2 {       // the second round is a replay: nothing changes
 			must(t, s.HandleMessages(ctx, msgs))
 			for _, tc := range []struct {
 				acc             int64
 				mg, credits, bs int64
 				medals          []string
-			}{{10, 1_200_000, 3, 3, []string{"first-step", "one-kg"}}, {11, 1_200_000, 3, 3, []string{"first-step", "one-kg"}}, {12, 0, 0, 0, []string{"campaigner"}}} {
+			}{{a, mg / 2, 3, 3, []string{"first-step", "one-kg"}}, {b, mg / 2, 3, 3, []string{"first-step", "one-kg"}}, {c, 0, 0, 0, []string{"campaigner"}}} {
 				st, err := s.Stats(ctx, tc.acc)
 				must(t, err)
 				if st.MG != tc.mg || st.Credits != tc.credits || st.BestStreak != tc.bs || st.Scenarios["eat"] != 0 {
@@ -404,19 +412,12 @@ func TestOneBatch(t *testing.T) {
 					t.Fatalf("round %d: account %d medals %v, %d messages; want %v, each announced once", round, tc.acc, h, n, tc.medals)
 				}
 			}
-			st, _ := s.Stats(ctx, 12)
-			if !slices.Contains(st.Campaigns, "88week") {
-				t.Fatalf("join not counted: %+v", st)
+			st, _ := s.Stats(ctx, c)
+			if !slices.Equal(st.Campaigns, []string{"88week"}) {
+				t.Fatalf("join not counted once: %+v", st)
 			}
 		}
 	})
-}
-
-// reversed is the credit.reversed body of credit b, as the intake writes
-// it: the credit's values and the reversal's time and reason.
-func reversed(b webhook.CreditBody) webhook.CreditBody {
-	b.ReversedAt, b.Reason = b.CreditedAt.Add(time.Hour), "refund"
-	return b
 }
 
 func mustJSON(t testing.TB, v any) json.RawMessage {
@@ -426,39 +427,38 @@ func mustJSON(t testing.TB, v any) json.RawMessage {
 	return b
 }
 
-// TestRunBatchesATrickle sends credits one at a time, a few milliseconds
+// TestRunBatchesATrickle posts credits one at a time, a few milliseconds
 // apart, while Run consumes the feed: Run must handle them in about one
-// batch per poll interval (not one per credit) and count every credit.
+// batch per poll interval (not one per credit) and see every credit.
 func TestRunBatchesATrickle(t *testing.T) {
 	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+		w := newWorld(t, db)
 		s := newService(t, db)
+		acc := w.open()
 		ctx, cancel := context.WithCancel(context.Background())
-		var batches, msgs atomic.Int64
+		var batches, credits atomic.Int64
 		done := make(chan error, 1)
 		const poll = 100 * time.Millisecond
 		t0 := time.Now()
 		go func() {
 			done <- s.run(ctx, poll, poll, func(ms []webhook.Message) {
 				batches.Add(1)
-				msgs.Add(int64(len(ms)))
+				for _, m := range ms {
+					if m.Topic == webhook.TopicCreditCreated {
+						credits.Add(1)
+					}
+				}
 			})
 		}()
 		const n = 40
 		for i := range n {
-			credit(t, db, 77, 100_000, "eat", "eleme", sh(2026, 8, 1, 9, i))
+			w.credit(acc, "eat", sh(2026, 8, 1, 9, 0).AddDate(0, 0, i))
 			time.Sleep(5 * time.Millisecond)
 		}
-		deadline := time.Now().Add(15 * time.Second)
-		for {
-			st, err := s.Stats(context.Background(), 77)
-			must(t, err)
-			if st.Credits == n {
-				break
-			}
+		for deadline := time.Now().Add(15 * time.Second); credits.Load() < n; time.Sleep(10 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatalf("credits %d, want %d", st.Credits, n)
+				t.Fatalf("%d credits handled, want %d", credits.Load(), n)
 			}
-			time.Sleep(10 * time.Millisecond)
 		}
 		elapsed := time.Since(t0)
 		cancel()
@@ -466,10 +466,10 @@ func TestRunBatchesATrickle(t *testing.T) {
 		// One batch per poll interval, plus the first read and one more
 		// for a read that raced a poll boundary.
 		if b, limit := batches.Load(), int64(elapsed/poll)+2; b > limit || b >= n {
-			t.Fatalf("%d batches for %d messages in %v, want at most %d", b, msgs.Load(), elapsed, limit)
+			t.Fatalf("%d batches for %d credits in %v, want at most %d", b, credits.Load(), elapsed, limit)
 		}
-		if !held(t, s, 77)["clean-plate"] {
-			t.Fatal("clean-plate not awarded")
+		if h := held(t, s, acc); !h["clean-plate"] || !h["week-streak"] {
+			t.Fatalf("medals %v, want clean-plate and week-streak", h)
 		}
 	})
 }

@@ -16,10 +16,14 @@ import (
 //	mg          int                 cumulative reduction (mg)
 //	credits     int                 credits counted (reversed ones excluded)
 //	scenarios   map(string, int)    credits per scenario (eat, travel, use, wear, ...)
-//	partners    list(string)        distinct partners that credited the person
-//	streak      int                 consecutive Asia/Shanghai days with a credit, ending at the latest such day
-//	best_streak int                 the longest such run so far (never decreases)
+//	partners    list(string)        distinct partners that credited the person (reversed credits excluded)
+//	streak      int                 consecutive local days with a credit, ending at the latest such day
+//	best_streak int                 the longest such run seen so far (never decreases)
 //	campaigns   list(string)        campaigns the person joined
+//
+// All but campaigns and best_streak are derived from the person's credits
+// as the intake keeps them (intake.Activity); local days are those of the
+// intake's usage rows, the methodology engine's time zone (Asia/Shanghai).
 //
 // A campaign-only medal (Campaign set) is awarded only to members of that
 // campaign.

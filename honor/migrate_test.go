@@ -2,108 +2,99 @@ package honor
 
 import (
 	"context"
+	"encoding/json"
 	"io/fs"
+	"strings"
 	"testing"
 	"testing/fstest"
-	"time"
 
 	"github.com/opencarbon/opencarbon/store"
 	"github.com/opencarbon/opencarbon/store/storetest"
 	"github.com/opencarbon/opencarbon/webhook"
 )
 
-// TestUpgradeFromCreditRecords starts from the schema before 002 (every
-// credit recorded in honor_credits) with a consumer that had applied
-// messages past its cursor whose ack was lost, migrates, and checks that
-// nothing is applied twice, that the rest is applied, and that a credit
-// counted under the old scheme and reversed after the upgrade is taken back
-// exactly once.
-func TestUpgradeFromCreditRecords(t *testing.T) {
+// TestUpgradeFromCounters starts from the schema before 003 (stats kept
+// per credit in honor_refs, honor_stats, honor_counts and honor_days) with
+// a person whose credits the old consumer counted, who joined a campaign,
+// whose best streak (9) is longer than what their credits now show, and
+// who holds first-step, announced before; the feed is replayed from the
+// start after the upgrade. The campaign and the best streak are kept, the
+// old tables are gone, first-step is neither awarded nor announced again,
+// and the medals the kept values earn (campaigner, week-streak) are
+// awarded once.
+func TestUpgradeFromCounters(t *testing.T) {
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			ctx := context.Background()
 			db, err := store.Open(ctx, storetest.DSN(t, d))
 			must(t, err)
 			t.Cleanup(func() { db.Close() })
-			first, err := fs.ReadFile(migrations, "migrations/001_honor.sql")
+			old := fstest.MapFS{}
+			files, err := fs.Glob(migrations, "migrations/00[12]_*")
 			must(t, err)
-			old := store.Component{Name: Migrations.Name, FS: fstest.MapFS{"001_honor.sql": {Data: first}}}
-			must(t, db.Migrate(ctx, webhook.Migrations, old))
-
-			at := sh(2026, 9, 1, 9, 0)
-			body := func(ref string, mg int64) webhook.CreditBody {
-				return webhook.CreditBody{Ref: ref, Partner: "eleme", Account: 1, Sub: 1, Scenario: "eat", MG: mg, OccurredAt: at, CreditedAt: at}
-			}
-			// Outbox: a, b, reversal of b, c, reversal of c, d, e. The old
-			// consumer acked up to b's reversal, applied c, its reversal and d
-			// (ack lost), and never saw e.
-			for _, m := range []struct {
-				topic string
-				ref   string
-				mg    int64
-			}{{webhook.TopicCreditCreated, "a", 1000}, {webhook.TopicCreditCreated, "b", 2000}, {webhook.TopicCreditReversed, "b", 2000},
-				{webhook.TopicCreditCreated, "c", 4000}, {webhook.TopicCreditReversed, "c", 4000}, {webhook.TopicCreditCreated, "d", 8000},
-				{webhook.TopicCreditCreated, "e", 16000}} {
-				b := body(m.ref, m.mg)
-				if m.topic == webhook.TopicCreditReversed {
-					b = reversed(b)
-				}
-				enqueue(t, db, m.topic, 1, b)
-			}
-			f := webhook.NewFeed(db, FeedName)
-			var msgs []webhook.Message
-			for deadline := time.Now().Add(30 * time.Second); len(msgs) < 7 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-				msgs, err = f.Next(ctx, 10)
+			for _, f := range files {
+				b, err := fs.ReadFile(migrations, f)
 				must(t, err)
+				old[strings.TrimPrefix(f, "migrations/")] = &fstest.MapFile{Data: b}
 			}
-			if len(msgs) != 7 {
-				t.Fatalf("%d messages visible, want 7", len(msgs))
-			}
-			must(t, f.Ack(ctx, msgs[2]))
-			day := DayOf(at)
+			must(t, db.Migrate(ctx, append(comps[:len(comps)-1:len(comps)-1], store.Component{Name: Migrations.Name, FS: old})...))
+
+			w := newWorld(t, db)
+			acc := w.open()
+			a, _ := w.credit(acc, "eat", sh(2026, 9, 1, 9, 0))
+			b, _ := w.credit(acc, "eat", sh(2026, 9, 2, 9, 0))
 			must(t, db.InTx(ctx, func(tx *store.Tx) error {
 				for _, q := range []struct {
 					sql  string
 					args []any
 				}{
-					{`INSERT INTO honor_credits (ref, account_id, mg, day, scenario, partner, reversed_at) VALUES
-						('a', 1, 1000, $1, 'eat', 'eleme', NULL), ('b', 1, 2000, $1, 'eat', 'eleme', 5),
-						('c', 1, 4000, $1, 'eat', 'eleme', 6), ('d', 1, 8000, $1, 'eat', 'eleme', NULL)`, []any{day}},
-					{`INSERT INTO honor_stats (account_id, mg, credits, streak, best_streak, updated_at) VALUES (1, 9000, 2, 1, 1, 0)`, nil},
-					{`INSERT INTO honor_counts (account_id, kind, name, n) VALUES (1, 'scenario', 'eat', 2), (1, 'partner', 'eleme', 2)`, nil},
-					{`INSERT INTO honor_days (account_id, day, n) VALUES (1, $1, 2)`, []any{day}},
+					{`INSERT INTO honor_refs (ref, reversed) VALUES ($1, 0), ($2, 0)`, []any{"evt:eleme:" + a, "evt:eleme:" + b}},
+					{`INSERT INTO honor_stats (account_id, mg, credits, streak, best_streak, updated_at) VALUES ($1, 22260, 2, 2, 9, 0)`, []any{acc}},
+					{`INSERT INTO honor_counts (account_id, kind, name, n) VALUES ($1, 'scenario', 'eat', 2), ($1, 'partner', 'eleme', 2),
+						($1, 'campaign', '88week', 1)`, []any{acc}},
+					{`INSERT INTO honor_days (account_id, day, n) VALUES ($1, 20697, 1), ($1, 20698, 1)`, []any{acc}},
+					{`INSERT INTO honor_medals (account_id, medal_id, awarded_at) VALUES ($1, 'first-step', 1)`, []any{acc}},
 				} {
 					if _, err := tx.ExecContext(ctx, q.sql, q.args...); err != nil {
 						return err
 					}
 				}
-				return nil
+				return webhook.EnqueueTx(ctx, tx, webhook.TopicMedalAwarded, "", acc, AwardedBody{Account: acc, Medal: "first-step"})
 			}))
 
-			must(t, db.Migrate(ctx, webhook.Migrations, Migrations))
-			s := newService(t, db)
-			check := func(when string, mg, credits int64) {
-				t.Helper()
-				st, err := s.Stats(ctx, 1)
-				must(t, err)
-				if st.MG != mg || st.Credits != credits || st.Scenarios["eat"] != credits {
-					t.Fatalf("%s: stats %+v, want mg %d and %d credits", when, st, mg, credits)
+			must(t, db.Migrate(ctx, comps...))
+			for _, table := range []string{"honor_refs", "honor_stats", "honor_counts", "honor_days"} {
+				var n int
+				if err := db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table).Scan(&n); err == nil {
+					t.Errorf("%s is still there", table)
 				}
 			}
+			s := newService(t, db)
 			drain(t, db, s)
-			check("after the upgrade", 1000+8000+16000, 3)
-			// a was counted under the old scheme; c's reversal was applied
-			// under it.
-			enqueue(t, db, webhook.TopicCreditReversed, 1, reversed(body("a", 1000)))
-			enqueue(t, db, webhook.TopicCreditReversed, 1, reversed(body("a", 1000)))
-			enqueue(t, db, webhook.TopicCreditReversed, 1, reversed(body("c", 4000)))
-			drain(t, db, s)
-			check("after the reversals", 8000+16000, 2)
-			// A replay from the start changes nothing.
-			_, err = db.Write().ExecContext(ctx, `DELETE FROM outbox_cursors WHERE consumer = $1`, FeedName)
+			st, err := s.Stats(ctx, acc)
 			must(t, err)
-			drain(t, db, s)
-			check("after a replay", 8000+16000, 2)
+			if st.Credits != 2 || st.Streak != 2 || st.BestStreak != 9 || len(st.Campaigns) != 1 || st.Campaigns[0] != "88week" {
+				t.Fatalf("stats after the upgrade %+v, want 2 credits, streak 2, best 9 and the campaign", st)
+			}
+			h := held(t, s, acc)
+			if len(h) != 3 || !h["first-step"] || !h["campaigner"] || !h["week-streak"] {
+				t.Fatalf("medals %v, want first-step, campaigner and week-streak", h)
+			}
+			rows, err := db.Read().QueryContext(ctx, `SELECT body FROM outbox WHERE topic = $1 AND account_id = $2`, webhook.TopicMedalAwarded, acc)
+			must(t, err)
+			defer rows.Close()
+			announced := map[string]int{}
+			for rows.Next() {
+				var body []byte
+				var m AwardedBody
+				must(t, rows.Scan(&body))
+				must(t, json.Unmarshal(body, &m))
+				announced[m.Medal]++
+			}
+			must(t, rows.Err())
+			if len(announced) != 3 || announced["first-step"] != 1 || announced["campaigner"] != 1 || announced["week-streak"] != 1 {
+				t.Fatalf("announced %v, want each medal once", announced)
+			}
 		})
 	}
 }
