@@ -18,7 +18,7 @@ type item struct {
 // fast decides every event of the batch in memory and then writes the
 // batch set-based: one ledger.CreditBatchTx, multi-row inserts of the event
 // rows, calc records, acts and usage, and the credits' outbox messages
-// (webhook.EnqueueManyTx: one INSERT per 500).
+// (webhook.EnqueueCreditsTx: on SQLite one row per partner).
 // It uses no savepoints, so any SQL error fails the whole attempt: the
 // caller then rolls back and runs the batch again event by event, each in
 // its own savepoint (slow path), so one event's failure still never
@@ -82,14 +82,13 @@ func (w *writer) fast(items []item) ([]Outcome, error) {
 	if err := w.insertEvents(items, outs, rows, byItem); err != nil {
 		return nil, err
 	}
-	msgs := make([]webhook.Msg, len(credits))
+	bodies := make([]webhook.CreditBody, len(credits))
 	for n, c := range credits {
 		it, o := items[c.i], outs[c.i]
-		msgs[n] = webhook.Msg{Topic: webhook.TopicCreditCreated, Partner: it.partner, Account: c.r.acct, Body: webhook.CreditBody{
-			Ref: c.c.Ref, EventID: it.ev.ID, Partner: it.partner, Account: c.r.acct, Sub: c.r.sub, Behavior: it.ev.Behavior,
-			Scenario: c.r.scenario, MG: o.MG, Points: o.Points, CalcID: o.CalcID, OccurredAt: it.ev.OccurredAt, CreditedAt: w.tx.Now}}
+		bodies[n] = webhook.CreditBody{Ref: c.c.Ref, EventID: it.ev.ID, Partner: it.partner, Account: c.r.acct, Sub: c.r.sub, Behavior: it.ev.Behavior,
+			Scenario: c.r.scenario, MG: o.MG, Points: o.Points, CalcID: o.CalcID, OccurredAt: it.ev.OccurredAt, CreditedAt: w.tx.Now}
 	}
-	if err := webhook.EnqueueManyTx(w.ctx, w.tx, msgs); err != nil {
+	if err := webhook.EnqueueCreditsTx(w.ctx, w.tx, bodies); err != nil {
 		return nil, err
 	}
 	for i, orig := range dupOf {

@@ -164,7 +164,9 @@ type Feed struct {
 func NewFeed(db *store.DB, name string) *Feed { return &Feed{db: db, name: name} }
 
 // Next returns up to max messages after the consumer's cursor, oldest
-// first. It does not move the cursor: call Ack after handling them.
+// first (more than max only when one outbox row holds more: the credits
+// of one batch, see EnqueueCreditsTx, are returned together). It does not
+// move the cursor: call Ack after handling them.
 func (f *Feed) Next(ctx context.Context, max int) ([]Message, error) {
 	var ct, cid int64
 	err := f.db.Read().QueryRowContext(ctx, `SELECT txid, last_id FROM outbox_cursors WHERE consumer = $1`, f.name).Scan(&ct, &cid)
@@ -188,15 +190,37 @@ func (f *Feed) Next(ctx context.Context, max int) ([]Message, error) {
 	}
 	defer rows.Close()
 	var out []Message
-	for rows.Next() {
+	for len(out) < max && rows.Next() {
 		var m Message
 		var body string
 		var at int64
 		if err := rows.Scan(&m.ID, &m.txid, &m.Topic, &m.Partner, &m.Account, &body, &at); err != nil {
 			return nil, fmt.Errorf("feed %s: %w", f.name, err)
 		}
-		m.Body, m.CreatedAt = json.RawMessage(body), store.Time(at)
-		out = append(out, m)
+		m.CreatedAt = store.Time(at)
+		if m.Topic != topicCreditBatch {
+			m.Body = json.RawMessage(body)
+			out = append(out, m)
+			continue
+		}
+		bodies, err := decodeCreditBatch(m.Partner, body)
+		if err != nil {
+			return nil, fmt.Errorf("feed %s: outbox row %d: %w", f.name, m.ID, err)
+		}
+		// The row's messages have the ids up to its own; the cursor may
+		// stand between them (a consumer acked part of the row).
+		first := m.ID - int64(len(bodies)) + 1
+		for i, b := range bodies {
+			id := first + int64(i)
+			if m.txid == ct && id <= cid {
+				continue
+			}
+			raw, err := marshalBody(b)
+			if err != nil {
+				return nil, fmt.Errorf("feed %s: outbox row %d: %w", f.name, m.ID, err)
+			}
+			out = append(out, Message{ID: id, Topic: TopicCreditCreated, Partner: b.Partner, Account: b.Account, Body: raw, CreatedAt: m.CreatedAt, txid: m.txid})
+		}
 	}
 	return out, rows.Err()
 }
@@ -283,7 +307,7 @@ func (f *Feed) Run(ctx context.Context, poll time.Duration, handle func(context.
 		wait := poll
 		if err != nil {
 			wait = time.Second
-		} else if len(msgs) == feedBatch {
+		} else if len(msgs) >= feedBatch {
 			wait = 0
 		}
 		select {

@@ -1,0 +1,134 @@
+package webhook_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/opencarbon/opencarbon/store"
+	"github.com/opencarbon/opencarbon/store/storetest"
+	"github.com/opencarbon/opencarbon/webhook"
+)
+
+// creditBodies returns n credits alternating between two partners, with
+// two behaviors, a ref that is not the default one, and strings JSON
+// must escape.
+func creditBodies(n int, at time.Time) []webhook.CreditBody {
+	out := make([]webhook.CreditBody, n)
+	for i := range out {
+		p := []string{"eleme", "tmall"}[i%2]
+		id := fmt.Sprintf("e-%d", i)
+		b := webhook.CreditBody{Ref: "evt:" + p + ":" + id, EventID: id, Partner: p, Account: int64(100 + i), Sub: int64(1000 + i),
+			Behavior: []string{"eleme.no_cutlery", "tmall.e_waybill"}[i%3%2], Scenario: []string{"eat", "use"}[i%2],
+			MG: int64(15900 + i), Points: int64(i % 16), CalcID: fmt.Sprintf("0-%d", i+1),
+			OccurredAt: at.Add(-time.Duration(i) * time.Minute), CreditedAt: at}
+		switch i {
+		case 3:
+			b.Ref = "grant:<special>"
+		case 4:
+			b.EventID = `quote"and\backslash<>&`
+			b.Ref = "evt:" + p + ":" + b.EventID
+		}
+		out[i] = b
+	}
+	return out
+}
+
+// TestEnqueueCredits: the credits of a batch, written as batch rows on
+// SQLite (one row per partner), read from a feed exactly as if each were
+// its own row: in order, same bodies, ids unique and increasing, a cursor
+// inside a row, Next's bound honoured at row boundaries, and pruning.
+func TestEnqueueCredits(t *testing.T) {
+	storetest.Each(t, []store.Component{webhook.Migrations}, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		at := time.Date(2026, 11, 25, 12, 0, 0, 123456789, time.UTC)
+		bodies := creditBodies(9, at)
+		before := map[string]int{"n": 0}
+		err := db.InTx(ctx, func(tx *store.Tx) error {
+			tx.Now = at
+			if err := webhook.EnqueueTx(ctx, tx, webhook.TopicVoucherIssued, "eleme", 7, before); err != nil {
+				return err
+			}
+			if err := webhook.EnqueueCreditsTx(ctx, tx, bodies); err != nil {
+				return err
+			}
+			return webhook.EnqueueTx(ctx, tx, webhook.TopicVoucherIssued, "tmall", 8, before)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := webhook.NewFeed(db, "credits")
+		got := nextN(t, f, 11)
+		// The batch's credits come grouped by partner, each group in order.
+		var want []webhook.CreditBody
+		if db.Dialect == store.SQLite {
+			for _, p := range []string{"eleme", "tmall"} {
+				for _, b := range bodies {
+					if b.Partner == p {
+						want = append(want, b)
+					}
+				}
+			}
+		} else {
+			want = bodies
+		}
+		if got[0].Topic != webhook.TopicVoucherIssued || got[10].Topic != webhook.TopicVoucherIssued || got[10].Account != 8 {
+			t.Fatalf("messages around the credits = %+v, %+v", got[0], got[10])
+		}
+		for i, m := range got[1:10] {
+			var b webhook.CreditBody
+			if err := json.Unmarshal(m.Body, &b); err != nil {
+				t.Fatal(err)
+			}
+			w := want[i]
+			if !b.OccurredAt.Equal(w.OccurredAt) || !b.CreditedAt.Equal(w.CreditedAt) {
+				t.Fatalf("credit %d times = %v, %v; want %v, %v", i, b.OccurredAt, b.CreditedAt, w.OccurredAt, w.CreditedAt)
+			}
+			b.OccurredAt, b.CreditedAt, w.OccurredAt, w.CreditedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+			if !reflect.DeepEqual(b, w) || m.Topic != webhook.TopicCreditCreated || m.Partner != w.Partner || m.Account != w.Account {
+				t.Fatalf("credit %d = %+v %+v; want %+v", i, m, b, w)
+			}
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i].ID <= got[i-1].ID {
+				t.Fatalf("ids not increasing at %d: %d after %d", i, got[i].ID, got[i-1].ID)
+			}
+		}
+		// A bound cuts at a row boundary: never half a row, never nothing.
+		if db.Dialect == store.SQLite {
+			if first, _ := f.Next(ctx, 2); len(first) != 1+5 {
+				t.Fatalf("Next(2) = %d messages; want the voucher and the whole eleme row (6)", len(first))
+			}
+		}
+		// A cursor inside a row: the rest of the row comes next.
+		if err := f.Ack(ctx, got[3]); err != nil {
+			t.Fatal(err)
+		}
+		rest, err := f.Next(ctx, 100)
+		if err != nil || len(rest) != 7 || rest[0].ID != got[4].ID {
+			t.Fatalf("after acking message 3: %d messages from %v, %v; want 7 from %d", len(rest), rest, err, got[4].ID)
+		}
+		// Prune keeps a row until every message in it is acknowledged.
+		if err := f.Ack(ctx, got[9]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := webhook.Prune(ctx, db, time.Nanosecond); err != nil {
+			t.Fatal(err)
+		}
+		if left, err := f.Next(ctx, 100); err != nil || len(left) != 1 || left[0].ID != got[10].ID {
+			t.Fatalf("after pruning = %+v, %v; want only the last voucher", left, err)
+		}
+		// Refused: a batch of credits of different times, or a reversal.
+		for _, bad := range [][]webhook.CreditBody{
+			{bodies[0], {EventID: "x", Partner: "eleme", CreditedAt: at.Add(time.Second)}},
+			{{EventID: "x", Partner: "eleme", CreditedAt: at, ReversedAt: at}},
+		} {
+			if err := db.InTx(ctx, func(tx *store.Tx) error { return webhook.EnqueueCreditsTx(ctx, tx, bad) }); err == nil {
+				t.Fatalf("EnqueueCreditsTx(%+v) = nil; want an error", bad)
+			}
+		}
+	})
+}
