@@ -37,7 +37,7 @@ func TestCrashDuringIngest(t *testing.T) {
 	dsn := "sqlite:" + filepath.Join(dir, "crash.db")
 	ctx := context.Background()
 
-	// Set up in process: schema, partners, methodologies, 50 people.
+	// Set up in process: schema, partners, methodologies, 400 people.
 	cfg := &config{DB: dsn, Quorum: 2, Addr: "127.0.0.1:0", LogFormat: "text"}
 	a, err := openApp(ctx, cfg)
 	if err != nil {
@@ -53,7 +53,9 @@ func TestCrashDuringIngest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const people = 50
+	// Enough people that none reaches the yearly cap (745 events of 268 g)
+	// however many events a fast machine sends in the 20 cycles.
+	const people = 400
 	for i := 0; i < people; i++ {
 		if _, _, err := a.accounts.Open(ctx, fmt.Sprintf("cp%d", i), account.OpenRequest{EntryPoint: "search", ConsentVersion: "2026-01", Partners: []string{"tmall"}}); err != nil {
 			t.Fatal(err)
