@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	oc "github.com/opencarbon/opencarbon"
+	"github.com/opencarbon/opencarbon/methodology"
 )
 
 // MaxBatch is the largest number of events accepted in one request.
@@ -38,6 +39,10 @@ type Event struct {
 	Err *oc.Error `json:"-"`
 
 	hash string // memo of Hash, set by the writer that owns the event
+	// The event evaluated up to its caps on the request's goroutine
+	// (Submit), so that the shard writer only applies the caps; nil, or
+	// from an engine the writer no longer uses, means evaluate in full.
+	prep *methodology.Prepared
 }
 
 // wireEvent is the strict JSON shape of an event.

@@ -177,6 +177,9 @@ func (s *Service) Submit(ctx context.Context, partner string, events []Event) ([
 // the request is answered.
 func (s *Service) SubmitGuarded(ctx context.Context, partner string, events []Event, guard Guard) ([]Outcome, error) {
 	out := make([]Outcome, len(events))
+	// Evaluation up to the caps happens here, on the request's goroutine;
+	// without an engine (the registry is unreadable) the writer does it.
+	eng, _ := s.engines.Engine(ctx)
 	per := make([]*job, len(s.shards))
 	index := make([][]int, len(s.shards))
 	used := 0
@@ -187,6 +190,10 @@ func (s *Service) SubmitGuarded(ctx context.Context, partner string, events []Ev
 			continue
 		}
 		ev.memoHash() // on the caller's goroutine, not the shard's single writer
+		if eng != nil {
+			ev.prep = eng.Prepare(methodology.Event{ID: ev.ID, Partner: partner, Person: ev.Person, Behavior: ev.Behavior,
+				OccurredAt: ev.OccurredAt, Params: ev.Params, Evidence: ev.Evidence})
+		}
 		k := s.shardOf(ev.Person)
 		if per[k] == nil {
 			per[k] = &job{partner: partner, done: make(chan error, 1)}

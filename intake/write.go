@@ -329,7 +329,12 @@ func (w *writer) decide(partner string, ev *Event, head *audit.Head, p *pending,
 	}
 	mev := methodology.Event{ID: ev.ID, Partner: partner, Person: ev.Person, Behavior: ev.Behavior,
 		OccurredAt: ev.OccurredAt, Params: ev.Params, Evidence: ev.Evidence}
-	res, err := w.eng.Evaluate(mev, used)
+	var res methodology.Result
+	if ev.prep != nil && ev.prep.Engine() == w.eng {
+		res, err = ev.prep.Apply(used)
+	} else {
+		res, err = w.eng.Evaluate(mev, used)
+	}
 	if isCode(err, oc.EUnknownBehavior) {
 		return reject(oc.EUnknownBehavior, oc.ErrorMessage(err))
 	}

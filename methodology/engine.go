@@ -159,17 +159,45 @@ func (e *Engine) Version(id, version string) (*Methodology, bool) {
 // the only error is an *opencarbon.Error EUnknownBehavior when no version of
 // ev.Behavior is known at all. Evaluate is pure and deterministic.
 func (e *Engine) Evaluate(ev Event, used Usage) (Result, error) {
+	return e.Prepare(ev).Apply(used)
+}
+
+// Prepared is an event evaluated up to its caps (Engine.Prepare):
+// everything but the one step that depends on the person's usage so far.
+// It lets the intake evaluate events on the requests' goroutines and
+// leave only Apply to its single writer.
+type Prepared struct {
+	e   *Engine
+	p   prepared
+	err error
+}
+
+// Prepare evaluates ev up to its caps. Prepare(ev).Apply(used) is
+// Evaluate(ev, used); a Prepared can be applied any number of times.
+func (e *Engine) Prepare(ev Event) *Prepared {
 	m, ok := e.Lookup(ev.Behavior, ev.OccurredAt)
 	if !ok {
 		if len(e.byID[ev.Behavior]) == 0 {
-			return Result{}, opencarbon.Errorf(opencarbon.EUnknownBehavior, "unknown behavior %q", ev.Behavior)
+			return &Prepared{e: e, err: opencarbon.Errorf(opencarbon.EUnknownBehavior, "unknown behavior %q", ev.Behavior)}
 		}
+		res := refuse(opencarbon.ENotApplicable, "no approved version of %s is in effect at %s", ev.Behavior, ev.OccurredAt.UTC().Format(time.RFC3339))
 		if m := e.inEffect(ev.Behavior, ev.OccurredAt); m != nil && e.held[m] != "" {
-			return refuse(opencarbon.ENotApplicable, "%s@%s is on hold: its factor %s is suspended", m.ID(), m.Version(), e.held[m]), nil
+			res = refuse(opencarbon.ENotApplicable, "%s@%s is on hold: its factor %s is suspended", m.ID(), m.Version(), e.held[m])
 		}
-		return refuse(opencarbon.ENotApplicable, "no approved version of %s is in effect at %s", ev.Behavior, ev.OccurredAt.UTC().Format(time.RFC3339)), nil
+		return &Prepared{e: e, p: prepared{res: res}}
 	}
-	return m.evaluate(ev, used, e.loc), nil
+	return &Prepared{e: e, p: m.prepare(ev, e.loc)}
+}
+
+// Engine returns the engine that prepared p.
+func (p *Prepared) Engine() *Engine { return p.e }
+
+// Apply finishes p with the person's usage so far (the caps).
+func (p *Prepared) Apply(used Usage) (Result, error) {
+	if p.err != nil {
+		return Result{}, p.err
+	}
+	return p.p.apply(used), nil
 }
 
 // Recompute re-evaluates a stored calc from its own inputs with the exact

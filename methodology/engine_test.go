@@ -262,3 +262,45 @@ func TestCalcParamsNormalized(t *testing.T) {
 		t.Fatalf("recompute: %v", err)
 	}
 }
+
+// TestPrepareApply: Prepare(ev).Apply(used) is Evaluate(ev, used) byte for
+// byte, for results under, at and over the caps and for refusals, and
+// applying one Prepared with several usages changes none of them (the
+// intake prepares on the request's goroutine and may apply twice when a
+// batch is written again event by event).
+func TestPrepareApply(t *testing.T) {
+	e := shippedEngine(t)
+	wrongPartner := metroEvent
+	wrongPartner.Partner = "eleme"
+	unknown := methodology.Event{Behavior: "nope.nothing", OccurredAt: metroEvent.OccurredAt}
+	cases := []struct {
+		name string
+		ev   methodology.Event
+		used methodology.Usage
+	}{
+		{"Credited", metroEvent, methodology.Usage{DayMG: 100000, YearMG: 5000000}},
+		{"DailyCapApplied", metroEvent, methodology.Usage{DayMG: 1900000}},
+		{"CapReached", metroEvent, methodology.Usage{DayMG: 2000000}},
+		{"YearlyCapApplied", metroEvent, methodology.Usage{YearMG: 1 << 40}},
+		{"RefusedBeforeCaps", wrongPartner, methodology.Usage{}},
+		{"UnknownBehavior", unknown, methodology.Usage{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := e.Prepare(tc.ev)
+			if p.Engine() != e {
+				t.Fatal("Prepared names another engine")
+			}
+			for _, used := range []methodology.Usage{tc.used, {}, tc.used} {
+				want, werr := e.Evaluate(tc.ev, used)
+				got, gerr := p.Apply(used)
+				if (werr == nil) != (gerr == nil) || got.MG != want.MG || got.Refusal != want.Refusal || got.Detail != want.Detail || (got.Calc == nil) != (want.Calc == nil) {
+					t.Fatalf("Apply(%+v) = %+v, %v; Evaluate = %+v, %v", used, got, gerr, want, werr)
+				}
+				if got.Calc != nil && !bytes.Equal(got.Calc.Canonical(), want.Calc.Canonical()) {
+					t.Fatalf("Apply(%+v) record:\n%s\nEvaluate:\n%s", used, got.Calc.Canonical(), want.Calc.Canonical())
+				}
+			}
+		})
+	}
+}

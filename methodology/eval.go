@@ -84,6 +84,25 @@ var emptyMap = map[string]any{}
 // evaluate applies the methodology to ev. It is pure: the result depends
 // only on ev, used, loc and the methodology.
 func (m *Methodology) evaluate(ev Event, used Usage, loc *time.Location) Result {
+	return m.prepare(ev, loc).apply(used)
+}
+
+// prepared is an evaluation up to the caps: the net reduction and its
+// record (a refusal in res if the event is refused before the caps).
+type prepared struct {
+	m   *Methodology
+	res Result // MG before the caps; Calc without usage, cap and result
+}
+
+// prepare is evaluate without the caps, the one step that depends on the
+// person's usage so far.
+func (m *Methodology) prepare(ev Event, loc *time.Location) prepared {
+	p := prepared{m: m}
+	p.res = m.prepareResult(ev, loc)
+	return p
+}
+
+func (m *Methodology) prepareResult(ev Event, loc *time.Location) Result {
 	d := &m.Doc
 	allowed := false
 	for _, r := range d.Reporters {
@@ -181,16 +200,6 @@ func (m *Methodology) evaluate(ev Event, used Usage, loc *time.Location) Result 
 	if mg < 1 || mg < c.LowerBoundMG {
 		return refuse(opencarbon.ENotApplicable, "net reduction %s mg after the %v%% discount is below the lower bound of %d mg", fmtFloat(after), c.UncertaintyDiscountPct, max(c.LowerBoundMG, 1))
 	}
-	room, capKind := int64(math.MaxInt64), ""
-	if c.DailyCapMG > 0 {
-		room, capKind = c.DailyCapMG-used.DayMG, "daily"
-	}
-	if c.YearlyCapMG > 0 && c.YearlyCapMG-used.YearMG < room {
-		room, capKind = c.YearlyCapMG-used.YearMG, "yearly"
-	}
-	if room <= 0 {
-		return refuse(opencarbon.ECapReached, "the %s cap of %s for %s is reached", capKind, fmtMG(capOf(c, capKind)), d.ID)
-	}
 	terms, inputs := m.explainTerms(reads, vals, a)
 	calc := &Calc{
 		AfterDiscount:      fmtFloat(after),
@@ -212,16 +221,38 @@ func (m *Methodology) evaluate(ev Event, used Usage, loc *time.Location) Result 
 		Partner:            ev.Partner,
 		Project:            fmtFloat(vals[1]),
 		Terms:              terms,
-		UsedDayMG:          used.DayMG,
-		UsedYearMG:         used.YearMG,
 	}
+	return Result{MG: mg, Calc: calc}
+}
+
+// apply finishes p with the person's usage so far: the daily and yearly
+// caps. p is not changed (it can be applied again, with other usage).
+func (p prepared) apply(used Usage) Result {
+	if p.res.Refusal != "" || p.m == nil {
+		return p.res
+	}
+	d := &p.m.Doc
+	c := d.Conservativeness
+	room, capKind := int64(math.MaxInt64), ""
+	if c.DailyCapMG > 0 {
+		room, capKind = c.DailyCapMG-used.DayMG, "daily"
+	}
+	if c.YearlyCapMG > 0 && c.YearlyCapMG-used.YearMG < room {
+		room, capKind = c.YearlyCapMG-used.YearMG, "yearly"
+	}
+	if room <= 0 {
+		return refuse(opencarbon.ECapReached, "the %s cap of %s for %s is reached", capKind, fmtMG(capOf(c, capKind)), d.ID)
+	}
+	calc := *p.res.Calc
+	calc.UsedDayMG, calc.UsedYearMG = used.DayMG, used.YearMG
+	mg := p.res.MG
 	if mg > room {
 		mg = room
 		calc.CapApplied = capKind
 		calc.CapMG = room
 	}
 	calc.ResultMG = mg
-	return Result{MG: mg, Calc: calc}
+	return Result{MG: mg, Calc: &calc}
 }
 
 func capOf(c Conservativeness, kind string) int64 {
