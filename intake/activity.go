@@ -3,6 +3,7 @@ package intake
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 
@@ -42,8 +43,9 @@ type ActivitySummary struct {
 // days with credits. It reads the cap usage rows the writer keeps with
 // every credit and reversal (intake_usage: one row per account, local day,
 // behavior and partner, and one per year with day = -year), through the
-// read pool, never the writer: one range of the usage primary key per
-// account (its year rows and its day rows, so the cost grows with the days
+// read pool, never the writer, in one read-only transaction (one
+// snapshot): two ranges of the usage primary key per account (its year
+// rows, then its day rows summed per day, so the cost grows with the days
 // it has credits on, not with its credits) and one lookup of the names.
 // Every account asked for is in the result, with a zero summary if it has
 // no credits.
@@ -55,11 +57,11 @@ func Activity(ctx context.Context, db *store.DB, accounts []int64) (map[int64]Ac
 	type acc struct {
 		mg, credits int64
 		counts      map[key]*ActivityCount
-		days        map[int]int64 // day → events
+		days        []int // with credits left
 	}
 	by := make(map[int64]*acc, len(accounts))
 	for _, a := range accounts {
-		by[a] = &acc{counts: map[key]*ActivityCount{}, days: map[int]int64{}}
+		by[a] = &acc{counts: map[key]*ActivityCount{}, days: []int{}}
 	}
 	if len(by) == 0 {
 		return map[int64]ActivitySummary{}, nil
@@ -69,20 +71,26 @@ func Activity(ctx context.Context, db *store.DB, accounts []int64) (map[int64]Ac
 		accs = append(accs, a)
 	}
 	slices.Sort(accs)
+	// Both reads in one snapshot (a read-only transaction on the read
+	// pool), so the days and the totals agree.
+	iso := sql.LevelDefault
+	if db.Dialect == store.Postgres {
+		iso = sql.LevelRepeatableRead
+	}
+	rtx, err := db.Read().BeginTx(ctx, &sql.TxOptions{Isolation: iso, ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("activity: %w", err)
+	}
+	defer rtx.Rollback()
 	names := map[int64]string{}
-	err := qActivity.QueryOn(ctx, db.Read(), db.Dialect, accs, func(scan func(...any) error) error {
+	err = qActivityYears.QueryOn(ctx, rtx, db.Dialect, accs, func(scan func(...any) error) error {
 		var a, behavior, scenario, events, mg int64
-		var day int
 		var partner string
-		if err := scan(&a, &day, &behavior, &scenario, &partner, &events, &mg); err != nil {
+		if err := scan(&a, &behavior, &scenario, &partner, &events, &mg); err != nil {
 			return err
 		}
-		x := by[a]
-		if day > 0 {
-			x.days[day] += events
-			return nil
-		}
 		// A year row: the year's totals of one behavior and partner.
+		x := by[a]
 		x.mg += mg
 		x.credits += events
 		k := key{behavior, scenario, partner}
@@ -96,6 +104,17 @@ func Activity(ctx context.Context, db *store.DB, accounts []int64) (map[int64]Ac
 		c.MG += mg
 		return nil
 	})
+	if err == nil {
+		err = qActivityDays.QueryOn(ctx, rtx, db.Dialect, accs, func(scan func(...any) error) error {
+			var a int64
+			var day int
+			if err := scan(&a, &day); err != nil {
+				return err
+			}
+			by[a].days = append(by[a].days, day)
+			return nil
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("activity: %w", err)
 	}
@@ -105,7 +124,7 @@ func Activity(ctx context.Context, db *store.DB, accounts []int64) (map[int64]Ac
 			ids = append(ids, id)
 		}
 		slices.Sort(ids)
-		if err := qNames.QueryOn(ctx, db.Read(), db.Dialect, ids, func(scan func(...any) error) error {
+		if err := qNames.QueryOn(ctx, rtx, db.Dialect, ids, func(scan func(...any) error) error {
 			var id int64
 			var name string
 			if err := scan(&id, &name); err != nil {
@@ -119,7 +138,7 @@ func Activity(ctx context.Context, db *store.DB, accounts []int64) (map[int64]Ac
 	}
 	out := make(map[int64]ActivitySummary, len(by))
 	for a, x := range by {
-		s := ActivitySummary{MG: x.mg, Credits: x.credits, Counts: []ActivityCount{}, Days: []int{}}
+		s := ActivitySummary{MG: x.mg, Credits: x.credits, Counts: []ActivityCount{}, Days: x.days}
 		for k, c := range x.counts {
 			if c.Credits > 0 {
 				c.Behavior, c.Scenario = names[k.behavior], names[k.scenario]
@@ -129,26 +148,27 @@ func Activity(ctx context.Context, db *store.DB, accounts []int64) (map[int64]Ac
 		slices.SortFunc(s.Counts, func(x, y ActivityCount) int {
 			return cmp.Or(cmp.Compare(x.Behavior, y.Behavior), cmp.Compare(x.Scenario, y.Scenario), cmp.Compare(x.Partner, y.Partner))
 		})
-		for day, n := range x.days {
-			if n > 0 {
-				s.Days = append(s.Days, day)
-			}
-		}
 		slices.SortFunc(s.Days, func(x, y int) int { return cmp.Compare(y, x) })
 		out[a] = s
 	}
 	return out, nil
 }
 
-// The reads of Activity. One statement reads both the year rows and the
-// day rows, so they come from one snapshot; day is the second column of
-// the primary key, so each account is one index range.
+// The reads of Activity; day is the second column of the primary key, so
+// each is one range of it per account (year rows before day 0, day rows
+// after).
 var (
-	qActivity = store.BulkRead{
-		SQLite: `SELECT account_id, day, behavior_id, scenario_id, partner, events, mg FROM intake_usage
-			WHERE account_id IN (SELECT j.value FROM json_each(?1) AS j)`,
-		Postgres: `SELECT account_id, day, behavior_id, scenario_id, partner, events, mg FROM intake_usage
-			WHERE account_id = ANY($1::bigint[])`,
+	qActivityYears = store.BulkRead{
+		SQLite: `SELECT account_id, behavior_id, scenario_id, partner, events, mg FROM intake_usage
+			WHERE account_id IN (SELECT j.value FROM json_each(?1) AS j) AND day < 0`,
+		Postgres: `SELECT account_id, behavior_id, scenario_id, partner, events, mg FROM intake_usage
+			WHERE account_id = ANY($1::bigint[]) AND day < 0`,
+	}
+	qActivityDays = store.BulkRead{
+		SQLite: `SELECT account_id, day FROM intake_usage
+			WHERE account_id IN (SELECT j.value FROM json_each(?1) AS j) AND day > 0 GROUP BY account_id, day HAVING SUM(events) > 0`,
+		Postgres: `SELECT account_id, day FROM intake_usage
+			WHERE account_id = ANY($1::bigint[]) AND day > 0 GROUP BY account_id, day HAVING SUM(events) > 0`,
 	}
 	qNames = store.BulkRead{
 		SQLite:   `SELECT id, name FROM intake_names WHERE id IN (SELECT j.value FROM json_each(?1) AS j)`,
