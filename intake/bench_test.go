@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/opencarbon/opencarbon/intake"
+	"github.com/opencarbon/opencarbon/internal/gctune"
 	"github.com/opencarbon/opencarbon/store"
 	"github.com/opencarbon/opencarbon/store/storetest"
 )
@@ -38,6 +39,7 @@ func benchShards(d store.Dialect) int {
 //
 //	go test ./intake -run XXX -bench Submit -benchtime 20x
 func BenchmarkSubmit(b *testing.B) {
+	gctune.Apply() // the collector's pace of opencarbon serve
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
 		b.Run(string(d), func(b *testing.B) {
 			db := storetest.Open(b, d, comps...)

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"time"
+
+	"github.com/opencarbon/opencarbon/internal/gctune"
 )
 
 // openCmd parses the standard flags of subcommand name (with the server's
@@ -26,6 +28,7 @@ func serveCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.close()
+	a.log.Info("garbage collector", "gogc", gctune.Apply())
 	cfg := a.cfg
 	if cfg.Demo {
 		if err := loadDemo(ctx, a); err != nil {
