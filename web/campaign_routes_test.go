@@ -12,8 +12,13 @@ import (
 	"time"
 
 	"github.com/opencarbon/opencarbon/account"
+	"github.com/opencarbon/opencarbon/audit"
 	"github.com/opencarbon/opencarbon/campaign"
 	"github.com/opencarbon/opencarbon/honor"
+	"github.com/opencarbon/opencarbon/intake"
+	"github.com/opencarbon/opencarbon/ledger"
+	"github.com/opencarbon/opencarbon/methodologies"
+	"github.com/opencarbon/opencarbon/methodology"
 	"github.com/opencarbon/opencarbon/partner"
 	"github.com/opencarbon/opencarbon/store"
 	"github.com/opencarbon/opencarbon/store/storetest"
@@ -22,7 +27,8 @@ import (
 )
 
 var (
-	cpComps = []store.Component{partner.Migrations, account.Migrations, webhook.Migrations, campaign.Migrations, honor.Migrations}
+	cpComps = []store.Component{partner.Migrations, account.Migrations, methodology.Migrations, webhook.Migrations, ledger.Migrations,
+		audit.Migrations, intake.Migrations, campaign.Migrations, honor.Migrations}
 	cpKey   = []byte("campaign-routes-person-key-0123456789")
 	cpAdmin = "campaign-routes-admin-token"
 )
@@ -30,12 +36,15 @@ var (
 // cpPublicURL is the deployment URL the test server is configured with.
 const cpPublicURL = "https://carbon.example.org"
 
-// cpEnv is a running server with accounts, campaigns and honor.
+// cpEnv is a running server with accounts, campaigns and honor, and an
+// intake that credits real events (honor derives its stats from them).
 type cpEnv struct {
 	t        *testing.T
 	db       *store.DB
 	url      string
 	accounts *account.Service
+	in       *intake.Service
+	at       time.Time // when the credited orders happened
 	camps    *campaign.Service
 	honor    *honor.Service
 }
@@ -43,7 +52,20 @@ type cpEnv struct {
 func newCpEnv(t *testing.T, db *store.DB) *cpEnv {
 	t.Helper()
 	e := &cpEnv{t: t, db: db, accounts: account.NewService(db), camps: campaign.NewService(db, campaign.NewMemBoard())}
-	var err error
+	ctx := context.Background()
+	ps, err := partner.NewService(db, []byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ps.Register(ctx, partner.Registration{ID: "eleme", Name: "eleme", Scopes: partner.AllScopes}); err != nil {
+		t.Fatal(err)
+	}
+	meth := methodology.NewService(db, methodology.DefaultQuorum)
+	if err := meth.SeedApproved(ctx, methodologies.FS); err != nil {
+		t.Fatal(err)
+	}
+	e.in, e.at = intake.NewService(db, meth, intake.Config{}), time.Now().Add(-time.Minute).Truncate(time.Second)
+	t.Cleanup(e.in.Close)
 	e.honor, err = honor.NewService(db, honor.Config{Key: honor.DeriveIssuerKey([]byte("k"))})
 	if err != nil {
 		t.Fatal(err)
@@ -102,25 +124,26 @@ func (e *cpEnv) call(method, path string, body any, auth string, out any) int {
 
 func (e *cpEnv) open(person string) int64 {
 	e.t.Helper()
-	a, _, err := e.accounts.Open(context.Background(), person, account.OpenRequest{EntryPoint: "campaign", ConsentVersion: "2026-01"})
+	a, _, err := e.accounts.Open(context.Background(), person, account.OpenRequest{EntryPoint: "campaign", ConsentVersion: "2026-01", Partners: []string{"eleme"}})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return a.ID
 }
 
-// credit writes a credit.created message as the ledger would and runs
-// both consumers until it is handled.
-func (e *cpEnv) credit(acc, mg int64, ref string, at time.Time) {
+// credit posts event id, an eleme.no_cutlery order of person (11.13 g),
+// through the intake and, if credited, runs both consumers until it is
+// handled.
+func (e *cpEnv) credit(person, id string) {
 	e.t.Helper()
-	ctx := context.Background()
-	b := webhook.CreditBody{Ref: ref, Partner: "eleme", Account: acc, Sub: 1, Scenario: "eat", MG: mg, Points: mg / 1000, OccurredAt: at, CreditedAt: at}
-	if err := e.db.InTx(ctx, func(tx *store.Tx) error {
-		return webhook.EnqueueTx(ctx, tx, webhook.TopicCreditCreated, "eleme", acc, b)
-	}); err != nil {
-		e.t.Fatal(err)
+	out, err := e.in.Submit(context.Background(), "eleme", []intake.Event{{ID: id, Person: person, Behavior: "eleme.no_cutlery",
+		OccurredAt: e.at, Params: map[string]any{"order_id": id}, Evidence: map[string]any{"cutlery_choice": "none"}}})
+	if err != nil || (out[0].Status != intake.StatusCredited && out[0].Status != intake.StatusDuplicate) {
+		e.t.Fatalf("submit %s: %v %+v", id, err, out)
 	}
-	e.drain()
+	if out[0].Status == intake.StatusCredited { // a duplicate writes no message
+		e.drain()
+	}
 }
 
 func (e *cpEnv) drain() {
@@ -221,7 +244,8 @@ func TestCampaignRoutes(t *testing.T) {
 				t.Fatalf("bad status: %d", st)
 			}
 		})
-		a1, a2 := e.open("p-one"), e.open("p-two")
+		e.open("p-one")
+		e.open("p-two")
 		e.open("p-three")
 		t.Run("Join", func(t *testing.T) {
 			var eb errBody
@@ -246,14 +270,15 @@ func TestCampaignRoutes(t *testing.T) {
 			}
 		})
 		t.Run("Leaderboard", func(t *testing.T) {
-			e.credit(a1, 5_000, "evt:eleme:w1", time.Now())
-			e.credit(a2, 20_000, "evt:eleme:w2", time.Now())
-			e.credit(a2, 20_000, "evt:eleme:w2", time.Now()) // replayed ref
+			e.credit("p-one", "w1")
+			e.credit("p-two", "w2")
+			e.credit("p-two", "w3")
+			e.credit("p-two", "w3") // a repeat: a duplicate, nothing changes
 			var lb campaign.Leaderboard
 			if st := e.call("GET", "/v1/campaigns/week/leaderboards/gd?limit=5", nil, "", &lb); st != 200 || len(lb.Top) != 2 || lb.Me != nil {
 				t.Fatalf("public board: %d %+v", st, lb)
 			}
-			if lb.Top[0].ScoreMG != 20_000 || !lb.Top[0].Masked || lb.Top[1].Name != "小明" {
+			if lb.Top[0].ScoreMG != 22_260 || !lb.Top[0].Masked || lb.Top[1].Name != "小明" {
 				t.Fatalf("rows %+v", lb.Top)
 			}
 			var raw json.RawMessage
@@ -261,7 +286,7 @@ func TestCampaignRoutes(t *testing.T) {
 			if strings.Contains(string(raw), "p-two") || strings.Contains(string(raw), "p-one") {
 				t.Fatalf("raw person id on the board: %s", raw)
 			}
-			if st := e.call("GET", "/v1/campaigns/week/leaderboards/GD", nil, "p-one", &lb); st != 200 || lb.Me == nil || lb.Me.Rank != 2 || lb.Me.ScoreMG != 5_000 {
+			if st := e.call("GET", "/v1/campaigns/week/leaderboards/GD", nil, "p-one", &lb); st != 200 || lb.Me == nil || lb.Me.Rank != 2 || lb.Me.ScoreMG != 11_130 {
 				t.Fatalf("me: %d %+v", st, lb.Me)
 			}
 			if st := e.call("GET", "/v1/campaigns/week/leaderboards/GD", nil, "p-three", &lb); st != 200 || lb.Me == nil || lb.Me.Joined {
@@ -304,7 +329,7 @@ func TestCampaignRoutes(t *testing.T) {
 			for _, m := range mine.Medals {
 				ids[m.ID] = true
 			}
-			if !ids["first-step"] || !ids["campaigner"] || !ids["week-10g"] || mine.Bao.MG != 20_000 {
+			if !ids["first-step"] || !ids["campaigner"] || !ids["week-10g"] || mine.Bao.MG != 22_260 {
 				t.Fatalf("medals %+v bao %+v", ids, mine.Bao)
 			}
 			var acct map[string]json.RawMessage
