@@ -117,6 +117,9 @@ func TestCrashDuringIngest(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		// A failing test must not leave a server behind (the cycles kill
+		// theirs; killing a dead process again is harmless).
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 		base := "http://" + addr
 		for i := 0; i < 200; i++ {
 			if res, err := http.Get(base + "/healthz"); err == nil {
