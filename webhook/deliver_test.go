@@ -365,3 +365,36 @@ func TestPruneDelivered(t *testing.T) {
 		}
 	})
 }
+
+// TestDeliverCreditBatch: credits written as one outbox row per partner
+// (EnqueueCreditsTx) are delivered one POST per credit, each with its own
+// delivery id and its own CreditBody, as credits written one row each are.
+func TestDeliverCreditBatch(t *testing.T) {
+	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+		ctx := t.Context()
+		d, ps := newDeliverer(t, db)
+		ok := newReceiver(t, 0)
+		register(t, ps, "eleme", ok)
+		register(t, ps, "tmall", nil) // no URL: its credits are not delivered
+		bodies := creditBodies(6, time.Now().UTC())
+		if err := db.InTx(ctx, func(tx *store.Tx) error { return webhook.EnqueueCreditsTx(ctx, tx, bodies) }); err != nil {
+			t.Fatal(err)
+		}
+		pump(t, d, func() bool { return len(ok.got()) >= 3 })
+		hits := ok.got()
+		if len(hits) != 3 {
+			t.Fatalf("receiver got %d POSTs; want one per eleme credit (3)", len(hits))
+		}
+		seen := map[string]bool{}
+		for _, h := range hits {
+			var b webhook.CreditBody
+			if err := json.Unmarshal(h.env.Data, &b); err != nil || !h.sigOK || h.env.Topic != webhook.TopicCreditCreated {
+				t.Fatalf("POST %+v: %v", h, err)
+			}
+			if b.Partner != "eleme" || seen[b.EventID] || seen[h.env.ID] {
+				t.Fatalf("credit %+v in envelope %s: wrong partner or repeated", b, h.env.ID)
+			}
+			seen[b.EventID], seen[h.env.ID] = true, true
+		}
+	})
+}
