@@ -104,6 +104,40 @@ func Next(head Head, accountID int64, c *methodology.Calc) (string, Head, Row, e
 	return CalcID(head.Shard, next.Seq), next, Row{Shard: head.Shard, Seq: next.Seq, AccountID: accountID, calc: c}, nil
 }
 
+// Reserve is Next without the hashing: it gives c the next record of head's
+// shard and returns its calc id, the head with the new seq (Hash left as it
+// was) and the row. Rows reserved one after the other are then chained and
+// encoded by Seal, which a writer can run beside its other statements: the
+// chain's hashing is sequential, but nothing before the commit needs it.
+func Reserve(head Head, accountID int64, c *methodology.Calc) (string, Head, Row) {
+	next := Head{Shard: head.Shard, Seq: head.Seq + 1, Hash: head.Hash}
+	return CalcID(head.Shard, next.Seq), next, Row{Shard: head.Shard, Seq: next.Seq, AccountID: accountID, calc: c}
+}
+
+// Seal chains rows, reserved in order after a record whose hash is prev:
+// it sets each calc's PrevHash, encodes each record (so InsertTx only
+// writes them) and returns the hash of the last one (prev for no rows).
+// It gives exactly what Next would have for each row.
+func Seal(prev string, rows []Row) (string, error) {
+	buf := canonBufs.Get().(*[]byte)
+	defer canonBufs.Put(buf)
+	for i := range rows {
+		c := rows[i].calc
+		if c == nil {
+			return "", fmt.Errorf("seal calc %d-%d: not reserved", rows[i].Shard, rows[i].Seq)
+		}
+		c.PrevHash = prev
+		*buf = c.AppendCanonical((*buf)[:0])
+		prev = hashOf(*buf)
+		rec, err := compact(c)
+		if err != nil {
+			return "", err
+		}
+		rows[i].Record, rows[i].calc = rec, nil
+	}
+	return prev, nil
+}
+
 // canonBufs holds buffers for canonical bytes that are only hashed.
 var canonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 

@@ -1,8 +1,10 @@
 package audit_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -236,4 +238,71 @@ func BenchmarkCompact(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestReserveSeal: records reserved one after the other and sealed
+// afterwards (the intake's fast path) get the ids, prev hashes, bytes and
+// final head that Next gives them one by one, and verify clean once
+// stored; an empty batch seals to the head it started from.
+func TestReserveSeal(t *testing.T) {
+	storetest.Each(t, []store.Component{audit.Migrations}, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		eng := engine(t)
+		appendN(t, db, eng, 2) // a chain to continue
+		at := time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
+		calc := func(i int) *methodology.Calc {
+			r, err := eng.Evaluate(methodology.Event{ID: fmt.Sprintf("s%d", i), Partner: "tmall", Person: "p", Behavior: "travel.metro_trip", OccurredAt: at,
+				Params: map[string]any{"trip_id": fmt.Sprint(i), "city": "GZ", "distance": float64(i + 2)}, Evidence: map[string]any{"ride_record": "R"}},
+				methodology.Usage{})
+			if err != nil || r.Refusal != "" {
+				t.Fatalf("evaluate: %v %s", err, r.Detail)
+			}
+			return r.Calc
+		}
+		err := db.InTx(ctx, func(tx *store.Tx) error {
+			start, err := audit.HeadTx(ctx, tx, 0)
+			if err != nil {
+				return err
+			}
+			if h, err := audit.Seal(start.Hash, nil); err != nil || h != start.Hash {
+				t.Fatalf("Seal of nothing = %q, %v; want the head %q", h, err, start.Hash)
+			}
+			// The same records, by Next and by Reserve then Seal.
+			byNext, byReserve := start, start
+			var nextRows, rows []audit.Row
+			var nextIDs, ids []string
+			for i := range 4 {
+				id, h, row, err := audit.Next(byNext, 7, calc(i))
+				if err != nil {
+					return err
+				}
+				byNext, nextRows, nextIDs = h, append(nextRows, row), append(nextIDs, id)
+				id, h, row = audit.Reserve(byReserve, 7, calc(i))
+				byReserve, rows, ids = h, append(rows, row), append(ids, id)
+			}
+			last, err := audit.Seal(start.Hash, rows)
+			if err != nil {
+				return err
+			}
+			if last != byNext.Hash || byReserve.Seq != byNext.Seq || !slices.Equal(ids, nextIDs) {
+				t.Fatalf("sealed head %q seq %d ids %v; Next gave %q, %d, %v", last, byReserve.Seq, ids, byNext.Hash, byNext.Seq, nextIDs)
+			}
+			if err := audit.InsertTx(ctx, tx, tx.Dialect, nextRows); err != nil { // encodes what Next left
+				return err
+			}
+			for i := range rows {
+				if !bytes.Equal(rows[i].Record, nextRows[i].Record) {
+					t.Fatalf("record %d differs between Seal and Next", i)
+				}
+			}
+			byReserve.Hash = last
+			return audit.SetHeadTx(ctx, tx, byReserve)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ps, n, err := audit.Verify(ctx, db, eng); err != nil || n != 6 || len(ps) != 0 {
+			t.Fatalf("verify: %d records, problems %v, %v", n, ps, err)
+		}
+	})
 }

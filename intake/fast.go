@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/opencarbon/opencarbon/audit"
 	"github.com/opencarbon/opencarbon/ledger"
 	"github.com/opencarbon/opencarbon/store"
 	"github.com/opencarbon/opencarbon/webhook"
@@ -37,6 +38,7 @@ func (w *writer) fast(items []item) ([]Outcome, error) {
 		return nil, err
 	}
 	var credits []credited
+	prev := w.head.Hash       // the chain's head before the batch (decide reserves, seal hashes)
 	var rows []int            // items whose event row is written
 	first := map[string]int{} // partner \x00 event_id → item credited earlier in this batch
 	dupOf := map[int]int{}
@@ -65,6 +67,7 @@ func (w *writer) fast(items []item) ([]Outcome, error) {
 	if w.err != nil {
 		return nil, w.err
 	}
+	w.seal(prev)
 	cs := make([]ledger.Credit, len(credits))
 	for n, c := range credits {
 		cs[n] = c.c
@@ -175,4 +178,17 @@ func (w *writer) insertEventsPG(items []item, outs []Outcome, rows []int, credit
 		return fmt.Errorf("record events: %w", err)
 	}
 	return nil
+}
+
+// seal chains and encodes the calc records the batch reserved, after the
+// record whose hash is prev, on a goroutine of its own: the hash chain is
+// sequential, and nothing before finish needs it, so it runs while the
+// writer posts the ledger and writes the event rows.
+func (w *writer) seal(prev string) {
+	rows := w.calcRows
+	w.sealed = make(chan sealResult, 1)
+	go func() {
+		h, err := audit.Seal(prev, rows)
+		w.sealed <- sealResult{h, err}
+	}()
 }

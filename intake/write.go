@@ -50,12 +50,21 @@ type writer struct {
 	names  map[string]int64 // interned behavior and scenario names (names.go)
 	nameOf map[int64]string
 	err    error // a failure found while building rows; fails finish
+	// The fast path's calc records, chained and encoded (audit.Seal) on
+	// another goroutine while the batch's other statements run; finish
+	// waits for it.
+	sealed chan sealResult
 
 	// Rows of kept events written with multi-row INSERTs in finish.
 	calcRows []audit.Row
 	acts     map[actRow]bool
 	usageAdd map[usageRow]int64 // mg added per row (events counted in usageN)
 	usageN   map[usageRow]int64
+}
+
+type sealResult struct {
+	hash string
+	err  error
 }
 
 type resolution struct {
@@ -77,6 +86,14 @@ func newWriter(ctx context.Context, tx *store.Tx, s *Service, eng *methodology.E
 // finish writes the rows buffered by the batch and stores the chain head
 // it reached.
 func (w *writer) finish() error {
+	if w.sealed != nil {
+		r := <-w.sealed
+		w.sealed = nil
+		if r.err != nil {
+			return r.err
+		}
+		w.head.Hash = r.hash
+	}
 	if w.err != nil {
 		return w.err
 	}
@@ -364,8 +381,13 @@ func (w *writer) decide(partner string, ev *Event, head *audit.Head, p *pending,
 	}
 
 	// Credited: calc record, ledger, usage, act, event row, outbox.
-	calcID, next, row, err := audit.Next(*head, acct, res.Calc)
-	if err != nil {
+	var calcID string
+	var next audit.Head
+	var row audit.Row
+	if deferred {
+		// Chained and encoded by seal, beside the batch's statements.
+		calcID, next, row = audit.Reserve(*head, acct, res.Calc)
+	} else if calcID, next, row, err = audit.Next(*head, acct, res.Calc); err != nil {
 		return Outcome{}, err
 	}
 	*head = next
