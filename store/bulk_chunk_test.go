@@ -1,6 +1,9 @@
 package store
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestChunks(t *testing.T) {
 	for _, tc := range []struct{ n, write, take, size int }{
@@ -27,6 +30,29 @@ func TestChunks(t *testing.T) {
 			if c != 1 && c != 4 && c != 16 && c != 64 && c != 256 {
 				t.Fatalf("n=%d: run of %d rows", n, c)
 			}
+		}
+	}
+}
+
+// TestWriteRows: the parameter tuples of each dialect, appended after what
+// the builder holds.
+func TestWriteRows(t *testing.T) {
+	for _, tc := range []struct {
+		d          Dialect
+		rows, cols int
+		want       string
+	}{
+		{SQLite, 1, 1, "(?)"},
+		{SQLite, 2, 3, "(?, ?, ?), (?, ?, ?)"},
+		{Postgres, 2, 2, "($1, $2), ($3, $4)"},
+		{Postgres, 1, 3, "($1, $2, $3)"},
+		{SQLite, 0, 3, ""},
+	} {
+		var sb strings.Builder
+		sb.WriteString("VALUES ")
+		WriteRows(&sb, tc.d, tc.rows, tc.cols)
+		if got := sb.String(); got != "VALUES "+tc.want {
+			t.Fatalf("WriteRows(%s, %d, %d) = %q; want %q", tc.d, tc.rows, tc.cols, got, "VALUES "+tc.want)
 		}
 	}
 }
