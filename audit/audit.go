@@ -96,11 +96,7 @@ type Row struct {
 // and the record is encoded later (InsertTx encodes a batch's records in
 // parallel): c must not change afterwards.
 func Next(head Head, accountID int64, c *methodology.Calc) (string, Head, Row, error) {
-	c.PrevHash = head.Hash
-	buf := canonBufs.Get().(*[]byte)
-	*buf = c.AppendCanonical((*buf)[:0])
-	next := Head{Shard: head.Shard, Seq: head.Seq + 1, Hash: hashOf(*buf)}
-	canonBufs.Put(buf)
+	next := Head{Shard: head.Shard, Seq: head.Seq + 1, Hash: link(head.Hash, c)}
 	return CalcID(head.Shard, next.Seq), next, Row{Shard: head.Shard, Seq: next.Seq, AccountID: accountID, calc: c}, nil
 }
 
@@ -119,16 +115,12 @@ func Reserve(head Head, accountID int64, c *methodology.Calc) (string, Head, Row
 // writes them) and returns the hash of the last one (prev for no rows).
 // It gives exactly what Next would have for each row.
 func Seal(prev string, rows []Row) (string, error) {
-	buf := canonBufs.Get().(*[]byte)
-	defer canonBufs.Put(buf)
 	for i := range rows {
 		c := rows[i].calc
 		if c == nil {
 			return "", fmt.Errorf("seal calc %d-%d: not reserved", rows[i].Shard, rows[i].Seq)
 		}
-		c.PrevHash = prev
-		*buf = c.AppendCanonical((*buf)[:0])
-		prev = hashOf(*buf)
+		prev = link(prev, c)
 		rec, err := compact(c)
 		if err != nil {
 			return "", err
@@ -136,6 +128,17 @@ func Seal(prev string, rows []Row) (string, error) {
 		rows[i].Record, rows[i].calc = rec, nil
 	}
 	return prev, nil
+}
+
+// link chains c after the record whose hash is prev (sets c.PrevHash) and
+// returns c's hash.
+func link(prev string, c *methodology.Calc) string {
+	c.PrevHash = prev
+	buf := canonBufs.Get().(*[]byte)
+	*buf = c.AppendCanonical((*buf)[:0])
+	h := hashOf(*buf)
+	canonBufs.Put(buf)
+	return h
 }
 
 // canonBufs holds buffers for canonical bytes that are only hashed.
