@@ -12,7 +12,13 @@
 // with a fixed number of statements (ledger.CreditBatchTx, multi-row
 // INSERTs). If any statement fails, the transaction is rolled back and the
 // batch is written again with a SAVEPOINT per event, so one event's SQL
-// failure never poisons the others. Two events racing for the last gram of
+// failure never poisons the others. The writer does as little as it can
+// besides SQL: events are evaluated up to their caps on the requests'
+// goroutines (methodology.Engine.Prepare), the set-based path's calc
+// records are chained and encoded on a goroutine of their own while the
+// ledger and event rows are written (audit.Reserve, audit.Seal), and on
+// SQLite a batch's credits go to the outbox as one row per partner
+// (webhook.EnqueueCreditsTx). Two events racing for the last gram of
 // a cap are serialised by construction (one writer per person); on
 // PostgreSQL a transaction lock on (account, behavior) also keeps several
 // processes correct.
