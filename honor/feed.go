@@ -149,7 +149,7 @@ func (s *Service) run(ctx context.Context, poll, afterPartial time.Duration, obs
 		switch {
 		case err != nil:
 			wait = time.Second
-		case len(msgs) == runBatch:
+		case len(msgs) >= runBatch: // more when one outbox row holds more (webhook.Feed.Next)
 			wait = 0
 		case len(msgs) > 0:
 			wait = afterPartial
