@@ -97,9 +97,7 @@ type prepared struct {
 // prepare is evaluate without the caps, the one step that depends on the
 // person's usage so far.
 func (m *Methodology) prepare(ev Event, loc *time.Location) prepared {
-	p := prepared{m: m}
-	p.res = m.prepareResult(ev, loc)
-	return p
+	return prepared{m: m, res: m.prepareResult(ev, loc)}
 }
 
 func (m *Methodology) prepareResult(ev Event, loc *time.Location) Result {
