@@ -16,3 +16,11 @@ func WriterBusy(s *Service) time.Duration { return time.Duration(s.busy.Load()) 
 // UsageMisses returns how many times s read an event's cap usage on its
 // own instead of from the batch's prefetch.
 func UsageMisses(s *Service) int64 { return s.usageMiss.Load() }
+
+// MeasureWriterCPU makes s's shard writers sum their threads' CPU time
+// in write (see WriterCPU), from their next batch on.
+func MeasureWriterCPU(s *Service) { s.measureCPU.Store(true) }
+
+// WriterCPU returns the CPU time s's shard writers spent writing batches
+// since MeasureWriterCPU, summed over shards.
+func WriterCPU(s *Service) time.Duration { return time.Duration(s.busyCPU.Load()) }
