@@ -91,7 +91,7 @@ type Service struct {
 	// leaves out the time it waited for a core.
 	measureCPU atomic.Bool
 	busyCPU    atomic.Int64
-	usageMiss atomic.Int64 // cap usage read event by event (not prefetched)
+	usageMiss  atomic.Int64 // cap usage read event by event (not prefetched)
 }
 
 // NewService starts the shard writers; Close stops them.
