@@ -38,9 +38,9 @@ func (w *writer) fast(items []item) ([]Outcome, error) {
 		return nil, err
 	}
 	var credits []credited
-	prev := w.head.Hash       // the chain's head before the batch (decide reserves, seal hashes)
-	var rows []int            // items whose event row is written
-	first := map[string]int{} // partner \x00 event_id → item credited earlier in this batch
+	prev := w.head.Hash                       // the chain's head before the batch (decide reserves, seal hashes)
+	var rows []int                            // items whose event row is written
+	first := make(map[string]int, len(items)) // partner \x00 event_id → item credited earlier in this batch
 	dupOf := map[int]int{}
 	for i, it := range items {
 		k := it.partner + "\x00" + it.ev.ID
@@ -76,7 +76,7 @@ func (w *writer) fast(items []item) ([]Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	byItem := map[int]*creditRow{}
+	byItem := make(map[int]*creditRow, len(credits))
 	for n, c := range credits {
 		outs[c.i].Points = res[n].Points
 		c.r.txID = res[n].TxID

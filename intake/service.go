@@ -346,7 +346,7 @@ func (s *Service) write(shardID int, batch []*job) error {
 				}
 			}
 		}
-		w, err := newWriter(ctx, tx, s, eng, shardID)
+		w, err := newWriter(ctx, tx, s, eng, shardID, len(todo))
 		if err != nil {
 			return nil, err
 		}

@@ -72,14 +72,17 @@ type resolution struct {
 	err       error
 }
 
-func newWriter(ctx context.Context, tx *store.Tx, s *Service, eng *methodology.Engine, shardID int) (*writer, error) {
+// newWriter starts the writer of a transaction of about n events (its
+// maps are sized for them: growing them was 6 % of the writer's time).
+func newWriter(ctx context.Context, tx *store.Tx, s *Service, eng *methodology.Engine, shardID, n int) (*writer, error) {
 	head, err := audit.HeadTx(ctx, tx, shardID)
 	if err != nil {
 		return nil, err
 	}
 	return &writer{ctx: ctx, tx: tx, s: s, eng: eng, head: head,
-		known: map[string]Outcome{}, hashes: map[string]string{}, resolved: map[string]resolution{}, used: map[usageKey]*usageYear{}, locked: map[int64]bool{},
-		acts: map[actRow]bool{}, usageAdd: map[usageRow]int64{}, usageN: map[usageRow]int64{},
+		known: make(map[string]Outcome, n), hashes: make(map[string]string, n), resolved: make(map[string]resolution, n/4),
+		used: make(map[usageKey]*usageYear, n/2), locked: map[int64]bool{},
+		acts: make(map[actRow]bool, n), usageAdd: make(map[usageRow]int64, n/2), usageN: make(map[usageRow]int64, n/2),
 		names: map[string]int64{}, nameOf: map[int64]string{}}, nil
 }
 

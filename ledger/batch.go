@@ -53,9 +53,9 @@ func CreditBatchTx(ctx context.Context, tx *store.Tx, cs []Credit) ([]CreditResu
 	if err != nil {
 		return nil, fmt.Errorf("ledger batch refs: %w", err)
 	}
-	seen := map[string]bool{}
-	var fresh []int
-	keys := map[acctKey]bool{}
+	seen := make(map[string]bool, len(cs))
+	fresh := make([]int, 0, len(cs))
+	keys := make(map[acctKey]bool, len(cs)/2)
 	for i, c := range cs {
 		if known[c.Ref] || seen[c.Ref] {
 			continue
@@ -64,7 +64,7 @@ func CreditBatchTx(ctx context.Context, tx *store.Tx, cs []Credit) ([]CreditResu
 		fresh = append(fresh, i)
 		keys[acctKey{c.Parent, 0}], keys[acctKey{c.Parent, c.Sub}] = true, true
 	}
-	results := map[string]CreditResult{}
+	results := make(map[string]CreditResult, len(cs))
 	if len(fresh) > 0 {
 		state, err := be.balances(ctx, tx, sortedAcctKeys(keys))
 		if err != nil {
