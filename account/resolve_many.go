@@ -3,8 +3,6 @@ package account
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/opencarbon/opencarbon/store"
 )
@@ -53,7 +51,7 @@ func ResolveManyTx(ctx context.Context, tx *store.Tx, keys []Key) ([]Target, err
 			args[i] = people[min(i, take-1)]
 		}
 		people = people[take:]
-		rows, err := tx.QueryContext(ctx, `SELECT person, id FROM accounts WHERE person IN (`+placeholders(size)+`)`, args...)
+		rows, err := tx.QueryContext(ctx, `SELECT person, id FROM accounts WHERE person IN (`+store.Params(tx.Dialect, size)+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("resolve accounts: %w", err)
 		}
@@ -79,7 +77,7 @@ func ResolveManyTx(ctx context.Context, tx *store.Tx, keys []Key) ([]Target, err
 		for len(ids) < size {
 			ids = append(ids, ids[len(ids)-1])
 		}
-		q := `SELECT account_id, partner, id, linked FROM subaccounts WHERE account_id IN (` + placeholders(size) + `)`
+		q := `SELECT account_id, partner, id, linked FROM subaccounts WHERE account_id IN (` + store.Params(tx.Dialect, size) + `)`
 		if tx.Dialect == store.Postgres {
 			q += ` FOR SHARE`
 		}
@@ -120,17 +118,4 @@ func ResolveManyTx(ctx context.Context, tx *store.Tx, keys []Key) ([]Target, err
 		out[i] = Target{AccountID: acct, SubID: s.id}
 	}
 	return out, nil
-}
-
-// placeholders returns "$1, $2, ..., $n".
-func placeholders(n int) string {
-	var b strings.Builder
-	for i := 1; i <= n; i++ {
-		if i > 1 {
-			b.WriteString(", ")
-		}
-		b.WriteByte('$')
-		b.WriteString(strconv.Itoa(i))
-	}
-	return b.String()
 }

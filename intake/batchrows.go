@@ -2,7 +2,6 @@ package intake
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/opencarbon/opencarbon/audit"
 	"github.com/opencarbon/opencarbon/store"
@@ -70,14 +69,12 @@ func (w *writer) flushActs() error {
 	for len(rows) > 0 {
 		chunk := rows[:store.WriteChunk(len(rows))]
 		rows = rows[len(chunk):]
-		var sb strings.Builder
-		sb.WriteString(`INSERT INTO intake_acts (account_id, act_key, behavior_id) VALUES `)
-		store.WriteRows(&sb, w.tx.Dialect, len(chunk), 3)
+		q := store.ValuesSQL(w.tx.Dialect, `INSERT INTO intake_acts (account_id, act_key, behavior_id) VALUES`, len(chunk), 3, ``)
 		args := make([]any, 0, 3*len(chunk))
 		for _, a := range chunk {
 			args = append(args, a.acct, a.key, w.id(a.behavior))
 		}
-		if err := w.exec(sb.String(), args...); err != nil {
+		if err := w.exec(q, args...); err != nil {
 			return fmt.Errorf("acts: %w", err)
 		}
 	}
@@ -123,15 +120,13 @@ func (w *writer) flushUsage() error {
 	for len(rows) > 0 {
 		chunk := rows[:store.WriteChunk(len(rows))]
 		rows = rows[len(chunk):]
-		var sb strings.Builder
-		sb.WriteString(`INSERT INTO intake_usage (account_id, day, behavior_id, partner, scenario_id, mg, events) VALUES `)
-		store.WriteRows(&sb, w.tx.Dialect, len(chunk), 7)
-		sb.WriteString(` ON CONFLICT (account_id, day, behavior_id, partner) DO UPDATE SET mg = intake_usage.mg + excluded.mg, events = intake_usage.events + excluded.events`)
+		q := store.ValuesSQL(w.tx.Dialect, `INSERT INTO intake_usage (account_id, day, behavior_id, partner, scenario_id, mg, events) VALUES`, len(chunk), 7,
+			`ON CONFLICT (account_id, day, behavior_id, partner) DO UPDATE SET mg = intake_usage.mg + excluded.mg, events = intake_usage.events + excluded.events`)
 		args := make([]any, 0, 7*len(chunk))
 		for _, u := range chunk {
 			args = append(args, u.acct, u.day, w.id(u.behavior), u.partner, w.id(u.scenario), w.usageAdd[u], w.usageN[u])
 		}
-		if err := w.exec(sb.String(), args...); err != nil {
+		if err := w.exec(q, args...); err != nil {
 			return fmt.Errorf("usage: %w", err)
 		}
 	}
@@ -139,6 +134,3 @@ func (w *writer) flushUsage() error {
 }
 
 // questions returns n anonymous SQLite parameters: "?, ?, ?".
-func questions(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
-}

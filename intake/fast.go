@@ -2,7 +2,6 @@ package intake
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/opencarbon/opencarbon/audit"
 	"github.com/opencarbon/opencarbon/ledger"
@@ -114,8 +113,6 @@ func (w *writer) insertEvents(items []item, outs []Outcome, rows []int, credits 
 	for len(rows) > 0 {
 		chunk := rows[:store.WriteChunk(len(rows))]
 		rows = rows[len(chunk):]
-		var sb strings.Builder
-		sb.WriteString(`INSERT INTO intake_events (id, partner, event_id, body_hash, status, code, message, account_id, sub_id, behavior_id, scenario_id, occurred_at, mg, points, calc_id, act_key, created_at) VALUES `)
 		args := make([]any, 0, (cols+2)*len(chunk))
 		for _, i := range chunk {
 			it, o := items[i], outs[i]
@@ -128,8 +125,9 @@ func (w *writer) insertEvents(items []item, outs []Outcome, rows []int, credits 
 				neg = neg[1:]
 			}
 		}
-		store.WriteRows(&sb, w.tx.Dialect, len(chunk), cols+2)
-		if err := w.exec(sb.String(), args...); err != nil {
+		q := store.ValuesSQL(w.tx.Dialect, `INSERT INTO intake_events (id, partner, event_id, body_hash, status, code, message, account_id, sub_id, behavior_id, scenario_id, occurred_at, mg, points, calc_id, act_key, created_at) VALUES`,
+			len(chunk), cols+2, ``)
+		if err := w.exec(q, args...); err != nil {
 			return fmt.Errorf("record events: %w", err)
 		}
 	}

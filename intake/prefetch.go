@@ -6,7 +6,6 @@ import (
 	"hash/fnv"
 	"maps"
 	"sort"
-	"strings"
 
 	oc "github.com/opencarbon/opencarbon"
 	"github.com/opencarbon/opencarbon/account"
@@ -174,23 +173,20 @@ func (w *writer) prefetchUsage(items []item) error {
 		}
 		ids = ids[take:]
 		if err := scanYears(w.tx.QueryContext(w.ctx, `SELECT account_id, behavior_id, day, mg FROM intake_usage
-			WHERE day BETWEEN ? AND ? AND account_id IN (`+questions(size)+`)`, args...)); err != nil {
+			WHERE day BETWEEN ? AND ? AND account_id IN (`+store.Params(store.SQLite, size)+`)`, args...)); err != nil {
 			return err
 		}
 	}
 	for len(list) > 0 {
 		take, size := store.ReadChunk(len(list))
-		var sb strings.Builder
-		sb.WriteString(`SELECT account_id, behavior_id, day, mg FROM intake_usage WHERE (account_id, day) IN (VALUES `)
-		store.WriteRows(&sb, store.SQLite, size, 2)
-		sb.WriteString(`)`)
+		q := store.ValuesSQL(store.SQLite, `SELECT account_id, behavior_id, day, mg FROM intake_usage WHERE (account_id, day) IN (VALUES`, size, 2, `)`)
 		args := make([]any, 0, 2*size)
 		for i := range size {
 			ad := list[min(i, take-1)]
 			args = append(args, ad.acct, ad.day)
 		}
 		list = list[take:]
-		if err := scanDays(w.tx.QueryContext(w.ctx, sb.String(), args...)); err != nil {
+		if err := scanDays(w.tx.QueryContext(w.ctx, q, args...)); err != nil {
 			return err
 		}
 	}
@@ -258,29 +254,18 @@ func (w *writer) prefetchActs(pairs map[actPair]bool) error {
 		take, size := store.ReadChunk(len(list))
 		chunk := list[:take]
 		list = list[take:]
-		var sb strings.Builder
+		// SQLite (PostgreSQL read every pair above): size pairs, the
+		// last one repeated to fill the list.
+		q := store.ValuesSQL(store.SQLite, `SELECT a.account_id, a.act_key, n.name FROM intake_acts a JOIN intake_names n ON n.id = a.behavior_id WHERE (a.account_id, a.act_key) IN (VALUES`, size, 2, `)`)
 		args := make([]any, 0, 2*size)
-		sb.WriteString(`SELECT a.account_id, a.act_key, n.name FROM intake_acts a JOIN intake_names n ON n.id = a.behavior_id WHERE (a.account_id, a.act_key) IN (VALUES `)
-		if w.tx.Dialect == store.Postgres {
-			for i := range chunk {
-				if i > 0 {
-					sb.WriteString(", ")
-				}
-				fmt.Fprintf(&sb, "($%d::bigint, $%d::text)", 2*i+1, 2*i+2)
-			}
-		} else {
-			// size pairs: the last one repeats to fill the list.
-			store.WriteRows(&sb, w.tx.Dialect, size, 2)
-			for range size - take {
-				args = append(args, chunk[take-1].acct, chunk[take-1].key)
-			}
+		for range size - take {
+			args = append(args, chunk[take-1].acct, chunk[take-1].key)
 		}
-		sb.WriteString(`)`)
 		for _, p := range chunk {
 			args = append(args, p.acct, p.key)
 			w.storedActs[p] = map[string]bool{}
 		}
-		rows, err := w.tx.QueryContext(w.ctx, sb.String(), args...)
+		rows, err := w.tx.QueryContext(w.ctx, q, args...)
 		if err != nil {
 			return fmt.Errorf("acts: %w", err)
 		}

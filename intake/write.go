@@ -147,7 +147,7 @@ func (w *writer) prefetch(partner string, ids []string) error {
 			}
 			ids = ids[take:]
 			rows, err = w.tx.QueryContext(w.ctx, `SELECT event_id, body_hash, status, code, message, mg, points, calc_id, reversed_at FROM intake_events
-			WHERE partner = ? AND event_id IN (`+questions(size)+`)`, args...)
+			WHERE partner = ? AND event_id IN (`+store.Params(store.SQLite, size)+`)`, args...)
 		}
 		if err != nil {
 			return fmt.Errorf("find events: %w", err)

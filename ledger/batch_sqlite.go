@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 
 	"github.com/opencarbon/opencarbon/store"
 )
@@ -21,13 +20,7 @@ type sqliteBatch struct{}
 // bind) look each number up in a list, quadratic in a 2000-parameter
 // statement, which made the batch ten times slower than one by one.
 func valuesSQL(prefix string, cols, rows int, suffix string) string {
-	var b strings.Builder
-	b.WriteString(prefix)
-	b.WriteString(" VALUES ")
-	store.WriteRows(&b, store.SQLite, rows, cols)
-	b.WriteString(" ")
-	b.WriteString(suffix)
-	return b.String()
+	return store.ValuesSQL(store.SQLite, prefix+" VALUES", rows, cols, suffix)
 }
 
 // chunks calls fn for consecutive [lo, hi) ranges of n rows to write, of
@@ -61,7 +54,7 @@ func readChunks(n int, fn func(lo, hi, size int) error) error {
 func (sqliteBatch) knownRefs(ctx context.Context, tx *store.Tx, refs []string) (map[string]bool, error) {
 	known := map[string]bool{}
 	err := readChunks(len(refs), func(lo, hi, size int) error {
-		q := `SELECT ref FROM ledger_tx WHERE ref IN (` + placeholders(size) + `)`
+		q := `SELECT ref FROM ledger_tx WHERE ref IN (` + store.Params(store.SQLite, size) + `)`
 		args := make([]any, size)
 		for j := range args {
 			args[j] = refs[min(lo+j, hi-1)]
@@ -81,17 +74,6 @@ func (sqliteBatch) knownRefs(ctx context.Context, tx *store.Tx, refs []string) (
 		return rows.Err()
 	})
 	return known, err
-}
-
-func placeholders(n int) string {
-	var b strings.Builder
-	for j := range n {
-		if j > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteByte('?')
-	}
-	return b.String()
 }
 
 func (sqliteBatch) balances(ctx context.Context, tx *store.Tx, keys []acctKey) (map[acctKey]*bal, error) {
