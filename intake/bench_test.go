@@ -33,10 +33,17 @@ func benchShards(d store.Dialect) int {
 }
 
 // BenchmarkSubmit measures the intake with 1000-event batches from 4
-// concurrent requests (in process, no HTTP), then the ceiling: a raw
-// batched INSERT (multi-row VALUES, one transaction) of exactly the rows
-// the credited events wrote, into copies of the same tables with the same
-// indexes. Metrics: events/s, raw_events/s (ceiling) and pct_of_raw.
+// concurrent clients (in process, no HTTP; each sends its next batch as
+// soon as the last is answered), then the ceiling: a raw batched INSERT
+// (multi-row VALUES, one transaction) of exactly the rows the credited
+// events wrote, into copies of the same tables with the same indexes.
+// Metrics: events/s, raw_events/s (ceiling) and pct_of_raw; the shard
+// writers' time per event (writer_µs, wall clock) and their threads' CPU
+// time (wcpu_µs), and the whole process's CPU time (cpu_µs). On a shared
+// machine whose speed swings from minute to minute, wcpu_µs is the
+// steadiest measure of the writer's work; writer_µs − wcpu_µs is the time
+// it waited (for the disk, or for a core). OPENCARBON_BENCH_NORAW=1 skips
+// the ceiling (A/B runs).
 //
 //	go test ./intake -run XXX -bench Submit -benchtime 20x
 func BenchmarkSubmit(b *testing.B) {
