@@ -43,7 +43,10 @@
 //
 // Storage. A credited event's row (intake_events) has the id of its ledger
 // transaction, so a person's entries are read from the ledger's (parent,
-// id) index; a remembered rejection has a negative id. Cap usage
+// id) index, and a reversal finds the transaction by that id: credits
+// written by the set-based path carry no ledger ref (the event row is
+// their idempotency key); the slow path's have one (Ref). A remembered
+// rejection has a negative id. Cap usage
 // (intake_usage) has one row per person, local day, behavior and partner,
 // plus one per year (day = -year) that the yearly cap and the calc
 // record's used_year_mg read, so a batch reads two rows per person and

@@ -55,7 +55,9 @@ func (w *writer) fast(items []item) ([]Outcome, error) {
 			dupOf[i] = orig
 		}
 		if p.credit != nil {
-			credits = append(credits, credited{i, ledger.Credit{Parent: p.credit.acct, Sub: p.credit.sub, MG: o.MG, Ref: Ref(it.partner, it.ev.ID), CalcID: p.credit.calcID, NewRef: true}, p.credit})
+			// No ledger ref: the event row (new in this transaction, with
+			// the ledger transaction's id) is the credit's idempotency key.
+			credits = append(credits, credited{i, ledger.Credit{Parent: p.credit.acct, Sub: p.credit.sub, MG: o.MG, CalcID: p.credit.calcID, NewRef: true}, p.credit})
 		}
 		if p.credit != nil || p.reject != nil {
 			rows = append(rows, i)
@@ -87,7 +89,7 @@ func (w *writer) fast(items []item) ([]Outcome, error) {
 	bodies := make([]webhook.CreditBody, len(credits))
 	for n, c := range credits {
 		it, o := items[c.i], outs[c.i]
-		bodies[n] = webhook.CreditBody{Ref: c.c.Ref, EventID: it.ev.ID, Partner: it.partner, Account: c.r.acct, Sub: c.r.sub, Behavior: it.ev.Behavior,
+		bodies[n] = webhook.CreditBody{Ref: Ref(it.partner, it.ev.ID), EventID: it.ev.ID, Partner: it.partner, Account: c.r.acct, Sub: c.r.sub, Behavior: it.ev.Behavior,
 			Scenario: c.r.scenario, MG: o.MG, Points: o.Points, CalcID: o.CalcID, OccurredAt: it.ev.OccurredAt, CreditedAt: w.tx.Now}
 	}
 	if err := webhook.EnqueueCreditsTx(w.ctx, w.tx, bodies); err != nil {

@@ -455,8 +455,12 @@ func TestSameIDAcrossShards(t *testing.T) {
 				t.Fatalf("round %d: %d credited: %+v", r, credited, outs)
 			}
 		}
-		if n := count(t, db, `SELECT COUNT(*) FROM ledger_tx WHERE ref LIKE 'evt:tmall:same-%'`); n != 10 {
+		if n := count(t, db, `SELECT COUNT(*) FROM ledger_tx t JOIN intake_events e ON e.id = t.id
+			WHERE t.kind = 'credit' AND e.partner = 'tmall' AND e.event_id LIKE 'same-%'`); n != 10 {
 			t.Fatalf("ledger credits = %d; want 10", n)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM ledger_tx t WHERE t.kind = 'credit' AND NOT EXISTS (SELECT 1 FROM intake_events e WHERE e.id = t.id)`); n != 0 {
+			t.Fatalf("%d ledger credits without an event row", n)
 		}
 	})
 }

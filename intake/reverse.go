@@ -47,19 +47,21 @@ func (s *Service) Reverse(ctx context.Context, partner, eventID, reason string) 
 			calcID, actKey, prevReason sql.NullString
 			reversedAt                 sql.NullInt64
 		)
-		var behaviorID int64
-		err := tx.QueryRowContext(ctx, `SELECT e.status, e.account_id, e.sub_id, e.behavior_id, b.name, COALESCE(s.name, ''), e.occurred_at, e.mg, e.points, e.calc_id, e.act_key, e.reversed_at, e.reverse_reason
+		var behaviorID, txID int64
+		err := tx.QueryRowContext(ctx, `SELECT e.id, e.status, e.account_id, e.sub_id, e.behavior_id, b.name, COALESCE(s.name, ''), e.occurred_at, e.mg, e.points, e.calc_id, e.act_key, e.reversed_at, e.reverse_reason
 			FROM intake_events e JOIN intake_names b ON b.id = e.behavior_id LEFT JOIN intake_names s ON s.id = e.scenario_id
 			WHERE e.partner = $1 AND e.event_id = $2`, partner, eventID).
-			Scan(&status, &acct, &sub, &behaviorID, &behavior, &scenario, &occurred, &mg, &points, &calcID, &actKey, &reversedAt, &prevReason)
+			Scan(&txID, &status, &acct, &sub, &behaviorID, &behavior, &scenario, &occurred, &mg, &points, &calcID, &actKey, &reversedAt, &prevReason)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && status != StatusCredited) {
 			return oc.Errorf(oc.ENotCredited, "partner %s has no credited event %q", partner, eventID)
 		}
 		if err != nil {
 			return fmt.Errorf("find event: %w", err)
 		}
+		// A credited event's row has the id of its ledger transaction,
+		// which has no ref when the batch path wrote it.
 		ref := Ref(partner, eventID)
-		r, err := ledger.ReverseTx(ctx, tx, ref, "rev:"+ref, reason)
+		r, err := ledger.ReverseIDTx(ctx, tx, txID, "rev:"+ref, reason)
 		if err != nil {
 			return err
 		}

@@ -22,7 +22,11 @@ import (
 func CreditBatchTx(ctx context.Context, tx *store.Tx, cs []Credit) ([]CreditResult, error) {
 	exps := make([]int64, len(cs))
 	for i, c := range cs {
-		if err := validCredit(c); err != nil {
+		err := validCredit(c)
+		if c.Ref == "" && c.NewRef {
+			err = validUnnamed(c)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("credit %d (%s): %w", i, c.Ref, err)
 		}
 		exp, err := lotExpiry(tx, c.ExpiresAt)
@@ -53,52 +57,51 @@ func CreditBatchTx(ctx context.Context, tx *store.Tx, cs []Credit) ([]CreditResu
 	if err != nil {
 		return nil, fmt.Errorf("ledger batch refs: %w", err)
 	}
-	seen := make(map[string]bool, len(cs))
+	// fresh are the credits to post; sameAs maps a repeat of a ref earlier
+	// in cs to that credit, and done marks the credits whose result is in
+	// out (a ref stored before is looked up at the end).
+	first := make(map[string]int, len(cs))
+	sameAs := map[int]int{}
 	fresh := make([]int, 0, len(cs))
 	keys := make(map[acctKey]bool, len(cs)/2)
 	for i, c := range cs {
-		if known[c.Ref] || seen[c.Ref] {
-			continue
+		if c.Ref != "" {
+			if j, ok := first[c.Ref]; ok {
+				sameAs[i] = j
+				continue
+			}
+			first[c.Ref] = i
+			if known[c.Ref] {
+				continue
+			}
 		}
-		seen[c.Ref] = true
 		fresh = append(fresh, i)
 		keys[acctKey{c.Parent, 0}], keys[acctKey{c.Parent, c.Sub}] = true, true
 	}
-	results := make(map[string]CreditResult, len(cs))
+	done := make([]bool, len(cs))
 	if len(fresh) > 0 {
 		state, err := be.balances(ctx, tx, sortedAcctKeys(keys))
 		if err != nil {
 			return nil, fmt.Errorf("ledger batch balances: %w", err)
 		}
-		p := plan(cs, exps, fresh, state, results)
+		p := plan(cs, exps, fresh, state, out)
+		var ids []int64
 		if pg, ok := be.(pgBatch); ok {
 			// Two statements instead of four: heads with their postings,
 			// then balances with lots.
-			ids, err := pg.insertHeadsPostings(ctx, tx, p.heads, p.postings)
-			if err != nil {
+			if ids, err = pg.insertHeadsPostings(ctx, tx, p.heads, p.postings); err != nil {
 				return nil, fmt.Errorf("ledger batch: %w", err)
-			}
-			for j, h := range p.heads {
-				r := results[h.ref]
-				r.TxID = ids[j]
-				results[h.ref] = r
 			}
 			if err := pg.writeBalancesLots(ctx, tx, state, p.lots, store.Micros(tx.Now)); err != nil {
 				return nil, fmt.Errorf("ledger batch balances: %w", err)
 			}
 		} else {
 			be := be.(sqliteBatch)
-			ids, err := be.insertHeads(ctx, tx, p.heads)
-			if err != nil {
+			if ids, err = be.insertHeads(ctx, tx, p.heads); err != nil {
 				return nil, fmt.Errorf("ledger batch: %w", err)
 			}
 			for j := range p.postings {
 				p.postings[j].txID = ids[p.postings[j].head]
-			}
-			for j, h := range p.heads {
-				r := results[h.ref]
-				r.TxID = ids[j]
-				results[h.ref] = r
 			}
 			if err := be.insertPostings(ctx, tx, p.postings); err != nil {
 				return nil, fmt.Errorf("ledger batch postings: %w", err)
@@ -110,10 +113,17 @@ func CreditBatchTx(ctx context.Context, tx *store.Tx, cs []Credit) ([]CreditResu
 				return nil, fmt.Errorf("ledger batch lots: %w", err)
 			}
 		}
+		for j, h := range p.heads {
+			out[h.credit].TxID = ids[j]
+			done[h.credit] = true
+		}
 	}
 	for i, c := range cs {
-		if r, ok := results[c.Ref]; ok {
-			out[i] = r
+		if done[i] {
+			continue
+		}
+		if j, ok := sameAs[i]; ok && done[j] {
+			out[i] = out[j]
 			continue
 		}
 		r, err := creditResult(ctx, tx, c.Ref)
@@ -136,6 +146,17 @@ type batchBackend interface {
 // The writes are the dialect's own: pgBatch.insertHeadsPostings and
 // writeBalancesLots (two statements); sqliteBatch insertHeads (returning
 // the heads' ids in order), insertPostings, writeBalances and addLots.
+
+// validUnnamed is validCredit for a credit without a ref (NewRef).
+func validUnnamed(c Credit) error {
+	if err := checkAccounts(c.Parent, c.Sub, true); err != nil {
+		return err
+	}
+	if c.MG <= 0 {
+		return errInvalidMG(c.MG)
+	}
+	return nil
+}
 
 func validCredit(c Credit) error {
 	if err := checkAccounts(c.Parent, c.Sub, true); err != nil {
@@ -167,6 +188,7 @@ func sortedAcctKeys(m map[acctKey]bool) []acctKey {
 }
 
 type batchHead struct {
+	credit            int // index in the batch
 	ref, calcID       string
 	parent, sub, debt int64
 }
@@ -189,8 +211,9 @@ type batchPlan struct {
 }
 
 // plan does the arithmetic of inflow credit by credit on state, which it
-// updates to the final balances, and fills results (without TxID).
-func plan(cs []Credit, exps []int64, fresh []int, state map[acctKey]*bal, results map[string]CreditResult) batchPlan {
+// updates to the final balances, and fills the fresh credits' results
+// (without TxID).
+func plan(cs []Credit, exps []int64, fresh []int, state map[acctKey]*bal, results []CreditResult) batchPlan {
 	get := func(k acctKey) *bal {
 		if state[k] == nil {
 			state[k] = &bal{}
@@ -216,9 +239,9 @@ func plan(cs []Credit, exps []int64, fresh []int, state map[acctKey]*bal, result
 				p.lots = append(p.lots, batchLot{c.Parent, c.Sub, exps[i], lot})
 			}
 		}
-		results[c.Ref] = CreditResult{Points: delta, DebtRepaid: repaid}
+		results[i] = CreditResult{Points: delta, DebtRepaid: repaid}
 		h := len(p.heads)
-		p.heads = append(p.heads, batchHead{ref: c.Ref, calcID: c.CalcID, parent: c.Parent, sub: c.Sub, debt: repaid})
+		p.heads = append(p.heads, batchHead{credit: i, ref: c.Ref, calcID: c.CalcID, parent: c.Parent, sub: c.Sub, debt: repaid})
 		p.postings = append(p.postings, batchPosting{head: h, n: 0, dst: c.Sub, asset: AssetMG, amount: c.MG})
 		if delta > 0 {
 			p.postings = append(p.postings, batchPosting{head: h, n: 1, dst: c.Sub, asset: AssetPoints, amount: delta})
@@ -276,6 +299,17 @@ func (pgBatch) balances(ctx context.Context, tx *store.Tx, keys []acctKey) (map[
 
 // insertHeadsPostings inserts the heads and their postings in one
 // statement and returns the heads' ids in order.
+// refArg is a head's ref as a parameter: NULL for a credit without one.
+func refArg(ref string) any {
+	if ref == "" {
+		return nil
+	}
+	return ref
+}
+
+// insertHeadsPostings takes the heads' ids from the sequence first, in
+// the heads' order, so that postings find their head by its position
+// (heads without a ref have nothing else to be found by).
 func (pgBatch) insertHeadsPostings(ctx context.Context, tx *store.Tx, heads []batchHead, ps []batchPosting) ([]int64, error) {
 	n := len(heads)
 	refs, calcs := make([]string, n), make([]string, n)
@@ -288,12 +322,11 @@ func (pgBatch) insertHeadsPostings(ctx context.Context, tx *store.Tx, heads []ba
 	for j, p := range ps {
 		pHeads[j], ns[j], dsts[j], assets[j], amounts[j] = int64(p.head)+1, int32(p.n), p.dst, p.asset, p.amount
 	}
-	rows, err := tx.QueryContext(ctx, `WITH h AS (
-		INSERT INTO ledger_tx (ref, kind, parent, sub, calc_id, created_at, debt)
-		SELECT r, 'credit', p, s, c, $6::bigint, d FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[]) WITH ORDINALITY AS u(r, p, s, c, d, k)
-		ORDER BY k
-		RETURNING id, ref),
-	hk AS (SELECT h.id, u.k FROM h JOIN unnest($1::text[]) WITH ORDINALITY AS u(r, k) ON u.r = h.ref),
+	rows, err := tx.QueryContext(ctx, `WITH hk AS MATERIALIZED (
+		SELECT nextval(pg_get_serial_sequence('ledger_tx', 'id')) AS id, u.*
+		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[]) WITH ORDINALITY AS u(r, p, s, c, d, k)),
+	h AS (INSERT INTO ledger_tx (id, ref, kind, parent, sub, calc_id, created_at, debt)
+		SELECT id, NULLIF(r, ''), 'credit', p, s, c, $6::bigint, d FROM hk ORDER BY k),
 	po AS (INSERT INTO ledger_postings (tx_id, n, src, dst, asset, amount)
 		SELECT hk.id, x.n, $12::bigint, x.d, x.a, x.m FROM unnest($7::bigint[], $8::int[], $9::bigint[], $10::text[], $11::bigint[]) AS x(k, n, d, a, m)
 		JOIN hk ON hk.k = x.k)

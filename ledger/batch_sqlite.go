@@ -112,7 +112,7 @@ func (sqliteBatch) insertHeads(ctx context.Context, tx *store.Tx, heads []batchH
 		q := valuesSQL(`INSERT INTO ledger_tx (ref, kind, parent, sub, calc_id, created_at, debt)`, 7, hi-lo, ``)
 		args := make([]any, 0, 7*(hi-lo))
 		for _, h := range heads[lo:hi] {
-			args = append(args, h.ref, KindCredit, h.parent, h.sub, h.calcID, now, h.debt)
+			args = append(args, refArg(h.ref), KindCredit, h.parent, h.sub, h.calcID, now, h.debt)
 		}
 		res, err := tx.ExecContext(ctx, q, args...)
 		if err != nil {

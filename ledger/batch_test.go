@@ -145,6 +145,64 @@ func TestCreditBatchNewRef(t *testing.T) {
 	})
 }
 
+// TestCreditBatchWithoutRef: credits marked NewRef with an empty Ref are
+// stored without a ref, several in one batch, with the results and
+// balances of credits with refs; ReverseIDTx reverses one by its id,
+// once; a credit without a ref is refused without NewRef and by CreditTx.
+func TestCreditBatchWithoutRef(t *testing.T) {
+	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s, _ := setup(t, db)
+		credit := func(cs ...ledger.Credit) ([]ledger.CreditResult, error) {
+			return inTx(t, db, func(tx *store.Tx) ([]ledger.CreditResult, error) {
+				return ledger.CreditBatchTx(ctx, tx, cs)
+			})
+		}
+		r, err := credit(ledger.Credit{Parent: P, Sub: A, MG: 1500, NewRef: true},
+			ledger.Credit{Parent: P, Sub: A, MG: 1500, Ref: "named", NewRef: true},
+			ledger.Credit{Parent: P, Sub: B, MG: 700, NewRef: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r[0].TxID == 0 || r[2].TxID == 0 || r[0].TxID == r[2].TxID || r[0].Points != 1 || r[1].Points != 2 || r[2].Points != 0 {
+			t.Fatalf("results %+v", r)
+		}
+		var unnamed int
+		if err := db.Read().QueryRow(`SELECT COUNT(*) FROM ledger_tx WHERE ref IS NULL AND kind = 'credit'`).Scan(&unnamed); err != nil || unnamed != 2 {
+			t.Fatalf("%d credits without a ref (%v); want 2", unnamed, err)
+		}
+		if b := balance(t, s, P); b.MG != 3700 || b.Points != 3 {
+			t.Fatalf("balance %+v", b)
+		}
+		// Sub A holds 3000 mg (3 points): taking 1500 back leaves 1 point.
+		for range 2 { // the second reversal returns the first
+			rv, err := inTx(t, db, func(tx *store.Tx) (ledger.Reversal, error) {
+				return ledger.ReverseIDTx(ctx, tx, r[0].TxID, "rev:unnamed", "test")
+			})
+			if err != nil || rv.MG != 1500 || rv.Points != 2 {
+				t.Fatalf("reverse by id: %+v %v", rv, err)
+			}
+		}
+		if b := balance(t, s, P); b.MG != 2200 || b.Points != 1 {
+			t.Fatalf("balance after the reversal %+v", b)
+		}
+		if _, err := inTx(t, db, func(tx *store.Tx) (ledger.Reversal, error) {
+			return ledger.ReverseIDTx(ctx, tx, 1<<40, "rev:none", "test")
+		}); oc.ErrorCode(err) != oc.ENotFound {
+			t.Fatalf("reverse a missing id: %v", err)
+		}
+		if _, err := credit(ledger.Credit{Parent: P, Sub: A, MG: 1000}); oc.ErrorCode(err) != oc.EInvalid {
+			t.Fatalf("no ref without NewRef: %v", err)
+		}
+		if _, err := inTx(t, db, func(tx *store.Tx) (ledger.CreditResult, error) {
+			return ledger.CreditTx(ctx, tx, ledger.Credit{Parent: P, Sub: A, MG: 1000, NewRef: true})
+		}); oc.ErrorCode(err) != oc.EInvalid {
+			t.Fatalf("CreditTx without a ref: %v", err)
+		}
+		mustCheck(t, s)
+	})
+}
+
 // TestCreditBatchConcurrent runs batches of credits for overlapping
 // accounts (in shuffled order) alongside spends and single credits: no
 // error, no deadlock left unresolved, and Check clean.

@@ -158,7 +158,7 @@ func insertTx(ctx context.Context, tx *store.Tx, ref, kind string, parent, sub i
 		noteArg = note
 	}
 	const insert = `INSERT INTO ledger_tx (ref, kind, parent, sub, calc_id, created_at, debt, orig, note)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (ref) DO NOTHING`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (ref) WHERE ref IS NOT NULL DO NOTHING`
 	args := []any{ref, kind, parent, sub, calcID, store.Micros(tx.Now), debt, origArg, noteArg}
 	if tx.Dialect == store.SQLite {
 		// SQLite: no RETURNING, which buffers its rows and cost more than
@@ -192,6 +192,20 @@ func findTx(ctx context.Context, q querier, ref string) (r txRow, found bool, er
 	}
 	if err != nil {
 		return r, false, fmt.Errorf("ledger find %s: %w", ref, err)
+	}
+	return r, true, nil
+}
+
+// findTxID returns the transaction with id id; found is false if there is
+// none.
+func findTxID(ctx context.Context, q querier, id int64) (r txRow, found bool, err error) {
+	err = q.QueryRowContext(ctx, `SELECT id, kind, parent, sub, debt, orig FROM ledger_tx WHERE id = $1`, id).
+		Scan(&r.id, &r.kind, &r.parent, &r.sub, &r.debt, &r.orig)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, fmt.Errorf("ledger find %d: %w", id, err)
 	}
 	return r, true, nil
 }

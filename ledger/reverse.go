@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"fmt"
 
 	oc "github.com/opencarbon/opencarbon"
 	"github.com/opencarbon/opencarbon/store"
@@ -27,11 +28,8 @@ type Reversal struct {
 // ENotCredited (ref is not a credit or a grant), EInvalid (empty reason or
 // reversalRef), EConflict (reversalRef names another transaction).
 func ReverseTx(ctx context.Context, tx *store.Tx, ref, reversalRef, reason string) (Reversal, error) {
-	if err := checkRef(reversalRef); err != nil {
+	if err := checkReversal(reversalRef, reason); err != nil {
 		return Reversal{}, err
-	}
-	if reason == "" || len(reason) > 500 {
-		return Reversal{}, oc.Errorf(oc.EInvalid, "a reversal needs a reason of 1 to 500 bytes")
 	}
 	orig, found, err := findTx(ctx, tx, ref)
 	if err != nil {
@@ -40,8 +38,39 @@ func ReverseTx(ctx context.Context, tx *store.Tx, ref, reversalRef, reason strin
 	if !found {
 		return Reversal{}, oc.Errorf(oc.ENotFound, "no ledger transaction %q", ref)
 	}
+	return reverse(ctx, tx, orig, fmt.Sprintf("%q", ref), reversalRef, reason)
+}
+
+// ReverseIDTx is ReverseTx for the transaction with id id, which may have
+// no ref (the intake's credits). Errors: as ReverseTx.
+func ReverseIDTx(ctx context.Context, tx *store.Tx, id int64, reversalRef, reason string) (Reversal, error) {
+	if err := checkReversal(reversalRef, reason); err != nil {
+		return Reversal{}, err
+	}
+	orig, found, err := findTxID(ctx, tx, id)
+	if err != nil {
+		return Reversal{}, err
+	}
+	if !found {
+		return Reversal{}, oc.Errorf(oc.ENotFound, "no ledger transaction %d", id)
+	}
+	return reverse(ctx, tx, orig, fmt.Sprintf("transaction %d", id), reversalRef, reason)
+}
+
+func checkReversal(reversalRef, reason string) error {
+	if err := checkRef(reversalRef); err != nil {
+		return err
+	}
+	if reason == "" || len(reason) > 500 {
+		return oc.Errorf(oc.EInvalid, "a reversal needs a reason of 1 to 500 bytes")
+	}
+	return nil
+}
+
+// reverse reverses orig, named name in errors (see ReverseTx).
+func reverse(ctx context.Context, tx *store.Tx, orig txRow, name, reversalRef, reason string) (Reversal, error) {
 	if orig.kind != KindCredit && orig.kind != KindGrant {
-		return Reversal{}, oc.Errorf(oc.ENotCredited, "%q is a %s, not a credit", ref, orig.kind)
+		return Reversal{}, oc.Errorf(oc.ENotCredited, "%s is a %s, not a credit", name, orig.kind)
 	}
 	if _, err := lockParent(ctx, tx, orig.parent); err != nil {
 		return Reversal{}, err

@@ -85,7 +85,7 @@ func (s *Service) Balance(ctx context.Context, parent int64) (Balance, error) {
 type Entry struct {
 	ID     int64     `json:"id"`
 	Kind   string    `json:"kind"`
-	Ref    string    `json:"ref"`
+	Ref    string    `json:"ref,omitempty"` // the caller's reference; the intake's credits have none (their event row has the ID)
 	CalcID string    `json:"calc_id,omitempty"`
 	Sub    int64     `json:"sub"` // 0: a spend from the parent total
 	MG     int64     `json:"mg"`
@@ -141,7 +141,7 @@ func (s *Service) Entries(ctx context.Context, parent int64, cursor string, limi
 
 // entriesSQL is one page of entries: the keyset range on ledger_tx_parent,
 // then the postings of those transactions by primary key.
-const entriesSQL = `SELECT t.id, t.kind, t.ref, t.calc_id, t.sub, t.debt, COALESCE(t.note, ''), t.created_at,
+const entriesSQL = `SELECT t.id, t.kind, COALESCE(t.ref, ''), t.calc_id, t.sub, t.debt, COALESCE(t.note, ''), t.created_at,
 	COALESCE(SUM(CASE WHEN p.asset = 'mg' THEN (CASE WHEN p.dst > 0 THEN p.amount ELSE -p.amount END) ELSE 0 END), 0),
 	COALESCE(SUM(CASE WHEN p.asset = 'points' THEN (CASE WHEN p.dst > 0 THEN p.amount ELSE -p.amount END) ELSE 0 END), 0)
 	FROM (SELECT * FROM ledger_tx WHERE parent = $1 AND id < $2 ORDER BY id DESC LIMIT $3) t
