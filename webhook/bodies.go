@@ -9,7 +9,7 @@ import (
 // what consumers (webhooks, leaderboards, medals) need to know about one
 // credited event, without reading the intake's tables.
 type CreditBody struct {
-	Ref        string    `json:"ref"` // ledger reference, unique per credit: "evt:<partner>:<event_id>"
+	Ref        string    `json:"ref"` // the credit's reference, unique per credit: "evt:<partner>:<event_id>" (the ledger stores the intake's batch credits by id only)
 	EventID    string    `json:"event_id"`
 	Partner    string    `json:"partner"`
 	Account    int64     `json:"account"` // parent account id
