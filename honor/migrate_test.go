@@ -3,10 +3,7 @@ package honor
 import (
 	"context"
 	"encoding/json"
-	"io/fs"
-	"strings"
 	"testing"
-	"testing/fstest"
 
 	"github.com/opencarbon/opencarbon/store"
 	"github.com/opencarbon/opencarbon/store/storetest"
@@ -29,15 +26,7 @@ func TestUpgradeFromCounters(t *testing.T) {
 			db, err := store.Open(ctx, storetest.DSN(t, d))
 			must(t, err)
 			t.Cleanup(func() { db.Close() })
-			old := fstest.MapFS{}
-			files, err := fs.Glob(migrations, "migrations/00[12]_*")
-			must(t, err)
-			for _, f := range files {
-				b, err := fs.ReadFile(migrations, f)
-				must(t, err)
-				old[strings.TrimPrefix(f, "migrations/")] = &fstest.MapFile{Data: b}
-			}
-			must(t, db.Migrate(ctx, append(comps[:len(comps)-1:len(comps)-1], store.Component{Name: Migrations.Name, FS: old})...))
+			must(t, db.Migrate(ctx, append(comps[:len(comps)-1:len(comps)-1], storetest.Before(t, Migrations, 3))...))
 
 			w := newWorld(t, db)
 			acc := w.open()

@@ -2,10 +2,7 @@ package intake_test
 
 import (
 	"context"
-	"io/fs"
-	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/opencarbon/opencarbon/account"
@@ -19,19 +16,7 @@ import (
 // scenario as text) read the same after migration 2 interns the names, and
 // the migrated event can still be reversed.
 func TestMigrateNames(t *testing.T) {
-	v1 := fstest.MapFS{}
-	err := fs.WalkDir(intake.Migrations.FS, intake.Migrations.Dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.Contains(p, "/001_") {
-			return err
-		}
-		b, err := fs.ReadFile(intake.Migrations.FS, p)
-		v1[p] = &fstest.MapFile{Data: b}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := store.Component{Name: intake.Migrations.Name, FS: v1, Dir: intake.Migrations.Dir}
+	old := storetest.Before(t, intake.Migrations, 2)
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			ctx := context.Background()

@@ -183,29 +183,27 @@ func insertTx(ctx context.Context, tx *store.Tx, ref, kind string, parent, sub i
 	return id, true, nil
 }
 
+const selectTx = `SELECT id, kind, parent, sub, debt, orig FROM ledger_tx WHERE `
+
 // findTx returns the transaction with ref; found is false if there is none.
-func findTx(ctx context.Context, q querier, ref string) (r txRow, found bool, err error) {
-	err = q.QueryRowContext(ctx, `SELECT id, kind, parent, sub, debt, orig FROM ledger_tx WHERE ref = $1`, ref).
-		Scan(&r.id, &r.kind, &r.parent, &r.sub, &r.debt, &r.orig)
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, false, nil
-	}
-	if err != nil {
-		return r, false, fmt.Errorf("ledger find %s: %w", ref, err)
-	}
-	return r, true, nil
+func findTx(ctx context.Context, q querier, ref string) (txRow, bool, error) {
+	return scanTx(q.QueryRowContext(ctx, selectTx+`ref = $1`, ref), ref)
 }
 
 // findTxID returns the transaction with id id; found is false if there is
 // none.
-func findTxID(ctx context.Context, q querier, id int64) (r txRow, found bool, err error) {
-	err = q.QueryRowContext(ctx, `SELECT id, kind, parent, sub, debt, orig FROM ledger_tx WHERE id = $1`, id).
-		Scan(&r.id, &r.kind, &r.parent, &r.sub, &r.debt, &r.orig)
+func findTxID(ctx context.Context, q querier, id int64) (txRow, bool, error) {
+	return scanTx(q.QueryRowContext(ctx, selectTx+`id = $1`, id), id)
+}
+
+// scanTx reads the row of findTx or findTxID, which looked for key.
+func scanTx(row *sql.Row, key any) (r txRow, found bool, err error) {
+	err = row.Scan(&r.id, &r.kind, &r.parent, &r.sub, &r.debt, &r.orig)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, false, nil
 	}
 	if err != nil {
-		return r, false, fmt.Errorf("ledger find %d: %w", id, err)
+		return r, false, fmt.Errorf("ledger find %v: %w", key, err)
 	}
 	return r, true, nil
 }

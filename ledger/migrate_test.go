@@ -2,10 +2,7 @@ package ledger_test
 
 import (
 	"context"
-	"io/fs"
-	"strings"
 	"testing"
-	"testing/fstest"
 
 	"github.com/opencarbon/opencarbon/ledger"
 	"github.com/opencarbon/opencarbon/store"
@@ -18,19 +15,7 @@ import (
 // repeated ref (CreditTx answers it with the first result), and credits
 // without a ref can be added next to them.
 func TestMigrateOptionalRef(t *testing.T) {
-	v2 := fstest.MapFS{}
-	err := fs.WalkDir(ledger.Migrations.FS, ledger.Migrations.Dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !(strings.Contains(p, "/001_") || strings.Contains(p, "/002_")) {
-			return err
-		}
-		b, err := fs.ReadFile(ledger.Migrations.FS, p)
-		v2[p] = &fstest.MapFile{Data: b}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := store.Component{Name: ledger.Migrations.Name, FS: v2, Dir: ledger.Migrations.Dir}
+	old := storetest.Before(t, ledger.Migrations, 3)
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			ctx := context.Background()

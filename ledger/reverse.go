@@ -28,47 +28,31 @@ type Reversal struct {
 // ENotCredited (ref is not a credit or a grant), EInvalid (empty reason or
 // reversalRef), EConflict (reversalRef names another transaction).
 func ReverseTx(ctx context.Context, tx *store.Tx, ref, reversalRef, reason string) (Reversal, error) {
-	if err := checkReversal(reversalRef, reason); err != nil {
-		return Reversal{}, err
-	}
-	orig, found, err := findTx(ctx, tx, ref)
-	if err != nil {
-		return Reversal{}, err
-	}
-	if !found {
-		return Reversal{}, oc.Errorf(oc.ENotFound, "no ledger transaction %q", ref)
-	}
-	return reverse(ctx, tx, orig, fmt.Sprintf("%q", ref), reversalRef, reason)
+	return reverse(ctx, tx, fmt.Sprintf("%q", ref), func() (txRow, bool, error) { return findTx(ctx, tx, ref) }, reversalRef, reason)
 }
 
 // ReverseIDTx is ReverseTx for the transaction with id id, which may have
 // no ref (the intake's credits). Errors: as ReverseTx.
 func ReverseIDTx(ctx context.Context, tx *store.Tx, id int64, reversalRef, reason string) (Reversal, error) {
-	if err := checkReversal(reversalRef, reason); err != nil {
+	return reverse(ctx, tx, fmt.Sprintf("transaction %d", id), func() (txRow, bool, error) { return findTxID(ctx, tx, id) }, reversalRef, reason)
+}
+
+// reverse reverses the transaction find returns, named name in errors
+// (see ReverseTx).
+func reverse(ctx context.Context, tx *store.Tx, name string, find func() (txRow, bool, error), reversalRef, reason string) (Reversal, error) {
+	if err := checkRef(reversalRef); err != nil {
 		return Reversal{}, err
 	}
-	orig, found, err := findTxID(ctx, tx, id)
+	if reason == "" || len(reason) > 500 {
+		return Reversal{}, oc.Errorf(oc.EInvalid, "a reversal needs a reason of 1 to 500 bytes")
+	}
+	orig, found, err := find()
 	if err != nil {
 		return Reversal{}, err
 	}
 	if !found {
-		return Reversal{}, oc.Errorf(oc.ENotFound, "no ledger transaction %d", id)
+		return Reversal{}, oc.Errorf(oc.ENotFound, "no ledger transaction %s", name)
 	}
-	return reverse(ctx, tx, orig, fmt.Sprintf("transaction %d", id), reversalRef, reason)
-}
-
-func checkReversal(reversalRef, reason string) error {
-	if err := checkRef(reversalRef); err != nil {
-		return err
-	}
-	if reason == "" || len(reason) > 500 {
-		return oc.Errorf(oc.EInvalid, "a reversal needs a reason of 1 to 500 bytes")
-	}
-	return nil
-}
-
-// reverse reverses orig, named name in errors (see ReverseTx).
-func reverse(ctx context.Context, tx *store.Tx, orig txRow, name, reversalRef, reason string) (Reversal, error) {
 	if orig.kind != KindCredit && orig.kind != KindGrant {
 		return Reversal{}, oc.Errorf(oc.ENotCredited, "%s is a %s, not a credit", name, orig.kind)
 	}

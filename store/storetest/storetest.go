@@ -13,10 +13,14 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/opencarbon/opencarbon/store"
@@ -107,4 +111,28 @@ func DSN(tb testing.TB, d store.Dialect) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// Before returns c with only its migrations numbered below version (file
+// names start with the number: 001_..., 002_...), to set up a database as
+// an older release left it and test the upgrade.
+func Before(tb testing.TB, c store.Component, version int) store.Component {
+	tb.Helper()
+	old := fstest.MapFS{}
+	err := fs.WalkDir(c.FS, c.Dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		var n int
+		if _, err := fmt.Sscanf(path.Base(p), "%d_", &n); err != nil || n >= version {
+			return nil
+		}
+		b, err := fs.ReadFile(c.FS, p)
+		old[p] = &fstest.MapFile{Data: b}
+		return err
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return store.Component{Name: c.Name, FS: old, Dir: c.Dir}
 }
