@@ -22,11 +22,7 @@ import (
 func CreditBatchTx(ctx context.Context, tx *store.Tx, cs []Credit) ([]CreditResult, error) {
 	exps := make([]int64, len(cs))
 	for i, c := range cs {
-		err := validCredit(c)
-		if c.Ref == "" && c.NewRef {
-			err = validUnnamed(c)
-		}
-		if err != nil {
+		if err := validCredit(c, c.NewRef); err != nil {
 			return nil, fmt.Errorf("credit %d (%s): %w", i, c.Ref, err)
 		}
 		exp, err := lotExpiry(tx, c.ExpiresAt)
@@ -147,23 +143,16 @@ type batchBackend interface {
 // writeBalancesLots (two statements); sqliteBatch insertHeads (returning
 // the heads' ids in order), insertPostings, writeBalances and addLots.
 
-// validUnnamed is validCredit for a credit without a ref (NewRef).
-func validUnnamed(c Credit) error {
+// validCredit checks c; noRef accepts an empty Ref (CreditBatchTx with
+// NewRef).
+func validCredit(c Credit, noRef bool) error {
 	if err := checkAccounts(c.Parent, c.Sub, true); err != nil {
 		return err
 	}
-	if c.MG <= 0 {
-		return errInvalidMG(c.MG)
-	}
-	return nil
-}
-
-func validCredit(c Credit) error {
-	if err := checkAccounts(c.Parent, c.Sub, true); err != nil {
-		return err
-	}
-	if err := checkRef(c.Ref); err != nil {
-		return err
+	if c.Ref != "" || !noRef {
+		if err := checkRef(c.Ref); err != nil {
+			return err
+		}
 	}
 	if c.MG <= 0 {
 		return errInvalidMG(c.MG)

@@ -44,7 +44,7 @@ type CreditResult struct {
 // accounts, MG ≤ 0, empty Ref, expiry not in the future), EConflict (Ref
 // names a transaction that is not a credit).
 func CreditTx(ctx context.Context, tx *store.Tx, c Credit) (CreditResult, error) {
-	if err := validCredit(c); err != nil {
+	if err := validCredit(c, false); err != nil {
 		return CreditResult{}, err
 	}
 	exp, err := lotExpiry(tx, c.ExpiresAt)
