@@ -2,8 +2,6 @@ package intake
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -225,28 +223,6 @@ func decodeOne(raw []byte, cloudEvent bool) Event {
 	}
 	ev.OccurredAt = t.UTC().Truncate(time.Microsecond)
 	return ev
-}
-
-// Hash returns the body hash that tells a repeat of the same event from a
-// different event reusing its id: SHA-256 (first 16 bytes, base64url) of
-// the canonical JSON of the decoded event, so formatting, key order and the
-// envelope (plain or CloudEvents) do not matter.
-func (ev *Event) Hash() string {
-	if ev.hash != "" {
-		return ev.hash
-	}
-	b, _ := json.Marshal(ev)
-	sum := sha256.Sum256(b)
-	return base64.RawURLEncoding.EncodeToString(sum[:16])
-}
-
-// memoHash computes Hash once: Submit calls it before handing ev to a
-// shard writer (so the writer only reads it).
-func (ev *Event) memoHash() string {
-	if ev.hash == "" {
-		ev.hash = ev.Hash()
-	}
-	return ev.hash
 }
 
 func strict(b []byte, v any) error {

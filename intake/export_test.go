@@ -24,3 +24,6 @@ func MeasureWriterCPU(s *Service) { s.measureCPU.Store(true) }
 // WriterCPU returns the CPU time s's shard writers spent writing batches
 // since MeasureWriterCPU, summed over shards.
 func WriterCPU(s *Service) time.Duration { return time.Duration(s.busyCPU.Load()) }
+
+// EventJSON is the hand-written encoding Hash uses (see appendEventJSON).
+func EventJSON(ev *Event) ([]byte, bool) { return appendEventJSON(nil, ev) }
