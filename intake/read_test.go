@@ -102,6 +102,8 @@ func TestReadSideAt100k(t *testing.T) {
 			for q, want := range map[string]string{
 				`SELECT scenario_id, SUM(mg) FROM intake_usage WHERE account_id = 1 AND day BETWEEN 20260101 AND 20261231 GROUP BY scenario_id`:                          "SEARCH intake_usage USING PRIMARY KEY (account_id=? AND day>? AND day<?)",
 				`SELECT e.id FROM ledger_tx t JOIN intake_events e ON e.id = t.id WHERE t.parent = 2 AND t.id < 99999 AND t.kind = 'credit' ORDER BY t.id DESC LIMIT 51`: "INDEX ledger_tx_parent (parent=? AND id<?)",
+				// The writer's exclusivity prefetch (prefetchActs).
+				`SELECT a.account_id, a.act_key FROM intake_acts a WHERE (a.account_id, a.act_key) IN (VALUES (1, 'x'), (2, 'y'))`: "SEARCH a USING PRIMARY KEY (act_key=? AND account_id=?)",
 			} {
 				plan := explain(t, db, q)
 				if !strings.Contains(plan, want) || strings.Contains(plan, "SCAN intake_") {
