@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -74,7 +73,20 @@ type wireCloudData struct {
 	Evidence map[string]any `json:"evidence"`
 }
 
-var behaviorPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
+// validBehavior reports whether s is a behavior id: 1-64 characters of
+// a-z 0-9 _ . -, starting with a letter or digit (^[a-z0-9][a-z0-9_.-]{0,63}$).
+func validBehavior(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || i > 0 && (c == '_' || c == '.' || c == '-')) {
+			return false
+		}
+	}
+	return true
+}
 
 // Decode reads a request body: one event, {"events":[...]} (at most
 // MaxBatch), one CloudEvents 1.0 structured event (detected by
@@ -208,7 +220,7 @@ func decodeOne(raw []byte, cloudEvent bool) Event {
 	if err := validID("person", ev.Person); err != nil {
 		return bad("%s", err)
 	}
-	if !behaviorPattern.MatchString(ev.Behavior) {
+	if !validBehavior(ev.Behavior) {
 		return bad("behavior must be 1-64 characters of a-z 0-9 _ . - (got %q)", trunc(ev.Behavior))
 	}
 	if at == nil || *at == "" {
@@ -235,53 +247,6 @@ func strict(b []byte, v any) error {
 		return fmt.Errorf("trailing data")
 	}
 	return uniqueKeys(b, 64)
-}
-
-// uniqueKeys refuses an object, down to depth levels of b, that names a
-// member twice: encoding/json would silently keep the last one, so
-// {"mg":1,"mg":9} could mean different things to the partner and to us.
-// Deeper values are skipped unchecked. b must be valid JSON.
-func uniqueKeys(b []byte, depth int) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	return checkKeys(dec, depth)
-}
-
-func checkKeys(dec *json.Decoder, depth int) error {
-	if depth == 0 {
-		var skip json.RawMessage
-		return dec.Decode(&skip)
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return nil
-	}
-	var seen map[string]bool
-	if d == '{' {
-		seen = map[string]bool{}
-	}
-	for dec.More() {
-		if seen != nil {
-			tok, err := dec.Token()
-			if err != nil {
-				return err
-			}
-			k, _ := tok.(string)
-			if seen[k] {
-				return fmt.Errorf("duplicate key %q", trunc(k))
-			}
-			seen[k] = true
-		}
-		if err := checkKeys(dec, depth-1); err != nil {
-			return err
-		}
-	}
-	_, err = dec.Token() // the closing delimiter
-	return err
 }
 
 // validID checks an identifier: 1-128 printable ASCII characters, no spaces.

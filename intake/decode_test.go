@@ -1,6 +1,8 @@
 package intake_test
 
 import (
+	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -116,4 +118,37 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkDecode measures decoding one event and a 1000-event batch
+// (validation and the duplicate-key check included).
+//
+//	go test ./intake -run XXX -bench Decode
+func BenchmarkDecode(b *testing.B) {
+	one := []byte(`{"event_id":"ord-20261125-000123","person":"u-8f3a2c","behavior":"tmall.low_carbon_product","occurred_at":"2026-11-25T10:00:00+08:00","params":{"order_id":"ord-20261125-000123","kwh_saved":1.25},"evidence":{"order_id":"ord-20261125-000123","label":"energy-A"}}`)
+	var batch bytes.Buffer
+	batch.WriteString(`{"events":[`)
+	for i := range 1000 {
+		if i > 0 {
+			batch.WriteByte(',')
+		}
+		batch.Write(bytes.ReplaceAll(one, []byte("000123"), []byte(fmt.Sprintf("%06d", i))))
+	}
+	batch.WriteString(`]}`)
+	for _, c := range []struct {
+		name string
+		body []byte
+		n    int
+	}{{"one", one, 1}, {"batch1000", batch.Bytes(), 1000}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(c.body)))
+			for b.Loop() {
+				evs, err := intake.Decode(c.body, "application/json")
+				if err != nil || len(evs) != c.n || evs[0].Err != nil {
+					b.Fatal(err, len(evs))
+				}
+			}
+		})
+	}
 }
