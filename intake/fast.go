@@ -37,12 +37,12 @@ func (w *writer) fast(items []item) ([]Outcome, error) {
 		return nil, err
 	}
 	var credits []credited
-	prev := w.head.Hash                       // the chain's head before the batch (decide reserves, seal hashes)
-	var rows []int                            // items whose event row is written
-	first := make(map[string]int, len(items)) // partner \x00 event_id → item credited earlier in this batch
+	prev := w.head.Hash                         // the chain's head before the batch (decide reserves, seal hashes)
+	var rows []int                              // items whose event row is written
+	first := make(map[eventKey]int, len(items)) // item credited earlier in this batch
 	dupOf := map[int]int{}
 	for i, it := range items {
-		k := it.partner + "\x00" + it.ev.ID
+		k := eventKey{it.partner, it.ev.ID}
 		orig, inBatch := first[k]
 		head := w.head
 		var p pending

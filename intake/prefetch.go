@@ -46,7 +46,7 @@ func (w *writer) prefetchUsage(items []item) error {
 	}
 	for _, it := range items {
 		ev := it.ev
-		if _, known := w.known[it.partner+"\x00"+ev.ID]; known {
+		if _, known := w.known[eventKey{it.partner, ev.ID}]; known {
 			continue
 		}
 		acct, _, err := w.resolve(ev.Person, it.partner)
@@ -199,17 +199,17 @@ func (w *writer) prefetchUsage(items []item) error {
 // writer's cache, which resolve then answers from.
 func (w *writer) resolveMany(items []item) error {
 	var keys []account.Key
-	seen := map[string]bool{}
+	seen := map[account.Key]bool{}
 	for _, it := range items {
-		k := it.partner + "\x00" + it.ev.Person
+		k := account.Key{Person: it.ev.Person, Partner: it.partner}
 		if _, done := w.resolved[k]; done || seen[k] {
 			continue
 		}
-		if _, known := w.known[it.partner+"\x00"+it.ev.ID]; known {
+		if _, known := w.known[eventKey{it.partner, it.ev.ID}]; known {
 			continue
 		}
 		seen[k] = true
-		keys = append(keys, account.Key{Person: it.ev.Person, Partner: it.partner})
+		keys = append(keys, k)
 	}
 	if len(keys) == 0 {
 		return nil
@@ -219,7 +219,7 @@ func (w *writer) resolveMany(items []item) error {
 		return err
 	}
 	for i, k := range keys {
-		w.resolved[k.Partner+"\x00"+k.Person] = resolution{ts[i].AccountID, ts[i].SubID, ts[i].Err}
+		w.resolved[k] = resolution{ts[i].AccountID, ts[i].SubID, ts[i].Err}
 	}
 	return nil
 }

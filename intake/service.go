@@ -425,6 +425,9 @@ func (s *Service) write(shardID int, batch []*job) error {
 var errSlowOnly = errors.New("slow path only")
 
 func isCode(err error, codes ...string) bool {
+	if err == nil { // the common case, without errors.As's allocation
+		return false
+	}
 	var e *oc.Error
 	if !errors.As(err, &e) {
 		return false

@@ -37,9 +37,9 @@ type writer struct {
 	eng  *methodology.Engine
 	head audit.Head
 
-	known    map[string]Outcome // partner \x00 event_id → remembered outcome, as a duplicate answer
-	hashes   map[string]string  // partner \x00 event_id → body hash of the remembered event
-	resolved map[string]resolution
+	known    map[eventKey]Outcome // remembered outcome, as a duplicate answer
+	hashes   map[eventKey]string  // body hash of the remembered event
+	resolved map[account.Key]resolution
 	used     map[usageKey]*usageYear // cap usage read or credited in this transaction
 	locked   map[int64]bool          // PostgreSQL usage locks held
 
@@ -62,6 +62,9 @@ type writer struct {
 	usageN   map[usageRow]int64
 }
 
+// eventKey is an event's idempotency key: (partner, event_id).
+type eventKey struct{ partner, id string }
+
 type sealResult struct {
 	hash string
 	err  error
@@ -80,7 +83,7 @@ func newWriter(ctx context.Context, tx *store.Tx, s *Service, eng *methodology.E
 		return nil, err
 	}
 	return &writer{ctx: ctx, tx: tx, s: s, eng: eng, head: head,
-		known: make(map[string]Outcome, n), hashes: make(map[string]string, n), resolved: make(map[string]resolution, n/4),
+		known: make(map[eventKey]Outcome, n), hashes: make(map[eventKey]string, n), resolved: make(map[account.Key]resolution, n/4),
 		used: make(map[usageKey]*usageYear, n/2), locked: map[int64]bool{},
 		acts: make(map[actRow]bool, n), usageAdd: make(map[usageRow]int64, n/2), usageN: make(map[usageRow]int64, n/2),
 		names: map[string]int64{}, nameOf: map[int64]string{}}, nil
@@ -161,7 +164,7 @@ func (w *writer) prefetch(partner string, ids []string) error {
 				rows.Close()
 				return fmt.Errorf("find events: %w", err)
 			}
-			k := partner + "\x00" + id
+			k := eventKey{partner, id}
 			w.known[k] = Outcome{EventID: id, Status: StatusDuplicate, Original: status, Code: code.String, Message: msg.String,
 				MG: mg, Points: points, CalcID: calcID.String, Reversed: reversed.Valid}
 			w.hashes[k] = h
@@ -259,7 +262,7 @@ func (w *writer) keep(partner string, ev *Event, o Outcome, p *pending) Outcome 
 		w.usageN[*p.usage]++
 	}
 	if o.Status == StatusCredited || (o.Status == StatusRejected && remembered[o.Code]) {
-		k := partner + "\x00" + ev.ID
+		k := eventKey{partner, ev.ID}
 		w.known[k] = Outcome{EventID: ev.ID, Status: StatusDuplicate, Original: o.Status, Code: o.Code, Message: clip(o.Message, 300), MG: o.MG, Points: o.Points, CalcID: o.CalcID}
 		w.hashes[k] = ev.memoHash()
 	}
@@ -297,8 +300,8 @@ type usageYear struct {
 func (w *writer) decide(partner string, ev *Event, head *audit.Head, p *pending, deferred bool) (Outcome, error) {
 	ctx, tx := w.ctx, w.tx
 	hash := ev.memoHash()
-	if o, found := w.known[partner+"\x00"+ev.ID]; found {
-		if w.hashes[partner+"\x00"+ev.ID] != hash {
+	if o, found := w.known[eventKey{partner, ev.ID}]; found {
+		if w.hashes[eventKey{partner, ev.ID}] != hash {
 			return Outcome{EventID: ev.ID, Status: StatusConflict, Code: oc.EEventConflict,
 				Message: "event_id was already used for a different event by this partner"}, nil
 		}
@@ -395,7 +398,6 @@ func (w *writer) decide(partner string, ev *Event, head *audit.Head, p *pending,
 	}
 	*head = next
 	p.calc = &row
-	ref := Ref(partner, ev.ID)
 	scenario := m.Scenario()
 	p.usage = &usageRow{acct: acct, behavior: ev.Behavior, partner: partner, scenario: scenario, day: day}
 	p.mg = res.MG
@@ -408,6 +410,7 @@ func (w *writer) decide(partner string, ev *Event, head *audit.Head, p *pending,
 		p.credit = &creditRow{acct: acct, sub: sub, scenario: scenario, act: act, calcID: calcID}
 		return Outcome{EventID: ev.ID, Status: StatusCredited, MG: res.MG, CalcID: calcID, acct: acct}, nil
 	}
+	ref := Ref(partner, ev.ID)
 	cr, err := ledger.CreditTx(ctx, tx, ledger.Credit{Parent: acct, Sub: sub, MG: res.MG, Ref: ref, CalcID: calcID})
 	if err != nil {
 		return Outcome{}, err
@@ -429,7 +432,7 @@ func (w *writer) decide(partner string, ev *Event, head *audit.Head, p *pending,
 // resolve is account.ResolveTx, once per person and partner per
 // transaction.
 func (w *writer) resolve(person, partner string) (int64, int64, error) {
-	k := partner + "\x00" + person
+	k := account.Key{Person: person, Partner: partner}
 	if r, ok := w.resolved[k]; ok {
 		return r.acct, r.sub, r.err
 	}
