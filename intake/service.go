@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,10 +122,11 @@ func NewService(db *store.DB, engines EngineSource, cfg Config) *Service {
 		}
 	}
 	for i := 0; i < cfg.Shards; i++ {
-		sh := &shard{id: i, ch: make(chan *job, 8192)}
+		sh := &shard{id: i, ch: make(chan *job, 8192), acks: make(chan acks, 64)}
 		s.shards = append(s.shards, sh)
-		s.wg.Add(1)
+		s.wg.Add(2)
 		go s.run(sh)
+		go s.ack(sh)
 	}
 	return s
 }
@@ -137,8 +139,15 @@ func (s *Service) Close() {
 }
 
 type shard struct {
-	id int
-	ch chan *job
+	id   int
+	ch   chan *job
+	acks chan acks // written batches, answered once durable (ack)
+}
+
+// acks are the jobs of one group commit and how it ended.
+type acks struct {
+	jobs []*job
+	err  error
 }
 
 // job is one request's events for one shard.
@@ -248,9 +257,11 @@ func (s *Service) SubmitGuarded(ctx context.Context, partner string, events []Ev
 
 // run is a shard's single writer: it takes every pending job (up to
 // MaxBatch events), writes them in one transaction (their guards first)
-// and answers them after commit.
+// and hands them to the shard's ack goroutine, which answers them once
+// the commit is durable; meanwhile run writes the next batch.
 func (s *Service) run(sh *shard) {
 	defer s.wg.Done()
+	defer close(sh.acks)
 	var batch []*job
 	locked := false
 	defer func() {
@@ -291,7 +302,21 @@ func (s *Service) run(sh *shard) {
 		if locked {
 			s.busyCPU.Add(int64(threadCPU() - c0))
 		}
-		for _, j := range batch {
+		sh.acks <- acks{slices.Clone(batch), err}
+	}
+}
+
+// ack answers the shard's written batches in order: a batch that was
+// committed once its commit is durable (store.DB.Durable, an fsync of the
+// SQLite WAL shared by every commit before it), a failed one at once.
+func (s *Service) ack(sh *shard) {
+	defer s.wg.Done()
+	for a := range sh.acks {
+		err := a.err
+		if err == nil {
+			err = s.db.Durable()
+		}
+		for _, j := range a.jobs {
 			if err == nil && j.refused != nil {
 				j.done <- j.refused
 				continue
@@ -365,7 +390,7 @@ func (s *Service) write(shardID int, batch []*job) error {
 	var outs []Outcome
 	err = errSlowOnly
 	if !s.slowOnly {
-		err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		err = s.db.InTxLater(ctx, func(tx *store.Tx) error {
 			w, err := open(tx)
 			if err != nil {
 				return err
@@ -394,7 +419,7 @@ func (s *Service) write(shardID int, batch []*job) error {
 	// Slow path: one savepoint per event.
 	for attempt := 0; len(todo) > 0; attempt++ {
 		var retry []slot
-		err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		err := s.db.InTxLater(ctx, func(tx *store.Tx) error {
 			retry = retry[:0]
 			w, err := open(tx)
 			if err != nil {

@@ -107,7 +107,10 @@ func (db *DB) Migrate(ctx context.Context, comps ...Component) error {
 		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key)
 		return migrateOn(ctx, db.Dialect, func(ctx context.Context) (*sql.Tx, error) { return conn.BeginTx(ctx, nil) }, comps)
 	}
-	return migrateOn(ctx, db.Dialect, func(ctx context.Context) (*sql.Tx, error) { return db.write.BeginTx(ctx, nil) }, comps)
+	if err := migrateOn(ctx, db.Dialect, func(ctx context.Context) (*sql.Tx, error) { return db.write.BeginTx(ctx, nil) }, comps); err != nil {
+		return err
+	}
+	return db.Durable()
 }
 
 func migrateOn(ctx context.Context, d Dialect, begin func(context.Context) (*sql.Tx, error), comps []Component) error {

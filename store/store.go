@@ -51,6 +51,7 @@ type DB struct {
 	stmts *stmtCache    // SQLite: statements prepared on the writer connection
 	reads readStmts     // SQLite: statements prepared on the read pool
 	ckpt  *checkpointer // SQLite: WAL checkpoints off the writer (checkpoint.go)
+	wal   *walSync      // SQLite: WAL fsyncs beside the writer (durable.go); nil: FULL
 
 	// Now returns the current time; tests may replace it before use.
 	Now func() time.Time
@@ -112,6 +113,10 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
 		db.ckpt = c
+		if db.wal, err = openWALSync(ctx, path, w); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
 	}
 	if err := db.read.PingContext(ctx); err != nil {
 		db.Close()
@@ -180,6 +185,12 @@ func (db *DB) Close() error {
 			err = e
 		}
 	}
+	if db.wal != nil {
+		// Last: SQLite's connections are closed (and have checkpointed).
+		if e := db.wal.close(); err == nil {
+			err = e
+		}
+	}
 	return err
 }
 
@@ -206,10 +217,18 @@ type Tx struct {
 	runs  map[string]int       // statements run unprepared in this transaction
 }
 
-// InTx runs fn in a write transaction and commits it if fn returns nil.
-// On PostgreSQL a serialization failure or deadlock is retried a few
-// times; fn must therefore have no effects outside the transaction.
+// InTx runs fn in a write transaction and commits it if fn returns nil,
+// and returns once the commit is durable (Durable). On PostgreSQL a
+// serialization failure or deadlock is retried a few times; fn must
+// therefore have no effects outside the transaction.
 func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	if err := db.inTxRetry(ctx, fn); err != nil {
+		return err
+	}
+	return db.Durable()
+}
+
+func (db *DB) inTxRetry(ctx context.Context, fn func(tx *Tx) error) error {
 	for attempt := 0; ; attempt++ {
 		err := db.inTx(ctx, fn)
 		if err != nil && attempt < 5 && retryable(err) {

@@ -165,8 +165,8 @@ func NewFeed(db *store.DB, name string) *Feed { return &Feed{db: db, name: name}
 
 // Next returns up to max messages after the consumer's cursor, oldest
 // first (more than max only when one outbox row holds more: the credits
-// of one batch, see EnqueueCreditsTx, are returned together). It does not
-// move the cursor: call Ack after handling them.
+// of one batch, see EnqueueCreditsTx, are returned together), once they
+// are durable. It does not move the cursor: call Ack after handling them.
 func (f *Feed) Next(ctx context.Context, max int) ([]Message, error) {
 	var ct, cid int64
 	err := f.db.Read().QueryRowContext(ctx, `SELECT txid, last_id FROM outbox_cursors WHERE consumer = $1`, f.name).Scan(&ct, &cid)
@@ -222,7 +222,18 @@ func (f *Feed) Next(ctx context.Context, max int) ([]Message, error) {
 			out = append(out, Message{ID: id, Topic: TopicCreditCreated, Partner: b.Partner, Account: b.Account, Body: raw, CreatedAt: m.CreatedAt, txid: m.txid})
 		}
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("feed %s: %w", f.name, err)
+	}
+	// On SQLite a commit is visible a moment before it is durable
+	// (store.DB.Durable): consumers act on the messages outside the
+	// database (webhooks, leaderboards, medals), so only once they are.
+	if len(out) > 0 {
+		if err := f.db.Durable(); err != nil {
+			return nil, fmt.Errorf("feed %s: %w", f.name, err)
+		}
+	}
+	return out, nil
 }
 
 // Ack moves the cursor past m (the last message handled).
