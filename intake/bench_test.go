@@ -320,6 +320,7 @@ func BenchmarkSubmitSingle(b *testing.B) {
 			lat := make(chan time.Duration, b.N+64)
 			var next atomic.Int64
 			b.SetParallelism(32)
+			batches0, busy0 := intake.Batches(e.svc), intake.WriterBusy(e.svc)
 			b.ResetTimer()
 			start := time.Now()
 			b.RunParallel(func(pb *testing.PB) {
@@ -349,6 +350,10 @@ func BenchmarkSubmitSingle(b *testing.B) {
 			b.ReportMetric(float64(len(ls))/elapsed.Seconds(), "events/s")
 			b.ReportMetric(float64(ls[len(ls)/2].Microseconds())/1000, "p50_ms")
 			b.ReportMetric(float64(ls[len(ls)*99/100].Microseconds())/1000, "p99_ms")
+			if n := intake.Batches(e.svc) - batches0; n > 0 {
+				b.ReportMetric(float64(len(ls))/float64(n), "events/batch")
+			}
+			b.ReportMetric(100*float64(intake.WriterBusy(e.svc)-busy0)/float64(elapsed)/float64(intake.ShardCount(e.svc)), "writer_busy_%")
 		})
 	}
 }

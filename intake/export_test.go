@@ -13,6 +13,9 @@ func Fallbacks(s *Service) int64 { return s.fallbacks.Load() }
 // batches, summed over shards.
 func WriterBusy(s *Service) time.Duration { return time.Duration(s.busy.Load()) }
 
+// Batches returns how many group commits s's shard writers have written.
+func Batches(s *Service) int64 { return s.batches.Load() }
+
 // UsageMisses returns how many times s read an event's cap usage on its
 // own instead of from the batch's prefetch.
 func UsageMisses(s *Service) int64 { return s.usageMiss.Load() }
@@ -27,3 +30,6 @@ func WriterCPU(s *Service) time.Duration { return time.Duration(s.busyCPU.Load()
 
 // EventJSON is the hand-written encoding Hash uses (see appendEventJSON).
 func EventJSON(ev *Event) ([]byte, bool) { return appendEventJSON(nil, ev) }
+
+// ShardCount returns how many shard writers s runs.
+func ShardCount(s *Service) int { return len(s.shards) }

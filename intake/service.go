@@ -87,6 +87,7 @@ type Service struct {
 	slowOnly  bool         // tests: skip the set-based fast path
 	fallbacks atomic.Int64 // batches redone event by event
 	busy      atomic.Int64 // nanoseconds the shard writers spent in write
+	batches   atomic.Int64 // group commits written (one write call each)
 	// Benchmarks: each shard writer locks its goroutine to its thread
 	// and sums the thread's CPU time in write (busyCPU), which unlike busy
 	// leaves out the time it waited for a core.
@@ -299,6 +300,7 @@ func (s *Service) run(sh *shard) {
 		t0 := time.Now()
 		err := s.write(sh.id, batch)
 		s.busy.Add(int64(time.Since(t0)))
+		s.batches.Add(1)
 		if locked {
 			s.busyCPU.Add(int64(threadCPU() - c0))
 		}
