@@ -88,6 +88,8 @@ type Service struct {
 	fallbacks atomic.Int64 // batches redone event by event
 	busy      atomic.Int64 // nanoseconds the shard writers spent in write
 	batches   atomic.Int64 // group commits written (one write call each)
+	events    atomic.Int64 // events in them
+	durable   atomic.Int64 // nanoseconds the ack goroutines waited for Durable
 	// Benchmarks: each shard writer locks its goroutine to its thread
 	// and sums the thread's CPU time in write (busyCPU), which unlike busy
 	// leaves out the time it waited for a core.
@@ -256,6 +258,22 @@ func (s *Service) SubmitGuarded(ctx context.Context, partner string, events []Ev
 	return out, nil
 }
 
+// Stats are the intake's counters since it started, summed over shards.
+type Stats struct {
+	Batches     int64         // group commits written
+	Events      int64         // events in them (per batch: the load's shape)
+	WriterBusy  time.Duration // wall time the shard writers spent writing
+	DurableWait time.Duration // time committed batches waited for their fsync
+	Fallbacks   int64         // batches redone event by event (savepoints)
+}
+
+// Stats returns the intake's counters (exported as Prometheus metrics by
+// opencarbon serve).
+func (s *Service) Stats() Stats {
+	return Stats{Batches: s.batches.Load(), Events: s.events.Load(), WriterBusy: time.Duration(s.busy.Load()),
+		DurableWait: time.Duration(s.durable.Load()), Fallbacks: s.fallbacks.Load()}
+}
+
 // run is a shard's single writer: it takes every pending job (up to
 // MaxBatch events), writes them in one transaction (their guards first)
 // and hands them to the shard's ack goroutine, which answers them once
@@ -301,6 +319,7 @@ func (s *Service) run(sh *shard) {
 		err := s.write(sh.id, batch)
 		s.busy.Add(int64(time.Since(t0)))
 		s.batches.Add(1)
+		s.events.Add(int64(n))
 		if locked {
 			s.busyCPU.Add(int64(threadCPU() - c0))
 		}
@@ -316,7 +335,9 @@ func (s *Service) ack(sh *shard) {
 	for a := range sh.acks {
 		err := a.err
 		if err == nil {
+			t0 := time.Now()
 			err = s.db.Durable()
+			s.durable.Add(int64(time.Since(t0)))
 		}
 		for _, j := range a.jobs {
 			if err == nil && j.refused != nil {

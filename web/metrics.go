@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/opencarbon/opencarbon/intake"
 )
 
 type metrics struct {
@@ -32,7 +34,25 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	return m
 }
 
-// Register adds extra collectors (domain counters) to the /metrics registry.
+// intakeMetrics exports the intake's counters: the rate of events over the
+// rate of batches is the group commit's size, and a writer busy close to one
+// second a second per shard is a saturated intake.
+func intakeMetrics(svc *intake.Service) []prometheus.Collector {
+	counter := func(name, help string, v func(intake.Stats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "opencarbon_intake_" + name, Help: help},
+			func() float64 { return v(svc.Stats()) })
+	}
+	return []prometheus.Collector{
+		counter("batches_total", "Group commits written by the intake's shard writers.", func(s intake.Stats) float64 { return float64(s.Batches) }),
+		counter("batch_events_total", "Events in those group commits.", func(s intake.Stats) float64 { return float64(s.Events) }),
+		counter("writer_busy_seconds_total", "Wall time the shard writers spent writing, summed over shards.", func(s intake.Stats) float64 { return s.WriterBusy.Seconds() }),
+		counter("durable_wait_seconds_total", "Time committed batches waited for their fsync before they were answered (SQLite).", func(s intake.Stats) float64 { return s.DurableWait.Seconds() }),
+		counter("fallbacks_total", "Group commits redone event by event in savepoints.", func(s intake.Stats) float64 { return float64(s.Fallbacks) }),
+	}
+}
+
+// Register adds extra collectors (domain counters) to the /metrics registry;
+// it must be called after Handler.
 func (s *Server) Register(c ...prometheus.Collector) { s.metrics.reg.MustRegister(c...) }
 
 type statusWriter struct {

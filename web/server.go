@@ -79,6 +79,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	s.mux = http.NewServeMux()
 	s.metrics = newMetrics(prometheus.NewRegistry())
+	if s.Intake != nil {
+		s.metrics.reg.MustRegister(intakeMetrics(s.Intake)...)
+	}
 	s.routes()
 	return s.observe(s.mux)
 }

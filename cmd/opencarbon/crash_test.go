@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -200,6 +203,13 @@ func TestCrashDuringIngest(t *testing.T) {
 			}
 		}
 	}
+	// The intake's counters are on /metrics: the re-send went through
+	// group commits, and each was answered after its fsync.
+	metrics := scrape(t, base+"/metrics")
+	if metrics["opencarbon_intake_batches_total"] < 1 || metrics["opencarbon_intake_batch_events_total"] < metrics["opencarbon_intake_batches_total"] ||
+		metrics["opencarbon_intake_writer_busy_seconds_total"] <= 0 || metrics["opencarbon_intake_durable_wait_seconds_total"] <= 0 {
+		t.Errorf("intake metrics after the re-send: %v", metrics)
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
 	if acked == 0 {
@@ -237,4 +247,26 @@ func TestCrashDuringIngest(t *testing.T) {
 		t.Fatalf("verify of a tampered log: %v\n%s", err, out)
 	}
 	os.Remove(bin)
+}
+
+// scrape reads the unlabelled samples of a Prometheus text exposition.
+func scrape(t *testing.T, url string) map[string]float64 {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		name, val, ok := strings.Cut(line, " ")
+		if !ok || strings.HasPrefix(line, "#") || strings.Contains(name, "{") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(val, 64); err == nil {
+			out[name] = v
+		}
+	}
+	return out
 }
