@@ -148,9 +148,9 @@ func sqliteDSN(path string, writer bool) string {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	if writer {
-		// FULL: a commit is on disk before it is acknowledged, even across
-		// a power loss (NORMAL in WAL mode survives only a process crash).
-		// Group commit amortises the fsync over many events.
+		// FULL: a commit is on disk before it returns, even across a power
+		// loss. Open then switches the writer to NORMAL and fsyncs the WAL
+		// beside it (durable.go); FULL stays if it cannot.
 		q.Add("_pragma", "synchronous(FULL)")
 		// Checkpoints are the checkpointer's (checkpoint.go); the writer's
 		// own automatic checkpoint stays as a backstop, further out.
