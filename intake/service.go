@@ -81,6 +81,7 @@ type Service struct {
 	log     *slog.Logger
 	shards  []*shard
 	stop    chan struct{}
+	closed  chan struct{} // closed once every writer and ack goroutine has returned
 	wg      sync.WaitGroup
 	once    sync.Once
 
@@ -115,7 +116,7 @@ func NewService(db *store.DB, engines EngineSource, cfg Config) *Service {
 	if cfg.MaxSkew <= 0 {
 		cfg.MaxSkew = 5 * time.Minute
 	}
-	s := &Service{db: db, engines: engines, cfg: cfg, log: slog.Default().With("component", "intake"), stop: make(chan struct{})}
+	s := &Service{db: db, engines: engines, cfg: cfg, log: slog.Default().With("component", "intake"), stop: make(chan struct{}), closed: make(chan struct{})}
 	if db.Dialect == store.SQLite {
 		// The per-event savepoints journal pages to a temporary file
 		// unless temporary storage is in memory. The writer is one
@@ -135,11 +136,17 @@ func NewService(db *store.DB, engines EngineSource, cfg Config) *Service {
 }
 
 // Close stops the writers after the batch in progress. Submit calls made
-// after Close fail with EInternal.
+// after Close, and those whose events were still queued, fail with
+// EInternal (nothing of theirs was written).
 func (s *Service) Close() {
-	s.once.Do(func() { close(s.stop) })
-	s.wg.Wait()
+	s.once.Do(func() {
+		close(s.stop)
+		s.wg.Wait()
+		close(s.closed)
+	})
 }
+
+var errShuttingDown = oc.Errorf(oc.EInternal, "intake is shutting down")
 
 type shard struct {
 	id   int
@@ -234,7 +241,7 @@ func (s *Service) SubmitGuarded(ctx context.Context, partner string, events []Ev
 		select {
 		case s.shards[k].ch <- j:
 		case <-s.stop:
-			return nil, oc.Errorf(oc.EInternal, "intake is shutting down")
+			return nil, errShuttingDown
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -243,13 +250,22 @@ func (s *Service) SubmitGuarded(ctx context.Context, partner string, events []Ev
 		if j == nil {
 			continue
 		}
+		var err error
 		select {
-		case err := <-j.done:
-			if err != nil {
-				return nil, err
+		case err = <-j.done:
+		case <-s.closed:
+			// The writers are gone: a job they answered has its answer
+			// waiting, one still queued never will.
+			select {
+			case err = <-j.done:
+			default:
+				err = errShuttingDown
 			}
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		}
+		if err != nil {
+			return nil, err
 		}
 		for n, i := range index[k] {
 			out[i] = j.out[n]
@@ -330,21 +346,48 @@ func (s *Service) run(sh *shard) {
 // ack answers the shard's written batches in order: a batch that was
 // committed once its commit is durable (store.DB.Durable, an fsync of the
 // SQLite WAL shared by every commit before it), a failed one at once.
+//
+// Batches that queued up while it waited share the next fsync: one call
+// of Durable covers every commit before it, so waiting once per batch
+// would put the fsyncs one after another and the answers behind them.
 func (s *Service) ack(sh *shard) {
 	defer s.wg.Done()
+	var ready []acks
 	for a := range sh.acks {
-		err := a.err
-		if err == nil {
-			t0 := time.Now()
-			err = s.db.Durable()
-			s.durable.Add(int64(time.Since(t0)))
-		}
-		for _, j := range a.jobs {
-			if err == nil && j.refused != nil {
-				j.done <- j.refused
-				continue
+		ready = append(ready[:0], a)
+	drain:
+		for {
+			select {
+			case a, ok := <-sh.acks:
+				if !ok {
+					break drain
+				}
+				ready = append(ready, a)
+			default:
+				break drain
 			}
-			j.done <- err
+		}
+		var durable error
+		for _, a := range ready {
+			if a.err == nil {
+				t0 := time.Now()
+				durable = s.db.Durable()
+				s.durable.Add(int64(time.Since(t0)))
+				break
+			}
+		}
+		for _, a := range ready {
+			err := a.err
+			if err == nil {
+				err = durable
+			}
+			for _, j := range a.jobs {
+				if err == nil && j.refused != nil {
+					j.done <- j.refused
+					continue
+				}
+				j.done <- err
+			}
 		}
 	}
 }

@@ -3,8 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 )
 
@@ -46,22 +49,51 @@ type walSync struct {
 	started uint64 // fsyncs started (one runs at a time)
 	done    uint64 // fsyncs completed
 	running bool
-	err     error // a failed fsync: sticky, see wait
+	err     error  // a failed fsync: sticky, see wait
+	errAt   uint64 // the number of the fsync that failed
+	closed  bool
 }
 
 // openWALSync opens the -wal file of the SQLite database at path (which w,
 // its writer pool, already has in WAL mode) and switches w's connection
-// to synchronous=NORMAL. If the WAL cannot be opened it returns nil and
-// the writer keeps synchronous=FULL.
+// to synchronous=NORMAL. If the WAL cannot be opened, or might not be the
+// file SQLite writes, it logs why and returns nil: the writer keeps
+// synchronous=FULL.
 func openWALSync(ctx context.Context, path string, w *sql.DB) (*walSync, error) {
 	// A read transaction on the writer opens (creates) the WAL file.
 	var n int
 	if err := w.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master`).Scan(&n); err != nil {
 		return nil, fmt.Errorf("wal sync: %w", err)
 	}
-	f, err := os.OpenFile(path+"-wal", os.O_RDWR, 0)
-	if err != nil {
+	// SQLite names the WAL after the database's full path with symlinks
+	// resolved; a name built from path could be a stale file beside a
+	// symlink, whose fsyncs would cover nothing.
+	var seq int
+	var schema, file string
+	if err := w.QueryRowContext(ctx, `PRAGMA database_list`).Scan(&seq, &schema, &file); err != nil {
+		return nil, fmt.Errorf("wal sync: %w", err)
+	}
+	keepFull := func(why string, err error) (*walSync, error) {
+		slog.Warn("sqlite: commits keep synchronous=FULL, fsynced inside the writer", "wal", file+"-wal", "why", why, "err", err)
 		return nil, nil
+	}
+	f, err := os.OpenFile(file+"-wal", os.O_RDWR, 0)
+	if err != nil {
+		return keepFull("cannot open the WAL", err)
+	}
+	resolved, err := filepath.EvalSymlinks(path)
+	if err == nil {
+		var a, b os.FileInfo
+		if a, err = f.Stat(); err == nil {
+			b, err = os.Stat(resolved + "-wal")
+		}
+		if err == nil && !os.SameFile(a, b) {
+			err = fmt.Errorf("%s-wal is not %s-wal", resolved, file)
+		}
+	}
+	if err != nil {
+		f.Close()
+		return keepFull("cannot tell the WAL file", err)
 	}
 	// The pool has one connection, kept for the DB's life. Should
 	// database/sql replace it, the new one has the DSN's FULL again:
@@ -75,39 +107,71 @@ func openWALSync(ctx context.Context, path string, w *sql.DB) (*walSync, error) 
 	return s, nil
 }
 
+var errWALClosed = errors.New("sqlite: the database is closed")
+
 // wait returns once an fsync of the WAL that started after wait was called
 // has completed, so every transaction committed before the call is
 // durable. Concurrent callers share fsyncs: a caller that finds one
 // running waits for it and the next, which one of the waiters runs for
-// all of them. An fsync that failed leaves the page cache in an unknown
-// state (a later fsync may report success for pages never written), so
-// its error is returned to every caller from then on: the process must be
-// restarted, and SQLite's recovery keeps a prefix of what was written.
+// all of them.
+//
+// An fsync that failed leaves the page cache in an unknown state (Linux
+// may report a later fsync as a success for pages it never wrote), so its
+// error is returned to every caller that needed it or a later one, and
+// failed() makes new write transactions fail: the process must be
+// restarted, and SQLite's recovery keeps a prefix of what was written. A
+// caller whose own fsync completed before the failure gets nil.
 func (s *walSync) wait() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	need := s.started + 1 // the next fsync to start starts after this call
-	for s.done < need && s.err == nil {
+	for s.done < need && s.err == nil && !s.closed {
 		if s.running {
 			s.cond.Wait()
 			continue
 		}
 		s.running = true
 		s.started++
+		n := s.started
 		s.mu.Unlock()
 		err := s.sync()
 		s.mu.Lock()
 		s.running = false
-		s.done = s.started
-		if err != nil {
+		s.done = n
+		if err != nil && s.err == nil {
 			s.err = fmt.Errorf("fsync of the SQLite WAL failed, restart the service: %w", err)
+			s.errAt = n
 		}
 		s.cond.Broadcast()
 	}
+	switch {
+	case s.err != nil && s.errAt <= need:
+		return s.err
+	case s.done >= need:
+		return nil
+	}
+	return errWALClosed
+}
+
+// failed returns the sticky error of a failed fsync, if any.
+func (s *walSync) failed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.err
 }
 
-func (s *walSync) close() error { return s.f.Close() }
+// close waits for a running fsync, then closes the file; later waits
+// return errWALClosed.
+func (s *walSync) close() error {
+	s.mu.Lock()
+	for s.running {
+		s.cond.Wait()
+	}
+	s.closed = true
+	s.cond.Broadcast()
+	s.mu.Unlock()
+	return s.f.Close()
+}
 
 // Durable returns once every transaction committed before the call is on
 // disk. On SQLite it waits for an fsync of the WAL that starts after the

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -166,13 +167,70 @@ func TestDurable(t *testing.T) {
 		if err := <-done; err == nil || !errors.Is(err, g.err) {
 			t.Fatalf("InTx after a failed fsync: %v", err)
 		}
-		// Later commits fail too, without another fsync: the page cache
-		// can no longer be trusted.
-		if err := insert(db); err == nil {
-			t.Fatal("a commit after a failed fsync reported durable")
+		// Later transactions fail before they write, without another
+		// fsync (the page cache can no longer be trusted), and readiness
+		// fails: the process must be restarted.
+		if err := insert(db); err == nil || !errors.Is(err, g.err) {
+			t.Fatalf("a commit after a failed fsync: %v", err)
+		}
+		if err := db.Durable(); err == nil {
+			t.Fatal("Durable after a failed fsync: nil")
 		}
 		if n := g.calls.Load(); n != 1 {
 			t.Fatalf("%d fsyncs; want 1", n)
+		}
+		var n int
+		if err := db.Read().QueryRow(`SELECT COUNT(*) FROM t`).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("rows after the failure: %d %v; want the first commit only", n, err)
+		}
+		if err := db.Ping(context.Background()); err == nil || !errors.Is(err, g.err) {
+			t.Fatalf("Ping after a failed fsync: %v", err)
+		}
+	})
+	t.Run("Closed", func(t *testing.T) {
+		db, err := Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "d.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		if err := db.Durable(); !errors.Is(err, errWALClosed) {
+			t.Fatalf("Durable after Close: %v", err)
+		}
+	})
+	// The database's path is a symlink, and a stale -wal file lies beside
+	// it: the fsyncs must go to the WAL SQLite writes, beside the real file.
+	t.Run("Symlink", func(t *testing.T) {
+		dir := t.TempDir()
+		real, link := filepath.Join(dir, "real"), filepath.Join(dir, "link")
+		for _, d := range []string{real, link} {
+			if err := os.Mkdir(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Symlink(filepath.Join(real, "d.db"), filepath.Join(link, "d.db")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(link, "d.db-wal"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		db, err := Open(context.Background(), "sqlite:"+filepath.Join(link, "d.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if db.wal == nil {
+			t.Fatal("no WAL sync through a symlink")
+		}
+		a, err := db.wal.f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.Stat(filepath.Join(real, "d.db-wal"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !os.SameFile(a, b) {
+			t.Fatal("the WAL fsynced is not the one beside the real database file")
 		}
 	})
 }

@@ -202,8 +202,16 @@ func (db *DB) Read() *sql.DB { return db.read }
 // must run outside a transaction.
 func (db *DB) Write() *sql.DB { return db.write }
 
-// Ping checks that the database answers, for readiness probes.
-func (db *DB) Ping(ctx context.Context) error { return db.read.PingContext(ctx) }
+// Ping checks that the database answers and, on SQLite, that no fsync of
+// the WAL has failed (see Durable), for readiness probes.
+func (db *DB) Ping(ctx context.Context) error {
+	if db.wal != nil {
+		if err := db.wal.failed(); err != nil {
+			return err
+		}
+	}
+	return db.read.PingContext(ctx)
+}
 
 // Tx is a write transaction with the time fixed at its start, so every row
 // written by one transaction carries the same "now".
@@ -240,6 +248,12 @@ func (db *DB) inTxRetry(ctx context.Context, fn func(tx *Tx) error) error {
 }
 
 func (db *DB) inTx(ctx context.Context, fn func(tx *Tx) error) error {
+	if db.wal != nil {
+		// After a failed fsync nothing more is written (see walSync.wait).
+		if err := db.wal.failed(); err != nil {
+			return err
+		}
+	}
 	stx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -42,10 +43,11 @@ func components() []store.Component {
 
 // app is the wired system: the database and every domain service.
 type app struct {
-	cfg    *config
-	log    *slog.Logger
-	db     *store.DB
-	server *web.Server
+	cfg     *config
+	log     *slog.Logger
+	db      *store.DB
+	server  *web.Server
+	workers sync.WaitGroup // background workers (start), waited for before close
 	// -- app services --
 	methodology *methodology.Service // registry and review workflow (methodologies.go)
 	campaigns   *campaign.Service    // campaigns and leaderboards (leaderboard.go)
@@ -108,14 +110,42 @@ func openApp(ctx context.Context, cfg *config) (*app, error) {
 // feeds); they stop when ctx ends.
 func (a *app) start(ctx context.Context) {
 	// -- start workers --
-	go a.server.RunDashboard(ctx, time.Second) // console dashboard counts from the outbox
+	a.spawn(func() { a.server.RunDashboard(ctx, time.Second) }) // console dashboard counts from the outbox
 	a.startCampaigns(ctx)
 	a.startHonor(ctx)
 	a.startWebhooks(ctx)
-	go a.ledger.RunExpiry(ctx, time.Hour) // hourly: expired points stay spendable at most an hour
+	a.spawn(func() { a.ledger.RunExpiry(ctx, time.Hour) }) // hourly: expired points stay spendable at most an hour
 	// hourly: drop outbox messages every consumer acked more than a day ago
-	go webhook.RunPrune(ctx, a.db, time.Hour, webhook.DefaultRetention, func(err error) { a.log.Error("outbox prune", "err", err) },
-		webhook.FeedName, campaign.FeedName, honor.FeedName, web.DashboardFeed)
+	a.spawn(func() {
+		webhook.RunPrune(ctx, a.db, time.Hour, webhook.DefaultRetention, func(err error) { a.log.Error("outbox prune", "err", err) },
+			webhook.FeedName, campaign.FeedName, honor.FeedName, web.DashboardFeed)
+	})
+}
+
+// spawn runs fn as a background worker that stopWorkers waits for.
+func (a *app) spawn(fn func()) {
+	a.workers.Add(1)
+	go func() {
+		defer a.workers.Done()
+		fn()
+	}()
+}
+
+// waitWorkers waits up to timeout for the workers, whose context has been
+// cancelled, to return, so that none is still using the database when it
+// closes; it reports whether they all did.
+func (a *app) waitWorkers(timeout time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		a.workers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(timeout):
+		return false
+	}
 }
 
 func (a *app) close() {

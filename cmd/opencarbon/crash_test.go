@@ -174,7 +174,10 @@ func TestCrashDuringIngest(t *testing.T) {
 				}
 			}()
 		}
-		time.Sleep(time.Duration(150+rng.IntN(350)) * time.Millisecond)
+		mu.Lock() // rng is the senders' too
+		pause := time.Duration(150+rng.IntN(350)) * time.Millisecond
+		mu.Unlock()
+		time.Sleep(pause)
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 		close(stop)

@@ -68,6 +68,6 @@ func campaignMedals(ctx context.Context, cs *campaign.Service) ([]honor.Medal, e
 // startHonor runs the medal checker until ctx ends.
 func (a *app) startHonor(ctx context.Context) {
 	if a.honor != nil {
-		go a.honor.Run(ctx, 200*time.Millisecond)
+		a.spawn(func() { a.honor.Run(ctx, 200*time.Millisecond) })
 	}
 }

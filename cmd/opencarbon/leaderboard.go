@@ -50,8 +50,8 @@ func (a *app) startCampaigns(ctx context.Context) {
 	// Boards build in the background, so a large board does not delay
 	// serving (it fills within seconds); the consumer runs meanwhile, which
 	// is safe because every board update carries its row's version.
-	go a.campaigns.Run(ctx, 100*time.Millisecond)
-	go func() {
+	a.spawn(func() { a.campaigns.Run(ctx, 100*time.Millisecond) })
+	a.spawn(func() {
 		sync()
 		t := time.NewTicker(time.Minute)
 		defer t.Stop()
@@ -63,7 +63,7 @@ func (a *app) startCampaigns(ctx context.Context) {
 				sync()
 			}
 		}
-	}()
+	})
 }
 
 // seedCampaigns creates the demo campaigns and joins the demo people to the

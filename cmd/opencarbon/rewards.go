@@ -28,7 +28,7 @@ func (a *app) startWebhooks(ctx context.Context) {
 		a.log.Warn("webhook delivery not started: no partner registry")
 		return
 	}
-	go a.webhooks.Run(ctx)
+	a.spawn(func() { a.webhooks.Run(ctx) })
 }
 
 // seedRewards lists the demo catalog (idempotent).

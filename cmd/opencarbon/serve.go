@@ -77,6 +77,9 @@ func serveCmd(ctx context.Context, args []string) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	stopWorkers()
+	if !a.waitWorkers(cfg.Shutdown) {
+		a.log.Warn("background workers still running at shutdown", "timeout", cfg.Shutdown)
+	}
 	a.log.Info("stopped")
 	return nil
 }
