@@ -77,7 +77,7 @@ func BenchmarkSubmit(b *testing.B) {
 				}
 			}
 			sizeBefore := dbSize(b, db)
-			busyBefore := intake.WriterBusy(e.svc)
+			busyBefore := e.svc.Stats().WriterBusy
 			wcpuBefore := intake.WriterCPU(e.svc)
 			cpuBefore := cpuTime()
 			b.ResetTimer()
@@ -115,13 +115,13 @@ func BenchmarkSubmit(b *testing.B) {
 			if credited < b.N*conc*900 {
 				b.Fatalf("only %d of %d events credited", credited, b.N*conc*1000)
 			}
-			if n := intake.Fallbacks(e.svc); n != 0 {
+			if n := e.svc.Stats().Fallbacks; n != 0 {
 				b.Errorf("%d batches fell back to savepoints", n)
 			}
 			b.ReportMetric(float64(credited)/elapsed.Seconds(), "events/s")
 			// The single writer's time per event (summed over shards): what
 			// bounds the rate on SQLite, and less noisy than the rate.
-			b.ReportMetric(float64((intake.WriterBusy(e.svc)-busyBefore).Microseconds())/float64(credited), "writer_µs/event")
+			b.ReportMetric(float64((e.svc.Stats().WriterBusy-busyBefore).Microseconds())/float64(credited), "writer_µs/event")
 			// The process's CPU time per event, on all cores: with the writer
 			// busy, what the other goroutines take competes with it.
 			b.ReportMetric(float64((cpuTime()-cpuBefore).Microseconds())/float64(credited), "cpu_µs/event")
@@ -320,7 +320,7 @@ func BenchmarkSubmitSingle(b *testing.B) {
 			lat := make(chan time.Duration, b.N+64)
 			var next atomic.Int64
 			b.SetParallelism(32)
-			batches0, busy0 := intake.Batches(e.svc), intake.WriterBusy(e.svc)
+			batches0, busy0 := e.svc.Stats().Batches, e.svc.Stats().WriterBusy
 			b.ResetTimer()
 			start := time.Now()
 			b.RunParallel(func(pb *testing.PB) {
@@ -350,10 +350,10 @@ func BenchmarkSubmitSingle(b *testing.B) {
 			b.ReportMetric(float64(len(ls))/elapsed.Seconds(), "events/s")
 			b.ReportMetric(float64(ls[len(ls)/2].Microseconds())/1000, "p50_ms")
 			b.ReportMetric(float64(ls[len(ls)*99/100].Microseconds())/1000, "p99_ms")
-			if n := intake.Batches(e.svc) - batches0; n > 0 {
+			if n := e.svc.Stats().Batches - batches0; n > 0 {
 				b.ReportMetric(float64(len(ls))/float64(n), "events/batch")
 			}
-			b.ReportMetric(100*float64(intake.WriterBusy(e.svc)-busy0)/float64(elapsed)/float64(intake.ShardCount(e.svc)), "writer_busy_%")
+			b.ReportMetric(100*float64(e.svc.Stats().WriterBusy-busy0)/float64(elapsed)/float64(intake.ShardCount(e.svc)), "writer_busy_%")
 		})
 	}
 }

@@ -67,7 +67,7 @@ func TestAnsweredOnceDurable(t *testing.T) {
 	if n := calls.Load(); n != 2 {
 		t.Fatalf("%d fsyncs for three batches, the last two committed during the first; want 2", n)
 	}
-	if n := intake.Batches(e.svc); n < 3 {
+	if n := e.svc.Stats().Batches; n < 3 {
 		t.Fatalf("%d batches; want d1, d2 and d3 in their own", n)
 	}
 }

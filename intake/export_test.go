@@ -6,16 +6,6 @@ import "time"
 // tests cover the path the set-based fast path falls back to.
 func SlowOnly(s *Service) { s.slowOnly = true }
 
-// Fallbacks returns how many batches s redid event by event.
-func Fallbacks(s *Service) int64 { return s.fallbacks.Load() }
-
-// WriterBusy returns how long s's shard writers have spent writing
-// batches, summed over shards.
-func WriterBusy(s *Service) time.Duration { return time.Duration(s.busy.Load()) }
-
-// Batches returns how many group commits s's shard writers have written.
-func Batches(s *Service) int64 { return s.batches.Load() }
-
 // UsageMisses returns how many times s read an event's cap usage on its
 // own instead of from the batch's prefetch.
 func UsageMisses(s *Service) int64 { return s.usageMiss.Load() }

@@ -97,7 +97,7 @@ func TestSubmitOutcomes(t *testing.T) {
 		if n := count(t, db, `SELECT COUNT(*) FROM intake_events WHERE status = 'rejected'`); n != 8 {
 			t.Fatalf("remembered rejections = %d; want 8", n)
 		}
-		if n := intake.Fallbacks(e.svc); n != 0 {
+		if n := e.svc.Stats().Fallbacks; n != 0 {
 			t.Fatalf("%d batches fell back to savepoints without a failure", n)
 		}
 	})
@@ -217,7 +217,7 @@ func TestConcurrentOverlap(t *testing.T) {
 		if err != nil || len(problems) != 0 {
 			t.Fatalf("verify: %v %v", problems, err)
 		}
-		if n := intake.Fallbacks(e.svc); n != 0 {
+		if n := e.svc.Stats().Fallbacks; n != 0 {
 			t.Fatalf("%d batches fell back to savepoints", n)
 		}
 	})

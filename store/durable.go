@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 )
 
@@ -54,46 +53,29 @@ type walSync struct {
 	closed  bool
 }
 
-// openWALSync opens the -wal file of the SQLite database at path (which w,
-// its writer pool, already has in WAL mode) and switches w's connection
-// to synchronous=NORMAL. If the WAL cannot be opened, or might not be the
-// file SQLite writes, it logs why and returns nil: the writer keeps
-// synchronous=FULL.
-func openWALSync(ctx context.Context, path string, w *sql.DB) (*walSync, error) {
+// openWALSync opens the -wal file of the SQLite database whose writer pool
+// w already has in WAL mode, and switches w's connection to
+// synchronous=NORMAL. If the WAL cannot be opened it logs why and returns
+// nil: the writer keeps synchronous=FULL.
+func openWALSync(ctx context.Context, w *sql.DB) (*walSync, error) {
 	// A read transaction on the writer opens (creates) the WAL file.
 	var n int
 	if err := w.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master`).Scan(&n); err != nil {
 		return nil, fmt.Errorf("wal sync: %w", err)
 	}
 	// SQLite names the WAL after the database's full path with symlinks
-	// resolved; a name built from path could be a stale file beside a
-	// symlink, whose fsyncs would cover nothing.
+	// resolved, which database_list reports; a name built from the DSN's
+	// path could be a stale file beside a symlink, whose fsyncs would
+	// cover nothing.
 	var seq int
 	var schema, file string
 	if err := w.QueryRowContext(ctx, `PRAGMA database_list`).Scan(&seq, &schema, &file); err != nil {
 		return nil, fmt.Errorf("wal sync: %w", err)
 	}
-	keepFull := func(why string, err error) (*walSync, error) {
-		slog.Warn("sqlite: commits keep synchronous=FULL, fsynced inside the writer", "wal", file+"-wal", "why", why, "err", err)
-		return nil, nil
-	}
 	f, err := os.OpenFile(file+"-wal", os.O_RDWR, 0)
 	if err != nil {
-		return keepFull("cannot open the WAL", err)
-	}
-	resolved, err := filepath.EvalSymlinks(path)
-	if err == nil {
-		var a, b os.FileInfo
-		if a, err = f.Stat(); err == nil {
-			b, err = os.Stat(resolved + "-wal")
-		}
-		if err == nil && !os.SameFile(a, b) {
-			err = fmt.Errorf("%s-wal is not %s-wal", resolved, file)
-		}
-	}
-	if err != nil {
-		f.Close()
-		return keepFull("cannot tell the WAL file", err)
+		slog.Warn("sqlite: cannot open the WAL, commits keep synchronous=FULL (fsynced inside the writer)", "wal", file+"-wal", "err", err)
+		return nil, nil
 	}
 	// The pool has one connection, kept for the DB's life. Should
 	// database/sql replace it, the new one has the DSN's FULL again:
@@ -153,8 +135,12 @@ func (s *walSync) wait() error {
 	return errWALClosed
 }
 
-// failed returns the sticky error of a failed fsync, if any.
+// failed returns the sticky error of a failed fsync, if any (nil without
+// a walSync).
 func (s *walSync) failed() error {
+	if s == nil {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err

@@ -113,7 +113,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
 		db.ckpt = c
-		if db.wal, err = openWALSync(ctx, path, w); err != nil {
+		if db.wal, err = openWALSync(ctx, w); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
@@ -205,10 +205,8 @@ func (db *DB) Write() *sql.DB { return db.write }
 // Ping checks that the database answers and, on SQLite, that no fsync of
 // the WAL has failed (see Durable), for readiness probes.
 func (db *DB) Ping(ctx context.Context) error {
-	if db.wal != nil {
-		if err := db.wal.failed(); err != nil {
-			return err
-		}
+	if err := db.wal.failed(); err != nil {
+		return err
 	}
 	return db.read.PingContext(ctx)
 }
@@ -248,11 +246,9 @@ func (db *DB) inTxRetry(ctx context.Context, fn func(tx *Tx) error) error {
 }
 
 func (db *DB) inTx(ctx context.Context, fn func(tx *Tx) error) error {
-	if db.wal != nil {
-		// After a failed fsync nothing more is written (see walSync.wait).
-		if err := db.wal.failed(); err != nil {
-			return err
-		}
+	// After a failed fsync nothing more is written (see walSync.wait).
+	if err := db.wal.failed(); err != nil {
+		return err
 	}
 	stx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
