@@ -17,7 +17,7 @@ import (
 // transaction and refuses the others, like a partner nonce: it inserts a
 // unique row.
 func onceGuard(key string) intake.Guard {
-	return func(ctx context.Context, tx *store.Tx) error {
+	return intake.GuardFunc(func(ctx context.Context, tx *store.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO partner_nonces (partner, nonce, seen_at, expires_at) VALUES ('eleme', $1, 0, 0)
 			ON CONFLICT (partner, nonce) DO NOTHING`, key)
 		if err != nil {
@@ -27,7 +27,7 @@ func onceGuard(key string) intake.Guard {
 			return oc.Errorf(oc.ENonceReused, "used")
 		}
 		return nil
-	}
+	})
 }
 
 func TestSubmitGuarded(t *testing.T) {
@@ -59,10 +59,10 @@ func TestSubmitGuarded(t *testing.T) {
 			}
 		})
 		t.Run("ErrDatabaseFailure", func(t *testing.T) {
-			bad := func(ctx context.Context, tx *store.Tx) error {
+			bad := intake.GuardFunc(func(ctx context.Context, tx *store.Tx) error {
 				_, err := tx.ExecContext(ctx, `INSERT INTO no_such_table VALUES (1)`)
 				return err
-			}
+			})
 			if _, err := e.svc.SubmitGuarded(ctx, "eleme", []intake.Event{cutlery("gc", "g1", "oc")}, bad); err == nil || errors.As(err, new(*oc.Error)) {
 				t.Fatalf("failing guard: %v", err)
 			}

@@ -4,6 +4,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
+	"sync"
 
 	"github.com/opencarbon/opencarbon/store"
 )
@@ -12,7 +14,34 @@ import (
 // usage and act rows carry their ids. A transaction interns the names of
 // its events before it decides any of them (and outside any savepoint), so
 // an id it holds is never one that a rolled-back savepoint created; on
-// PostgreSQL new names are committed on their own first (internPG).
+// PostgreSQL new names are committed on their own first (internPG), so
+// every id a transaction reads there is committed, and the service keeps
+// them for the next transactions (names are never deleted).
+
+// nameCache holds the committed names' ids (PostgreSQL), shared by the
+// shard writers.
+type nameCache struct {
+	mu     sync.Mutex
+	ids    map[string]int64
+	nameOf map[int64]string
+}
+
+// fill copies the cached names into a new writer's maps.
+func (c *nameCache) fill(names map[string]int64, nameOf map[int64]string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	maps.Copy(names, c.ids)
+	maps.Copy(nameOf, c.nameOf)
+}
+
+func (c *nameCache) add(name string, id int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ids == nil {
+		c.ids, c.nameOf = map[string]int64{}, map[int64]string{}
+	}
+	c.ids[name], c.nameOf[id] = id, name
+}
 
 // intern makes sure every behavior of items, and the scenario of its
 // methodology, has an id in w.names.
@@ -79,6 +108,7 @@ func (w *writer) internPG(names []string) error {
 				return nil, fmt.Errorf("intern: %w", err)
 			}
 			w.names[n], w.nameOf[id] = id, n
+			w.s.names.add(n, id)
 		}
 		if err := rows.Err(); err != nil {
 			return nil, fmt.Errorf("intern: %w", err)

@@ -82,11 +82,15 @@ func newWriter(ctx context.Context, tx *store.Tx, s *Service, eng *methodology.E
 	if err != nil {
 		return nil, err
 	}
-	return &writer{ctx: ctx, tx: tx, s: s, eng: eng, head: head,
+	w := &writer{ctx: ctx, tx: tx, s: s, eng: eng, head: head,
 		known: make(map[eventKey]Outcome, n), hashes: make(map[eventKey]string, n), resolved: make(map[account.Key]resolution, n/4),
 		used: make(map[usageKey]*usageYear, n/2), locked: map[int64]bool{},
 		acts: make(map[actRow]bool, n), usageAdd: make(map[usageRow]int64, n/2), usageN: make(map[usageRow]int64, n/2),
-		names: map[string]int64{}, nameOf: map[int64]string{}}, nil
+		names: map[string]int64{}, nameOf: map[int64]string{}}
+	if tx.Dialect == store.Postgres {
+		s.names.fill(w.names, w.nameOf)
+	}
+	return w, nil
 }
 
 // finish writes the rows buffered by the batch and stores the chain head

@@ -64,16 +64,15 @@ func (s *Service) useNonce(ctx context.Context, partner, nonce string, now, expi
 }
 
 func (s *Service) flushNonces(ctx context.Context, batch []*nonceReq) {
-	results := make([]error, len(batch))
+	claims := make([]NonceClaim, len(batch))
+	for i, r := range batch {
+		claims[i] = NonceClaim{partner: r.partner, nonce: r.nonce, now: r.now, expires: r.expires}
+	}
+	var results []error
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		for i, r := range batch {
-			var err error
-			results[i], err = claimNonceTx(ctx, tx, r.partner, r.nonce, r.now, r.expires)
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		var err error
+		results, err = ClaimNoncesTx(ctx, tx, claims)
+		return err
 	})
 	for i, r := range batch {
 		if err != nil {
@@ -84,36 +83,111 @@ func (s *Service) flushNonces(ctx context.Context, batch []*nonceReq) {
 	}
 }
 
-// claimNonceTx records nonce for partner in tx and returns nil, or as
-// refused ENonceReused when a record still in its window exists, or
-// EPartnerSuspended when the partner is no longer active (suspended by
-// any process since its row was cached: nothing is recorded). An expired
-// record not yet pruned is taken over. err is a database failure.
-func claimNonceTx(ctx context.Context, tx *store.Tx, partner, nonce string, now, expires time.Time) (refused, err error) {
+// A NonceClaim is the nonce of a request checked by VerifyDeferred, to be
+// recorded with ClaimNoncesTx in the caller's write transaction.
+type NonceClaim struct {
+	partner, nonce string
+	now, expires   time.Time
+}
+
+// ClaimNoncesTx records the nonces of claims in tx, with one statement
+// for up to a few hundred, and returns one result per claim: nil, or, to
+// refuse that request (the caller then writes nothing for it), an error
+// with ENonceReused when the nonce was already used (a record still in its
+// window exists, or an earlier claim of the list has the same nonce), or
+// with EPartnerSuspended when the partner is no longer active (suspended
+// by any process since its row was cached: nothing is recorded). An
+// expired record not yet pruned is taken over. err is a database failure;
+// the claims may then be run again in a new transaction.
+func ClaimNoncesTx(ctx context.Context, tx *store.Tx, claims []NonceClaim) ([]error, error) {
+	type key struct{ partner, nonce string }
+	out := make([]error, len(claims))
+	todo := make([]int, 0, len(claims))
+	seen := make(map[key]bool, len(claims))
+	for i, c := range claims {
+		if k := (key{c.partner, c.nonce}); seen[k] {
+			out[i] = nonceReused()
+		} else {
+			seen[k] = true
+			todo = append(todo, i)
+		}
+	}
 	// The status check rides in the insert (a primary-key lookup, no
-	// extra round trip); only a refusal reads the row again to say why.
-	res, err := tx.ExecContext(ctx, `INSERT INTO partner_nonces (partner, nonce, seen_at, expires_at)
-		SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM partners WHERE id = $1 AND status = 'active')
-		ON CONFLICT (partner, nonce) DO UPDATE SET seen_at = excluded.seen_at, expires_at = excluded.expires_at
-		WHERE partner_nonces.expires_at < excluded.seen_at`,
-		partner, nonce, store.Micros(now), store.Micros(expires))
-	if err != nil {
-		return nil, err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return nil, err
-	}
-	if n == 0 {
-		var status string
-		err := tx.QueryRowContext(ctx, `SELECT status FROM partners WHERE id = $1`, partner).Scan(&status)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	// extra round trip), which returns the nonces it recorded; only a
+	// refusal reads the partner again to say why.
+	claimed := make(map[key]bool, len(todo))
+	for rest := todo; len(rest) > 0; {
+		var rows *sql.Rows
+		var err error
+		if tx.Dialect == store.Postgres {
+			// One statement of arrays, whatever the count (one text for pgx to keep prepared).
+			n := len(rest)
+			ps, ns, seenAt, exp := make([]string, n), make([]string, n), make([]int64, n), make([]int64, n)
+			for k, i := range rest {
+				c := claims[i]
+				ps[k], ns[k], seenAt[k], exp[k] = c.partner, c.nonce, store.Micros(c.now), store.Micros(c.expires)
+			}
+			rest = nil
+			rows, err = tx.QueryContext(ctx, `INSERT INTO partner_nonces (partner, nonce, seen_at, expires_at)
+				SELECT u.p, u.n, u.s, u.e FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(p, n, s, e)
+				WHERE EXISTS (SELECT 1 FROM partners WHERE id = u.p AND status = 'active')
+				ON CONFLICT (partner, nonce) DO UPDATE SET seen_at = excluded.seen_at, expires_at = excluded.expires_at
+				WHERE partner_nonces.expires_at < excluded.seen_at
+				RETURNING partner, nonce`, ps, ns, seenAt, exp)
+		} else {
+			chunk := rest[:store.WriteChunk(len(rest))]
+			rest = rest[len(chunk):]
+			args := make([]any, 0, 4*len(chunk))
+			for _, i := range chunk {
+				c := claims[i]
+				args = append(args, c.partner, c.nonce, store.Micros(c.now), store.Micros(c.expires))
+			}
+			rows, err = tx.QueryContext(ctx, store.ValuesSQL(store.SQLite, `INSERT INTO partner_nonces (partner, nonce, seen_at, expires_at)
+				SELECT v.column1, v.column2, v.column3, v.column4 FROM (VALUES`, len(chunk), 4, `) AS v
+				WHERE EXISTS (SELECT 1 FROM partners WHERE id = v.column1 AND status = 'active')
+				ON CONFLICT (partner, nonce) DO UPDATE SET seen_at = excluded.seen_at, expires_at = excluded.expires_at
+				WHERE partner_nonces.expires_at < excluded.seen_at
+				RETURNING partner, nonce`), args...)
+		}
+		if err != nil {
 			return nil, err
 		}
-		if status != StatusActive {
-			return suspended(partner), nil
+		for rows.Next() {
+			var k key
+			if err := rows.Scan(&k.partner, &k.nonce); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			claimed[k] = true
 		}
-		return oc.Errorf(oc.ENonceReused, "nonce was already used; send a fresh %s with every request", HeaderNonce), nil
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
 	}
-	return nil, nil
+	status := map[string]string{}
+	for _, i := range todo {
+		c := claims[i]
+		if claimed[key{c.partner, c.nonce}] {
+			continue
+		}
+		st, ok := status[c.partner]
+		if !ok {
+			err := tx.QueryRowContext(ctx, `SELECT status FROM partners WHERE id = $1`, c.partner).Scan(&st)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return nil, err
+			}
+			status[c.partner] = st
+		}
+		if st != StatusActive {
+			out[i] = suspended(c.partner)
+		} else {
+			out[i] = nonceReused()
+		}
+	}
+	return out, nil
+}
+
+func nonceReused() error {
+	return oc.Errorf(oc.ENonceReused, "nonce was already used; send a fresh %s with every request", HeaderNonce)
 }

@@ -67,39 +67,26 @@ func (s *Service) Verify(ctx context.Context, method, pathWithQuery string, h ht
 	return id, nil
 }
 
-// A NonceClaim records the nonce of a request checked by VerifyDeferred
-// in the caller's write transaction, and returns nil, or an error with
-// ENonceReused when the nonce was already used (the caller then refuses
-// the request and writes nothing for it), or another error when the
-// database failed. It may be called again after a failed transaction.
-type NonceClaim func(ctx context.Context, tx *store.Tx) error
-
 // VerifyDeferred is Verify without recording the nonce: the caller
-// records it with the returned claim in the transaction, committed
-// before answering, that precedes or holds the request's own writes, so
-// one group commit serves both. The checks and their codes are Verify's,
+// records the returned claim with ClaimNoncesTx in the transaction,
+// committed before answering, that precedes or holds the request's own
+// writes, so one group commit serves both (and one statement the nonces
+// of all its requests). The checks and their codes are Verify's,
 // except that EMissingScope is checked before the nonce, by this call,
 // and ENonceReused comes from the claim. A request refused before its
 // claim ran changes nothing, so its nonce need not be kept.
 func (s *Service) VerifyDeferred(ctx context.Context, method, pathWithQuery string, h http.Header, body []byte, scope string) (string, NonceClaim, error) {
 	id, n, err := s.verify(ctx, method, pathWithQuery, h, body)
 	if err != nil {
-		return "", nil, err
+		return "", NonceClaim{}, err
 	}
 	if err := n.p.checkScope(scope); err != nil {
-		return "", nil, err
+		return "", NonceClaim{}, err
 	}
 	// Pruning writes on its own, so it runs here, outside any
 	// transaction, not in the claim.
 	s.maybePrune(ctx, n.now)
-	claim := func(ctx context.Context, tx *store.Tx) error {
-		refused, err := claimNonceTx(ctx, tx, id, n.nonce, n.now, n.expires)
-		if err != nil {
-			return fmt.Errorf("record nonce: %w", err)
-		}
-		return refused
-	}
-	return id, claim, nil
+	return id, NonceClaim{partner: id, nonce: n.nonce, now: n.now, expires: n.expires}, nil
 }
 
 // verified is a request whose signature checked, with its nonce not yet

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/opencarbon/opencarbon/intake"
 	"github.com/opencarbon/opencarbon/methodology"
 	"github.com/opencarbon/opencarbon/partner"
+	"github.com/opencarbon/opencarbon/store"
 )
 
 // registerEventRoutes registers the event intake, reversal, calc and
@@ -69,8 +71,24 @@ func (s *Server) signedEvents(scope string) http.HandlerFunc {
 			writeError(w, r, err)
 			return
 		}
-		s.handleEvents(w, r, id, body, intake.Guard(claim))
+		s.handleEvents(w, r, id, body, nonceGuard(claim))
 	}
+}
+
+// nonceGuard is a partner nonce claim as an intake guard: the nonces of
+// a group commit's requests are recorded in one statement.
+type nonceGuard partner.NonceClaim
+
+func (nonceGuard) ClaimAll(ctx context.Context, tx *store.Tx, gs []intake.Guard) ([]error, error) {
+	claims := make([]partner.NonceClaim, len(gs))
+	for i, g := range gs {
+		claims[i] = partner.NonceClaim(g.(nonceGuard))
+	}
+	res, err := partner.ClaimNoncesTx(ctx, tx, claims)
+	if err != nil {
+		return nil, fmt.Errorf("record nonces: %w", err)
+	}
+	return res, nil
 }
 
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, partner string, body []byte, guard intake.Guard) {
