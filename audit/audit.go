@@ -74,10 +74,13 @@ func HeadTx(ctx context.Context, tx *store.Tx, shard int) (Head, error) {
 	return h, nil
 }
 
-// Execer runs a statement: a *store.Tx, or a wrapper that prepares
+// Execer runs statements: a *store.Tx, or a wrapper that prepares
 // statements once per transaction.
 type Execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	// ExecLater runs a write whose result is not needed, on PostgreSQL
+	// with the transaction's next statement (store.Tx.ExecLater).
+	ExecLater(ctx context.Context, query string, args ...any) error
 }
 
 // Row is one calc record ready to insert. Record is encoded by InsertTx
@@ -181,7 +184,7 @@ func InsertTx(ctx context.Context, tx Execer, dialect store.Dialect, rows []Row)
 		for i, r := range rows {
 			shards[i], seqs[i], accts[i], recs[i] = int32(r.Shard), r.Seq, r.AccountID, r.Record
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO calc_log (shard, seq, account_id, record)
+		if err := tx.ExecLater(ctx, `INSERT INTO calc_log (shard, seq, account_id, record)
 			SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::bytea[])`, shards, seqs, accts, recs); err != nil {
 			return fmt.Errorf("append calc: %w", err)
 		}
@@ -233,7 +236,7 @@ func AppendTx(ctx context.Context, tx Execer, head Head, accountID int64, c *met
 
 // SetHeadTx records head as the end of its chain.
 func SetHeadTx(ctx context.Context, tx *store.Tx, head Head) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO calc_chain (shard, seq, hash) VALUES ($1, $2, $3)
+	err := tx.ExecLater(ctx, `INSERT INTO calc_chain (shard, seq, hash) VALUES ($1, $2, $3)
 		ON CONFLICT (shard) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, head.Shard, head.Seq, head.Hash)
 	if err != nil {
 		return fmt.Errorf("calc chain head: %w", err)

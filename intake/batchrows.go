@@ -60,7 +60,7 @@ func (w *writer) flushActs() error {
 		for i, a := range rows {
 			accts[i], keys[i], bs[i] = a.acct, a.key, w.id(a.behavior)
 		}
-		if _, err := w.tx.ExecContext(w.ctx, `INSERT INTO intake_acts (account_id, act_key, behavior_id)
+		if err := w.tx.ExecLater(w.ctx, `INSERT INTO intake_acts (account_id, act_key, behavior_id)
 			SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[])`, accts, keys, bs); err != nil {
 			return fmt.Errorf("acts: %w", err)
 		}
@@ -109,7 +109,7 @@ func (w *writer) flushUsage() error {
 		for i, u := range rows {
 			accts[i], days[i], bs[i], partners[i], scens[i], mgs[i], evs[i] = u.acct, int64(u.day), w.id(u.behavior), u.partner, w.id(u.scenario), w.usageAdd[u], w.usageN[u]
 		}
-		if _, err := w.tx.ExecContext(w.ctx, `INSERT INTO intake_usage (account_id, day, behavior_id, partner, scenario_id, mg, events)
+		if err := w.tx.ExecLater(w.ctx, `INSERT INTO intake_usage (account_id, day, behavior_id, partner, scenario_id, mg, events)
 			SELECT * FROM unnest($1::bigint[], $2::int[], $3::int[], $4::text[], $5::int[], $6::bigint[], $7::bigint[])
 			ON CONFLICT (account_id, day, behavior_id, partner) DO UPDATE SET mg = intake_usage.mg + excluded.mg, events = intake_usage.events + excluded.events`,
 			accts, days, bs, partners, scens, mgs, evs); err != nil {

@@ -170,7 +170,7 @@ func (w *writer) insertEventsPG(items []item, outs []Outcome, rows []int, credit
 			neg = neg[1:]
 		}
 	}
-	_, err = w.tx.ExecContext(w.ctx, `INSERT INTO intake_events (partner, event_id, body_hash, status, code, message, account_id, sub_id, behavior_id, scenario_id, occurred_at, mg, points, calc_id, act_key, created_at, id)
+	err = w.tx.ExecLater(w.ctx, `INSERT INTO intake_events (partner, event_id, body_hash, status, code, message, account_id, sub_id, behavior_id, scenario_id, occurred_at, mg, points, calc_id, act_key, created_at, id)
 		SELECT p, e, h, st, c, m, a, s, b, sc, o, mg, pt, ca, ak, $16::bigint, i FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
 			$7::bigint[], $8::bigint[], $9::int[], $10::int[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $15::text[], $17::bigint[]) AS u(p, e, h, st, c, m, a, s, b, sc, o, mg, pt, ca, ak, i)`,
 		partners, ids, hashes, statuses, codes, msgs, accts, subs, behaviors, scenarios, occurred, mgs, points, calcs, acts, store.Micros(w.tx.Now), eventIDs)

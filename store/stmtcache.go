@@ -114,28 +114,47 @@ func (tx *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
 	return st
 }
 
-// ExecContext runs q in the transaction, prepared when it is cached.
+// ExecContext runs q in the transaction, prepared when it is cached,
+// after the writes held by ExecLater; so do QueryContext, QueryRowContext
+// and PrepareContext.
 func (tx *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if err := tx.flush(ctx); err != nil {
+		return nil, err
+	}
 	if st := tx.stmt(ctx, q); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
 	return tx.Tx.ExecContext(ctx, q, args...)
 }
 
-// QueryContext runs q in the transaction, prepared when it is cached.
+// QueryContext runs q, as ExecContext does.
 func (tx *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if err := tx.flush(ctx); err != nil {
+		return nil, err
+	}
 	if st := tx.stmt(ctx, q); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
 	return tx.Tx.QueryContext(ctx, q, args...)
 }
 
-// QueryRowContext runs q in the transaction, prepared when it is cached.
+// QueryRowContext runs q, as ExecContext does.
 func (tx *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	// A failed flush aborted the transaction (PostgreSQL): the query then
+	// fails, and the commit reports the cause.
+	_ = tx.flush(ctx)
 	if st := tx.stmt(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
 	return tx.Tx.QueryRowContext(ctx, q, args...)
+}
+
+// PrepareContext prepares q on the transaction, as ExecContext does.
+func (tx *Tx) PrepareContext(ctx context.Context, q string) (*sql.Stmt, error) {
+	if err := tx.flush(ctx); err != nil {
+		return nil, err
+	}
+	return tx.Tx.PrepareContext(ctx, q)
 }
 
 // readStmts holds statements prepared on the read pool; see ReadQueryRow.

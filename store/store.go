@@ -221,6 +221,9 @@ type Tx struct {
 	cache *stmtCache           // SQLite only (stmtcache.go)
 	local map[string]*sql.Stmt // cached statements bound to this transaction
 	runs  map[string]int       // statements run unprepared in this transaction
+
+	held    []held // PostgreSQL writes not yet sent (later.go)
+	heldErr error  // their failure
 }
 
 // InTx runs fn in a write transaction and commits it if fn returns nil,
@@ -261,6 +264,9 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	defer stx.Rollback()
 	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.flush(ctx); err != nil {
 		return err
 	}
 	if err := stx.Commit(); err != nil {

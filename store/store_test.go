@@ -80,3 +80,64 @@ func TestMigrate(t *testing.T) {
 		})
 	}
 }
+
+// TestExecLater: held writes are seen by the transaction's next statement
+// and committed with it; one that fails fails the transaction (at its
+// next statement or its commit), and nothing of it is written.
+func TestExecLater(t *testing.T) {
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			db := storetest.Open(t, d, demo)
+			ctx := context.Background()
+			count := func() (n int) {
+				t.Helper()
+				if err := db.Read().QueryRow(`SELECT COUNT(*) FROM kv`).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			err := db.InTx(ctx, func(tx *store.Tx) error {
+				for _, k := range []string{"a", "b"} {
+					if err := tx.ExecLater(ctx, `INSERT INTO kv (k, v) VALUES ($1, $2)`, k, 1); err != nil {
+						return err
+					}
+				}
+				var n int
+				if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM kv`).Scan(&n); err != nil || n != 2 {
+					t.Fatalf("read after held writes: %d %v", n, err)
+				}
+				if err := tx.ExecLater(ctx, `UPDATE kv SET v = v + $1 WHERE k = $2`, 10, "a"); err != nil {
+					return err
+				}
+				return tx.ExecLater(ctx, `INSERT INTO kv (k, v, note) VALUES ($1, $2, '$1 text')`, "c", 3)
+			})
+			if err != nil || count() != 3 {
+				t.Fatalf("commit: %v, %d rows", err, count())
+			}
+			var v int
+			if err := db.Read().QueryRow(`SELECT v FROM kv WHERE k = 'a'`).Scan(&v); err != nil || v != 11 {
+				t.Fatalf("a = %d %v", v, err)
+			}
+			for _, next := range []string{"Commit", "Exec"} {
+				t.Run("ErrDuplicateAt"+next, func(t *testing.T) {
+					err := db.InTx(ctx, func(tx *store.Tx) error {
+						if err := tx.ExecLater(ctx, `INSERT INTO kv (k, v) VALUES ($1, $2)`, "d", 4); err != nil {
+							return err
+						}
+						if err := tx.ExecLater(ctx, `INSERT INTO kv (k, v) VALUES ($1, $2)`, "a", 5); err != nil {
+							return err
+						}
+						if next == "Exec" {
+							_, err := tx.ExecContext(ctx, `INSERT INTO kv (k, v) VALUES ($1, $2)`, "e", 6)
+							return err
+						}
+						return nil
+					})
+					if !store.IsUniqueViolation(err) || count() != 3 {
+						t.Fatalf("duplicate held write: %v, %d rows", err, count())
+					}
+				})
+			}
+		})
+	}
+}

@@ -132,7 +132,7 @@ func enqueuePG(ctx context.Context, tx *store.Tx, msgs []Msg, now int64) error {
 		}
 		topics[i], partners[i], accts[i], bodies[i] = m.Topic, m.Partner, m.Account, string(b)
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO outbox (topic, partner, account_id, body, created_at)
+	err := tx.ExecLater(ctx, `INSERT INTO outbox (topic, partner, account_id, body, created_at)
 		SELECT t, p, a, b, $5::bigint FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) WITH ORDINALITY AS u(t, p, a, b, n) ORDER BY n`,
 		topics, partners, accts, bodies, now)
 	if err != nil {
