@@ -81,6 +81,12 @@ func TestSubmitGuarded(t *testing.T) {
 				t.Fatalf("replay: %v", err)
 			}
 		})
+		t.Run("OKNilGuardFunc", func(t *testing.T) {
+			var none intake.GuardFunc
+			if out, err := e.svc.SubmitGuarded(ctx, "eleme", []intake.Event{cutlery("gn", "g1", "on")}, none); err != nil || len(out) != 1 || out[0].Status == intake.StatusError {
+				t.Fatalf("nil GuardFunc: %v %+v", err, out)
+			}
+		})
 		t.Run("OKTwoShards", func(t *testing.T) {
 			var evs []intake.Event
 			for i := range 8 {

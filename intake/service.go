@@ -211,7 +211,7 @@ func claimGuards(ctx context.Context, tx *store.Tx, jobs []*job) error {
 	var order []reflect.Type
 	for _, j := range jobs {
 		j.refused = nil
-		if j.guard == nil {
+		if f, ok := j.guard.(GuardFunc); j.guard == nil || ok && f == nil {
 			continue
 		}
 		t := reflect.TypeOf(j.guard)

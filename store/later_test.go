@@ -31,13 +31,40 @@ func TestRenumber(t *testing.T) {
 
 func TestCombine(t *testing.T) {
 	q, args := combine([]held{
-		{"INSERT INTO a (x, y) VALUES ($1, $2)", []any{1, 2}},
-		{"UPDATE b SET z = $1", []any{3}},
-		{"DELETE FROM c WHERE k = $1 OR k = $2", []any{4, 5}},
+		{"INSERT INTO a (x, y) VALUES ($1, $2)", []any{1, 2}, "a"},
+		{"UPDATE b SET z = $1", []any{3}, "b"},
+		{"DELETE FROM c WHERE k = $1 OR k = $2", []any{4, 5}, "c"},
 	})
 	want := "WITH w0 AS (INSERT INTO a (x, y) VALUES ($1, $2)), w1 AS (UPDATE b SET z = $3), w2 AS (DELETE FROM c WHERE k = $4 OR k = $5) SELECT 1"
 	if q != want || len(args) != 5 || args[2] != 3 || args[4] != 5 {
 		t.Fatalf("combine = %q %v", q, args)
+	}
+}
+
+func TestHoldable(t *testing.T) {
+	for _, tc := range []struct {
+		q, table string
+		ok       bool
+	}{
+		{"INSERT INTO outbox (topic) SELECT t FROM unnest($1::text[]) AS u(t)", "outbox", true},
+		{"insert into Calc_Log(shard) values ($1)", "calc_log", true},
+		{"UPDATE kv SET v = v + $1 WHERE k = $2", "kv", true},
+		{"DELETE FROM kv WHERE k = $1", "kv", true},
+		{"INSERT INTO kv (k, v, note) VALUES ($1, $2, 'it''s')", "kv", true},
+		{"WITH x AS (SELECT 1) INSERT INTO kv SELECT * FROM x", "", false},
+		{"SELECT pg_advisory_xact_lock($1)", "", false},
+		{"INSERT INTO kv VALUES ($1) -- it's", "", false},
+		{"INSERT INTO kv VALUES ($1) /* c */", "", false},
+		{`INSERT INTO kv VALUES (E'a\\'' $1')`, "", false},
+		{"INSERT INTO kv VALUES ($$ $1 $$)", "", false},
+		{"INSERT INTO kv VALUES ($tag$x$tag$)", "", false},
+		{"UPDATE ONLY kv SET v = $1", "", false},
+		{"INSERT INTO", "", false},
+	} {
+		table, ok := holdable(tc.q)
+		if table != tc.table || ok != tc.ok {
+			t.Errorf("holdable(%q) = %q %v, want %q %v", tc.q, table, ok, tc.table, tc.ok)
+		}
 	}
 }
 

@@ -264,6 +264,12 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	defer stx.Rollback()
 	if err := fn(tx); err != nil {
+		if tx.heldErr != nil {
+			// The statement fn saw fail after a held write failed
+			// (PostgreSQL had aborted the transaction): the held
+			// write's error is the cause, and decides a retry.
+			return errors.Join(tx.heldErr, err)
+		}
 		return err
 	}
 	if err := tx.flush(ctx); err != nil {

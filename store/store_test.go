@@ -118,6 +118,38 @@ func TestExecLater(t *testing.T) {
 			if err := db.Read().QueryRow(`SELECT v FROM kv WHERE k = 'a'`).Scan(&v); err != nil || v != 11 {
 				t.Fatalf("a = %d %v", v, err)
 			}
+			t.Run("SameTableInOrder", func(t *testing.T) {
+				// Held together, two updates of one row would run on one
+				// snapshot and one would be lost: the second is held only
+				// after the first was sent.
+				err := db.InTx(ctx, func(tx *store.Tx) error {
+					for range 2 {
+						if err := tx.ExecLater(ctx, `UPDATE kv SET v = v + $1 WHERE k = $2`, 1, "b"); err != nil {
+							return err
+						}
+					}
+					// Not holdable (a comment): run at once, after the held write.
+					return tx.ExecLater(ctx, `UPDATE kv SET v = v * $1 WHERE k = $2 -- doubled`, 2, "b")
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := db.Read().QueryRow(`SELECT v FROM kv WHERE k = 'b'`).Scan(&v); err != nil || v != 6 {
+					t.Fatalf("b = %d %v", v, err)
+				}
+			})
+			t.Run("ErrDuplicateBeforeQueryRow", func(t *testing.T) {
+				err := db.InTx(ctx, func(tx *store.Tx) error {
+					if err := tx.ExecLater(ctx, `INSERT INTO kv (k, v) VALUES ($1, $2)`, "a", 5); err != nil {
+						return err
+					}
+					var n int
+					return tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM kv`).Scan(&n)
+				})
+				if !store.IsUniqueViolation(err) {
+					t.Fatalf("the held write's error is the cause: %v", err)
+				}
+			})
 			for _, next := range []string{"Commit", "Exec"} {
 				t.Run("ErrDuplicateAt"+next, func(t *testing.T) {
 					err := db.InTx(ctx, func(tx *store.Tx) error {
