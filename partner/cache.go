@@ -37,7 +37,7 @@ type cached struct {
 // never answered from the cache, so a reinstatement made by any process
 // shows at once; a suspension made by another process shows at once too,
 // because the nonce claim checks the status in its transaction (see
-// claimNonceTx). Scope changes made by another process show within
+// ClaimNoncesTx). Scope changes made by another process show within
 // CacheTTL.
 func (s *Service) secrets(ctx context.Context, id string) (*Partner, []validSecret, error) {
 	s.mu.Lock()
