@@ -74,15 +74,6 @@ func HeadTx(ctx context.Context, tx *store.Tx, shard int) (Head, error) {
 	return h, nil
 }
 
-// Execer runs statements: a *store.Tx, or a wrapper that prepares
-// statements once per transaction.
-type Execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	// ExecLater runs a write whose result is not needed, on PostgreSQL
-	// with the transaction's next statement (store.Tx.ExecLater).
-	ExecLater(ctx context.Context, query string, args ...any) error
-}
-
 // Row is one calc record ready to insert. Record is encoded by InsertTx
 // when Next left it empty.
 type Row struct {
@@ -174,11 +165,11 @@ func encode(rows []Row) error {
 }
 
 // InsertTx writes rows with multi-row INSERTs in tx.
-func InsertTx(ctx context.Context, tx Execer, dialect store.Dialect, rows []Row) error {
+func InsertTx(ctx context.Context, tx *store.Tx, rows []Row) error {
 	if err := encode(rows); err != nil {
 		return err
 	}
-	if dialect == store.Postgres && len(rows) > 0 {
+	if tx.Dialect == store.Postgres && len(rows) > 0 {
 		// One INSERT from arrays: a parameter per column, not per value.
 		shards, seqs, accts, recs := make([]int32, len(rows)), make([]int64, len(rows)), make([]int64, len(rows)), make([][]byte, len(rows))
 		for i, r := range rows {
@@ -201,7 +192,7 @@ func InsertTx(ctx context.Context, tx Execer, dialect store.Dialect, rows []Row)
 				sb.WriteString(", ")
 			}
 			args = append(args, r.Shard, r.Seq, r.AccountID, r.Record)
-			if dialect == store.SQLite {
+			if tx.Dialect == store.SQLite {
 				sb.WriteString("(?, ?, ?, ?)")
 			} else {
 				n := len(args)
@@ -219,7 +210,7 @@ func InsertTx(ctx context.Context, tx Execer, dialect store.Dialect, rows []Row)
 // and returns the calc id and the new head. The caller keeps the new head
 // only if the statement's savepoint is kept, and stores the final head
 // with SetHeadTx before commit.
-func AppendTx(ctx context.Context, tx Execer, head Head, accountID int64, c *methodology.Calc) (string, Head, error) {
+func AppendTx(ctx context.Context, tx *store.Tx, head Head, accountID int64, c *methodology.Calc) (string, Head, error) {
 	id, next, row, err := Next(head, accountID, c)
 	if err != nil {
 		return "", head, err

@@ -287,7 +287,7 @@ func TestReserveSeal(t *testing.T) {
 			if last != byNext.Hash || byReserve.Seq != byNext.Seq || !slices.Equal(ids, nextIDs) {
 				t.Fatalf("sealed head %q seq %d ids %v; Next gave %q, %d, %v", last, byReserve.Seq, ids, byNext.Hash, byNext.Seq, nextIDs)
 			}
-			if err := audit.InsertTx(ctx, tx, tx.Dialect, nextRows); err != nil { // encodes what Next left
+			if err := audit.InsertTx(ctx, tx, nextRows); err != nil { // encodes what Next left
 				return err
 			}
 			for i := range rows {

@@ -191,15 +191,12 @@ type Guard interface {
 // *oc.Error refuses, another error is a failed database.
 type GuardFunc func(ctx context.Context, tx *store.Tx) error
 
-// ClaimAll runs each of gs, all GuardFuncs.
+// ClaimAll runs each of gs, all GuardFuncs (claimGuards takes an error
+// other than an *oc.Error for a failed database).
 func (GuardFunc) ClaimAll(ctx context.Context, tx *store.Tx, gs []Guard) ([]error, error) {
 	out := make([]error, len(gs))
 	for i, g := range gs {
-		err := g.(GuardFunc)(ctx, tx)
-		if err != nil && !errors.As(err, new(*oc.Error)) {
-			return nil, err
-		}
-		out[i] = err
+		out[i] = g.(GuardFunc)(ctx, tx)
 	}
 	return out, nil
 }

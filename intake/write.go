@@ -107,7 +107,7 @@ func (w *writer) finish() error {
 	if w.err != nil {
 		return w.err
 	}
-	if err := audit.InsertTx(w.ctx, w.tx, w.tx.Dialect, w.calcRows); err != nil {
+	if err := audit.InsertTx(w.ctx, w.tx, w.calcRows); err != nil {
 		return err
 	}
 	if err := w.flushActs(); err != nil {

@@ -13,9 +13,8 @@ import (
 
 // nonceReq is one verified request's nonce waiting to be recorded.
 type nonceReq struct {
-	partner, nonce string
-	now, expires   time.Time
-	done           chan error
+	claim NonceClaim
+	done  chan error
 }
 
 // nonceBatch records nonces with group commit: the first caller to find no
@@ -37,7 +36,7 @@ func (s *Service) useNonce(ctx context.Context, partner, nonce string, now, expi
 	if expires.Before(now) {
 		expires = now
 	}
-	req := &nonceReq{partner: partner, nonce: nonce, now: now, expires: expires, done: make(chan error, 1)}
+	req := &nonceReq{claim: NonceClaim{partner: partner, nonce: nonce, now: now, expires: expires}, done: make(chan error, 1)}
 	s.mu.Lock()
 	s.nonces.pending = append(s.nonces.pending, req)
 	if !s.nonces.flushing {
@@ -66,7 +65,7 @@ func (s *Service) useNonce(ctx context.Context, partner, nonce string, now, expi
 func (s *Service) flushNonces(ctx context.Context, batch []*nonceReq) {
 	claims := make([]NonceClaim, len(batch))
 	for i, r := range batch {
-		claims[i] = NonceClaim{partner: r.partner, nonce: r.nonce, now: r.now, expires: r.expires}
+		claims[i] = r.claim
 	}
 	var results []error
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
