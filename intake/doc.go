@@ -16,8 +16,8 @@
 // besides SQL: events are evaluated up to their caps on the requests'
 // goroutines (methodology.Engine.Prepare), the set-based path's calc
 // records are chained and encoded on a goroutine of their own while the
-// ledger and event rows are written (audit.Reserve, audit.Seal), and on
-// SQLite a batch's credits go to the outbox as one row per partner
+// ledger and event rows are written (audit.Reserve, audit.Seal), and a
+// batch's credits go to the outbox as one row per partner
 // (webhook.EnqueueCreditsTx). Two events racing for the last gram of
 // a cap are serialised by construction (one writer per person); on
 // PostgreSQL a transaction lock on (account, behavior) also keeps several

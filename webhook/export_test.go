@@ -7,3 +7,6 @@ func Backoff(d *Deliverer, n int) time.Duration {
 	d.defaults()
 	return d.backoff(n)
 }
+
+// CreditBlock is the most credits one outbox batch row holds.
+const CreditBlock = creditBlock
