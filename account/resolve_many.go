@@ -25,8 +25,8 @@ type Target struct {
 }
 
 // ResolveManyTx is ResolveTx for a batch (a group commit): it answers
-// keys[i] in out[i] with one query per 256 distinct people instead of one
-// or two per key (and one more for people with no sub-account at all), and
+// keys[i] in out[i] with one query (on SQLite one per 256 distinct
+// people) instead of one or two per key (and one more for people with no sub-account at all), and
 // takes the same share locks on PostgreSQL (on every sub-account of the
 // people named). The error is for database failures; consent refusals
 // are per key.
@@ -45,11 +45,32 @@ func ResolveManyTx(ctx context.Context, tx *store.Tx, keys []Key) ([]Target, err
 		linked bool
 	}
 	subs := map[int64]map[string]sub{}
-	// query runs q, whose "?" stands for an IN list, over people with
-	// scan. The lists have fixed sizes (store.ReadChunk), the last key
-	// repeated to fill them, so the statements keep a few texts and stay
-	// prepared.
-	query := func(people []string, q string, scan func(*sql.Rows) error) error {
+	// query runs q over people with scan. On SQLite, "?" in q stands for
+	// an IN list; the lists have fixed sizes (store.ReadChunk), the last
+	// key repeated to fill them, so the statements keep a few texts and
+	// stay prepared. On PostgreSQL, pq runs once with all of them in $1:
+	// one index probe per person (the LATERAL subqueries with OFFSET 0 or
+	// a locking clause are not flattened), where an IN list over a join
+	// was planned as a hash join over every sub-account.
+	query := func(people []string, q, pq string, scan func(*sql.Rows) error) error {
+		if len(people) == 0 {
+			return nil
+		}
+		each := func(rows *sql.Rows, err error) error {
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				if err := scan(rows); err != nil {
+					return err
+				}
+			}
+			return rows.Err()
+		}
+		if tx.Dialect == store.Postgres {
+			return each(tx.QueryContext(ctx, pq, people))
+		}
 		for len(people) > 0 {
 			take, size := store.ReadChunk(len(people))
 			args := make([]any, size)
@@ -57,41 +78,30 @@ func ResolveManyTx(ctx context.Context, tx *store.Tx, keys []Key) ([]Target, err
 				args[i] = people[min(i, take-1)]
 			}
 			people = people[take:]
-			rows, err := tx.QueryContext(ctx, strings.Replace(q, "?", store.Params(tx.Dialect, size), 1), args...)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				if err := scan(rows); err != nil {
-					rows.Close()
-					return err
-				}
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
+			if err := each(tx.QueryContext(ctx, strings.Replace(q, "?", store.Params(tx.Dialect, size), 1), args...)); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	q := `SELECT a.person, a.id, s.partner, s.id, s.linked FROM accounts a JOIN subaccounts s ON s.account_id = a.id WHERE a.person IN (?)`
-	if tx.Dialect == store.Postgres {
-		q += ` FOR SHARE OF s`
-	}
-	err := query(people, q, func(rows *sql.Rows) error {
-		var person, partnerID string
-		var acct, id int64
-		var linked int
-		if err := rows.Scan(&person, &acct, &partnerID, &id, &linked); err != nil {
-			return err
-		}
-		accountOf[person] = acct
-		if subs[acct] == nil {
-			subs[acct] = map[string]sub{}
-		}
-		subs[acct][partnerID] = sub{id: id, linked: linked == 1}
-		return nil
-	})
+	err := query(people, `SELECT a.person, a.id, s.partner, s.id, s.linked FROM accounts a JOIN subaccounts s ON s.account_id = a.id WHERE a.person IN (?)`,
+		`SELECT u.p, a.id, s.partner, s.id, s.linked FROM unnest($1::text[]) AS u(p)
+		CROSS JOIN LATERAL (SELECT id FROM accounts WHERE person = u.p OFFSET 0) a
+		CROSS JOIN LATERAL (SELECT id, partner, linked FROM subaccounts WHERE account_id = a.id FOR SHARE) s`,
+		func(rows *sql.Rows) error {
+			var person, partnerID string
+			var acct, id int64
+			var linked int
+			if err := rows.Scan(&person, &acct, &partnerID, &id, &linked); err != nil {
+				return err
+			}
+			accountOf[person] = acct
+			if subs[acct] == nil {
+				subs[acct] = map[string]sub{}
+			}
+			subs[acct][partnerID] = sub{id: id, linked: linked == 1}
+			return nil
+		})
 	if err != nil {
 		return nil, fmt.Errorf("resolve accounts: %w", err)
 	}
@@ -103,15 +113,17 @@ func ResolveManyTx(ctx context.Context, tx *store.Tx, keys []Key) ([]Target, err
 			rest = append(rest, p)
 		}
 	}
-	err = query(rest, `SELECT person, id FROM accounts WHERE person IN (?)`, func(rows *sql.Rows) error {
-		var person string
-		var id int64
-		if err := rows.Scan(&person, &id); err != nil {
-			return err
-		}
-		accountOf[person] = id
-		return nil
-	})
+	err = query(rest, `SELECT person, id FROM accounts WHERE person IN (?)`,
+		`SELECT u.p, a.id FROM unnest($1::text[]) AS u(p) CROSS JOIN LATERAL (SELECT id FROM accounts WHERE person = u.p OFFSET 0) a`,
+		func(rows *sql.Rows) error {
+			var person string
+			var id int64
+			if err := rows.Scan(&person, &id); err != nil {
+				return err
+			}
+			accountOf[person] = id
+			return nil
+		})
 	if err != nil {
 		return nil, fmt.Errorf("resolve accounts: %w", err)
 	}
