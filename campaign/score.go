@@ -44,8 +44,8 @@ func (s *Service) HandleMessages(ctx context.Context, msgs []webhook.Message) er
 		if m.Topic != webhook.TopicCreditCreated && m.Topic != webhook.TopicCreditReversed {
 			continue
 		}
-		var b webhook.CreditBody
-		if err := json.Unmarshal(m.Body, &b); err != nil {
+		b, err := m.Credit()
+		if err != nil {
 			return fmt.Errorf("leaderboard: message %d: %w", m.ID, err)
 		}
 		if m.Topic == webhook.TopicCreditCreated {

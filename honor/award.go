@@ -125,8 +125,8 @@ func (s *Service) plan(ctx context.Context, msgs []webhook.Message, catalog []Me
 		case webhook.TopicCreditCreated, webhook.TopicCreditReversed:
 			acc := m.Account
 			if acc == 0 {
-				var b webhook.CreditBody
-				if err := json.Unmarshal(m.Body, &b); err != nil {
+				b, err := m.Credit()
+				if err != nil {
 					return nil, fmt.Errorf("medals: message %d: %w", m.ID, err)
 				}
 				acc = b.Account

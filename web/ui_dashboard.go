@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"sort"
@@ -93,8 +92,8 @@ func (s *Server) RunDashboard(ctx context.Context, poll time.Duration) error {
 			default:
 				continue
 			}
-			var b webhook.CreditBody
-			if err := json.Unmarshal(m.Body, &b); err != nil {
+			b, err := m.Credit()
+			if err != nil {
 				s.Logger.Warn("ui dashboard: undecodable credit message", "id", m.ID, "err", err)
 				continue
 			}

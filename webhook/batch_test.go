@@ -79,6 +79,11 @@ func TestEnqueueCredits(t *testing.T) {
 			if err := json.Unmarshal(m.Body, &b); err != nil {
 				t.Fatal(err)
 			}
+			// Credit gives what Body says, without decoding it again.
+			if c, err := m.Credit(); err != nil || !c.OccurredAt.Equal(b.OccurredAt) || !c.CreditedAt.Equal(b.CreditedAt) ||
+				c.Ref != b.Ref || c.EventID != b.EventID || c.Account != b.Account || c.MG != b.MG || c.Behavior != b.Behavior {
+				t.Fatalf("credit %d: Credit() = %+v, %v; Body says %+v", i, c, err, b)
+			}
 			w := want[i]
 			if !b.OccurredAt.Equal(w.OccurredAt) || !b.CreditedAt.Equal(w.CreditedAt) {
 				t.Fatalf("credit %d times = %v, %v; want %v, %v", i, b.OccurredAt, b.CreditedAt, w.OccurredAt, w.CreditedAt)
@@ -176,6 +181,27 @@ func TestEnqueueCreditsBlocks(t *testing.T) {
 				t.Fatalf("writer %d: credit %s; want %s", b.Account-1, b.EventID, want)
 			}
 			next[b.Account] = n + 1
+		}
+	})
+}
+
+// TestMessageCredit: a credit message of its own row (a reversal) is
+// decoded by Credit from its Body.
+func TestMessageCredit(t *testing.T) {
+	storetest.Each(t, []store.Component{webhook.Migrations}, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+		b := creditBodies(1, at)[0]
+		b.ReversedAt, b.Reason = at.Add(time.Hour), "refund"
+		if err := db.InTx(ctx, func(tx *store.Tx) error {
+			return webhook.EnqueueTx(ctx, tx, webhook.TopicCreditReversed, b.Partner, b.Account, b)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		m := nextN(t, webhook.NewFeed(db, "reversals"), 1)[0]
+		c, err := m.Credit()
+		if err != nil || !c.ReversedAt.Equal(b.ReversedAt) || c.Reason != b.Reason || c.EventID != b.EventID || c.MG != b.MG {
+			t.Fatalf("Credit() = %+v, %v; want %+v", c, err, b)
 		}
 	})
 }

@@ -50,6 +50,18 @@ type Message struct {
 	Body      json.RawMessage `json:"body"`
 	CreatedAt time.Time       `json:"created_at"`
 	txid      int64
+	credit    *CreditBody // Body decoded, for the credits of a batch row
+}
+
+// Credit returns the CreditBody of a credit.created or credit.reversed
+// message: the one Feed.Next decoded from a batch row, or Body decoded.
+func (m Message) Credit() (CreditBody, error) {
+	if m.credit != nil {
+		return *m.credit, nil
+	}
+	var b CreditBody
+	err := json.Unmarshal(m.Body, &b)
+	return b, err
 }
 
 // EnqueueTx writes a message in tx. partner names the partner whose
@@ -210,16 +222,17 @@ func (f *Feed) Next(ctx context.Context, max int) ([]Message, error) {
 		// The row's messages have the ids up to its own; the cursor may
 		// stand between them (a consumer acked part of the row).
 		first := m.ID - int64(len(bodies)) + 1
-		for i, b := range bodies {
+		for i := range bodies {
+			b := &bodies[i]
 			id := first + int64(i)
 			if m.txid == ct && id <= cid {
 				continue
 			}
-			raw, err := marshalBody(b)
+			raw, err := marshalBody(*b)
 			if err != nil {
 				return nil, fmt.Errorf("feed %s: outbox row %d: %w", f.name, m.ID, err)
 			}
-			out = append(out, Message{ID: id, Topic: TopicCreditCreated, Partner: b.Partner, Account: b.Account, Body: raw, CreatedAt: m.CreatedAt, txid: m.txid})
+			out = append(out, Message{ID: id, Topic: TopicCreditCreated, Partner: b.Partner, Account: b.Account, Body: raw, CreatedAt: m.CreatedAt, txid: m.txid, credit: b})
 		}
 	}
 	if err := rows.Err(); err != nil {
