@@ -360,10 +360,13 @@ func (pgBatch) writeBalancesLots(ctx context.Context, tx *store.Tx, state map[ac
 	}
 	// New lots are created in the order the batch first credited them
 	// (WITH ORDINALITY), as one-by-one credits would: lots credited at the
-	// same time are spent in id order.
-	_, err := tx.ExecContext(ctx, `WITH b AS (UPDATE ledger_balances b SET mg = u.mg, points = u.points, debt = u.debt
-		FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(parent, sub, mg, points, debt)
-		WHERE b.parent = u.parent AND b.sub = u.sub)
+	// same time are spent in id order. The balance rows exist and are
+	// locked (balances); they are written as an upsert, which finds each by
+	// its primary key, where an UPDATE … FROM unnest was planned as a hash
+	// join over every balance row while the table was small.
+	_, err := tx.ExecContext(ctx, `WITH b AS (INSERT INTO ledger_balances AS b (parent, sub, mg, points, debt)
+		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
+		ON CONFLICT (parent, sub) DO UPDATE SET mg = excluded.mg, points = excluded.points, debt = excluded.debt)
 	INSERT INTO ledger_lots (parent, sub, credited_at, expires_at, remaining)
 		SELECT p, s, $10::bigint, e, n FROM unnest($6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[]) WITH ORDINALITY AS u(p, s, e, n, k) ORDER BY k
 		ON CONFLICT (sub, expires_at) DO UPDATE SET remaining = ledger_lots.remaining + excluded.remaining`,
