@@ -24,6 +24,15 @@ type Target struct {
 	Err       error
 }
 
+// The PostgreSQL reads of ResolveManyTx: people's accounts and their
+// sub-accounts (share-locked), and the accounts alone.
+const (
+	resolveSubsPG = `SELECT u.p, a.id, s.partner, s.id, s.linked FROM unnest($1::text[]) AS u(p)
+		CROSS JOIN LATERAL (SELECT id FROM accounts WHERE person = u.p OFFSET 0) a
+		CROSS JOIN LATERAL (SELECT id, partner, linked FROM subaccounts WHERE account_id = a.id FOR SHARE) s`
+	resolveAccountsPG = `SELECT u.p, a.id FROM unnest($1::text[]) AS u(p) CROSS JOIN LATERAL (SELECT id FROM accounts WHERE person = u.p OFFSET 0) a`
+)
+
 // ResolveManyTx is ResolveTx for a batch (a group commit): it answers
 // keys[i] in out[i] with one query (on SQLite one per 256 distinct
 // people) instead of one or two per key (and one more for people with no sub-account at all), and
@@ -85,9 +94,7 @@ func ResolveManyTx(ctx context.Context, tx *store.Tx, keys []Key) ([]Target, err
 		return nil
 	}
 	err := query(people, `SELECT a.person, a.id, s.partner, s.id, s.linked FROM accounts a JOIN subaccounts s ON s.account_id = a.id WHERE a.person IN (?)`,
-		`SELECT u.p, a.id, s.partner, s.id, s.linked FROM unnest($1::text[]) AS u(p)
-		CROSS JOIN LATERAL (SELECT id FROM accounts WHERE person = u.p OFFSET 0) a
-		CROSS JOIN LATERAL (SELECT id, partner, linked FROM subaccounts WHERE account_id = a.id FOR SHARE) s`,
+		resolveSubsPG,
 		func(rows *sql.Rows) error {
 			var person, partnerID string
 			var acct, id int64
@@ -114,7 +121,7 @@ func ResolveManyTx(ctx context.Context, tx *store.Tx, keys []Key) ([]Target, err
 		}
 	}
 	err = query(rest, `SELECT person, id FROM accounts WHERE person IN (?)`,
-		`SELECT u.p, a.id FROM unnest($1::text[]) AS u(p) CROSS JOIN LATERAL (SELECT id FROM accounts WHERE person = u.p OFFSET 0) a`,
+		resolveAccountsPG,
 		func(rows *sql.Rows) error {
 			var person string
 			var id int64

@@ -346,6 +346,14 @@ func (pgBatch) insertHeadsPostings(ctx context.Context, tx *store.Tx, heads []ba
 	return ids, nil
 }
 
+// pgBalancesLotsSQL writes a batch's balance rows and adds its lots.
+const pgBalancesLotsSQL = `WITH b AS (INSERT INTO ledger_balances AS b (parent, sub, mg, points, debt)
+		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
+		ON CONFLICT (parent, sub) DO UPDATE SET mg = excluded.mg, points = excluded.points, debt = excluded.debt)
+	INSERT INTO ledger_lots (parent, sub, credited_at, expires_at, remaining)
+		SELECT p, s, $10::bigint, e, n FROM unnest($6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[]) WITH ORDINALITY AS u(p, s, e, n, k) ORDER BY k
+		ON CONFLICT (sub, expires_at) DO UPDATE SET remaining = ledger_lots.remaining + excluded.remaining`
+
 // writeBalancesLots is writeBalances and addLots in one statement.
 func (pgBatch) writeBalancesLots(ctx context.Context, tx *store.Tx, state map[acctKey]*bal, lots []batchLot, now int64) error {
 	var cols [5][]int64
@@ -364,13 +372,7 @@ func (pgBatch) writeBalancesLots(ctx context.Context, tx *store.Tx, state map[ac
 	// locked (balances); they are written as an upsert, which finds each by
 	// its primary key, where an UPDATE … FROM unnest was planned as a hash
 	// join over every balance row while the table was small.
-	_, err := tx.ExecContext(ctx, `WITH b AS (INSERT INTO ledger_balances AS b (parent, sub, mg, points, debt)
-		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
-		ON CONFLICT (parent, sub) DO UPDATE SET mg = excluded.mg, points = excluded.points, debt = excluded.debt)
-	INSERT INTO ledger_lots (parent, sub, credited_at, expires_at, remaining)
-		SELECT p, s, $10::bigint, e, n FROM unnest($6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[]) WITH ORDINALITY AS u(p, s, e, n, k) ORDER BY k
-		ON CONFLICT (sub, expires_at) DO UPDATE SET remaining = ledger_lots.remaining + excluded.remaining`,
-		cols[0], cols[1], cols[2], cols[3], cols[4], parent, sub, exp, n, now)
+	_, err := tx.ExecContext(ctx, pgBalancesLotsSQL, cols[0], cols[1], cols[2], cols[3], cols[4], parent, sub, exp, n, now)
 	return err
 }
 

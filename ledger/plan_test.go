@@ -49,3 +49,29 @@ func TestQueriesUseIndexes(t *testing.T) {
 		})
 	}
 }
+
+// TestPostgresBatchPlans: the batch's balance writes find each row by its
+// primary key on a table of a few thousand balances, where an UPDATE …
+// FROM unnest ran as a hash join over all of them once a group commit.
+func TestPostgresBatchPlans(t *testing.T) {
+	db := storetest.Open(t, store.Postgres, Migrations)
+	ctx := context.Background()
+	for _, q := range []string{
+		`INSERT INTO ledger_balances (parent, sub, mg, points, debt) SELECT g / 2, g % 2, 0, 0, 0 FROM generate_series(2, 10001) AS g`,
+		`ANALYZE ledger_balances`, `ANALYZE ledger_lots`,
+	} {
+		if _, err := db.Write().ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 50
+	var cols [9][]int64
+	for i := range n {
+		for j, v := range []int64{int64(i + 1), 0, 1000, 1, 0, int64(i + 1), 1, 1e15, 1} {
+			cols[j] = append(cols[j], v)
+		}
+	}
+	if scans := storetest.SeqScans(t, db, pgBalancesLotsSQL, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8], int64(1)); len(scans) > 0 {
+		t.Fatalf("balances and lots: full scans of %v", scans)
+	}
+}

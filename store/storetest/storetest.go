@@ -19,6 +19,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -135,4 +136,35 @@ func Before(tb testing.TB, c store.Component, version int) store.Component {
 		tb.Fatal(err)
 	}
 	return store.Component{Name: c.Name, FS: old, Dir: c.Dir}
+}
+
+// SeqScans returns the tables PostgreSQL's plan for q with args reads in
+// full ("Seq Scan on t"), for tests that keep a statement on its indexes
+// however small the tables are. Fill and ANALYZE the tables first: the
+// planner picks a scan of a small table whenever it costs less than the
+// probes, which is what these tests catch before the tables grow.
+func SeqScans(tb testing.TB, db *store.DB, q string, args ...any) []string {
+	tb.Helper()
+	if db.Dialect != store.Postgres {
+		tb.Fatalf("SeqScans reads PostgreSQL plans; got %s", db.Dialect)
+	}
+	rows, err := db.Read().QueryContext(context.Background(), "EXPLAIN "+q, args...)
+	if err != nil {
+		tb.Fatalf("EXPLAIN %s: %v", q, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			tb.Fatal(err)
+		}
+		if _, rest, ok := strings.Cut(line, "Seq Scan on "); ok {
+			out = append(out, strings.Fields(rest)[0])
+		}
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return out
 }
