@@ -35,10 +35,10 @@ const (
 
 // ResolveManyTx is ResolveTx for a batch (a group commit): it answers
 // keys[i] in out[i] with one query (on SQLite one per 256 distinct
-// people) instead of one or two per key (and one more for people with no sub-account at all), and
-// takes the same share locks on PostgreSQL (on every sub-account of the
-// people named). The error is for database failures; consent refusals
-// are per key.
+// people) instead of one or two per key, and one more for people with no
+// sub-account at all. It takes the same share locks on PostgreSQL (on
+// every sub-account of the people named). The error is for database
+// failures; consent refusals are per key.
 func ResolveManyTx(ctx context.Context, tx *store.Tx, keys []Key) ([]Target, error) {
 	people := make([]string, 0, len(keys))
 	seen := make(map[string]bool, len(keys))
