@@ -93,8 +93,8 @@ func EnqueueCreditsTx(ctx context.Context, tx *store.Tx, bodies []CreditBody) er
 	if tx.Dialect == store.Postgres {
 		// Each row draws its block; unnest yields the rows in order, so the
 		// blocks increase along them.
-		err := tx.ExecLater(ctx, `INSERT INTO outbox (id, topic, partner, account_id, body, created_at)
-			SELECT nextval('outbox_id_seq') + c - 1, $4, p, 0, b, $5::bigint FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(p, c, b)`,
+		err := tx.ExecLater(ctx, `INSERT INTO outbox (id, topic, partner, account_id, body, created_at, n)
+			SELECT nextval('outbox_id_seq') + c - 1, $4, p, 0, b, $5::bigint, c FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(p, c, b)`,
 			partners, counts, rows, topicCreditBatch, now)
 		if err != nil {
 			return fmt.Errorf("outbox credits: %w", err)

@@ -106,6 +106,11 @@ func TestEnqueueCredits(t *testing.T) {
 		if err := f.Ack(ctx, got[3]); err != nil {
 			t.Fatal(err)
 		}
+		// The acked part of a row does not count against the bound: 3 is
+		// the eleme row's last 2 and then the whole tmall row.
+		if part, err := f.Next(ctx, 3); err != nil || len(part) != 2+4 || part[0].ID != got[4].ID {
+			t.Fatalf("Next(3) after acking message 3: %d messages, %v; want 6 from %d", len(part), err, got[4].ID)
+		}
 		rest, err := f.Next(ctx, 100)
 		if err != nil || len(rest) != 7 || rest[0].ID != got[4].ID {
 			t.Fatalf("after acking message 3: %d messages from %v, %v; want 7 from %d", len(rest), rest, err, got[4].ID)
@@ -204,4 +209,36 @@ func TestMessageCredit(t *testing.T) {
 			t.Fatalf("Credit() = %+v, %v; want %+v", c, err, b)
 		}
 	})
+}
+
+// BenchmarkNextBacklog reads Next(500) from a feed 200 batch rows of 1,000
+// credits behind (a consumer catching up after 1000-event requests): a
+// read should cost what its 500 messages cost, not what the rows after
+// them would.
+//
+//	go test ./webhook -run '^$' -bench NextBacklog -benchtime 20x
+func BenchmarkNextBacklog(b *testing.B) {
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		b.Run(string(d), func(b *testing.B) {
+			db := storetest.Open(b, d, webhook.Migrations)
+			ctx := context.Background()
+			at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+			for range 200 {
+				bodies := creditBodies(1000, at)
+				for i := range bodies {
+					bodies[i].Partner, bodies[i].Ref = "eleme", "evt:eleme:"+bodies[i].EventID
+				}
+				if err := db.InTx(ctx, func(tx *store.Tx) error { return webhook.EnqueueCreditsTx(ctx, tx, bodies) }); err != nil {
+					b.Fatal(err)
+				}
+			}
+			f := webhook.NewFeed(db, "backlog")
+			nextN(b, f, 1000) // visible (PostgreSQL: every older writer has ended)
+			for b.Loop() {
+				if msgs, err := f.Next(ctx, 500); err != nil || len(msgs) != 1000 {
+					b.Fatalf("Next(500) = %d messages, %v; want one row of 1000", len(msgs), err)
+				}
+			}
+		})
+	}
 }

@@ -55,6 +55,8 @@ type Message struct {
 
 // Credit returns the CreditBody of a credit.created or credit.reversed
 // message: the one Feed.Next decoded from a batch row, or Body decoded.
+// A copy of a message whose Body is then changed still returns the credit
+// Next decoded.
 func (m Message) Credit() (CreditBody, error) {
 	if m.credit != nil {
 		return *m.credit, nil
@@ -188,13 +190,21 @@ func (f *Feed) Next(ctx context.Context, max int) ([]Message, error) {
 	// SQLite has one writer, so ids commit in order and the cursor is the id
 	// alone (an index range). PostgreSQL orders by writing transaction and
 	// reads only transactions older than every writing transaction still
-	// running (see the txid column).
+	// running (see the txid column). PostgreSQL also sends every row up to
+	// the LIMIT, so a row's body comes only while the messages before it
+	// (those after the cursor, see fresh) number fewer than max; the first
+	// row without one ends the read. SQLite steps one row at a time.
 	q := `SELECT id, txid, topic, partner, account_id, body, created_at FROM outbox
 		WHERE id > $2 AND $1 = $1 ORDER BY id LIMIT $3`
 	if f.db.Dialect == store.Postgres {
-		q = `SELECT id, txid, topic, partner, account_id, body, created_at FROM outbox
-		WHERE (txid, id) > ($1, $2) AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
-		ORDER BY txid, id LIMIT $3`
+		q = `SELECT id, txid, topic, partner, account_id, CASE WHEN before < $3 THEN body END, created_at FROM (
+			SELECT *, SUM(fresh) OVER (ORDER BY txid, id ROWS UNBOUNDED PRECEDING) - fresh AS before FROM (
+				SELECT id, txid, topic, partner, account_id, body, created_at,
+					n - CASE WHEN txid = $1 AND id - n < $2 THEN $2 - (id - n) ELSE 0 END AS fresh
+				FROM outbox
+				WHERE (txid, id) > ($1, $2) AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+				ORDER BY txid, id LIMIT $3) r) s
+		ORDER BY txid, id`
 	}
 	rows, err := f.db.Read().QueryContext(ctx, q, ct, cid, max)
 	if err != nil {
@@ -204,11 +214,15 @@ func (f *Feed) Next(ctx context.Context, max int) ([]Message, error) {
 	var out []Message
 	for len(out) < max && rows.Next() {
 		var m Message
-		var body string
+		var nbody sql.NullString
 		var at int64
-		if err := rows.Scan(&m.ID, &m.txid, &m.Topic, &m.Partner, &m.Account, &body, &at); err != nil {
+		if err := rows.Scan(&m.ID, &m.txid, &m.Topic, &m.Partner, &m.Account, &nbody, &at); err != nil {
 			return nil, fmt.Errorf("feed %s: %w", f.name, err)
 		}
+		if !nbody.Valid {
+			break // past max (PostgreSQL)
+		}
+		body := nbody.String
 		m.CreatedAt = store.Time(at)
 		if m.Topic != topicCreditBatch {
 			m.Body = json.RawMessage(body)

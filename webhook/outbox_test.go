@@ -62,7 +62,7 @@ func TestFeed(t *testing.T) {
 
 // nextN reads until the feed returns n messages (on PostgreSQL a feed waits
 // for older writing transactions in the cluster to end).
-func nextN(t *testing.T, f *webhook.Feed, n int) []webhook.Message {
+func nextN(t testing.TB, f *webhook.Feed, n int) []webhook.Message {
 	t.Helper()
 	var msgs []webhook.Message
 	var err error

@@ -138,32 +138,48 @@ func Before(tb testing.TB, c store.Component, version int) store.Component {
 	return store.Component{Name: c.Name, FS: old, Dir: c.Dir}
 }
 
-// SeqScans returns the tables PostgreSQL's plan for q with args reads in
-// full ("Seq Scan on t"), for tests that keep a statement on its indexes
-// however small the tables are. Fill and ANALYZE the tables first: the
-// planner picks a scan of a small table whenever it costs less than the
-// probes, which is what these tests catch before the tables grow.
+// SeqScans returns the tables PostgreSQL's plans for q with args read in
+// full ("Seq Scan on t"): the custom plan for these values and the generic
+// plan a prepared statement may switch to. It is for tests that keep a
+// statement on its indexes however small the tables are. Fill and ANALYZE
+// the tables first: the planner picks a scan of a small table whenever it
+// costs less than the probes, which is what these tests catch before the
+// tables grow.
 func SeqScans(tb testing.TB, db *store.DB, q string, args ...any) []string {
 	tb.Helper()
 	if db.Dialect != store.Postgres {
 		tb.Fatalf("SeqScans reads PostgreSQL plans; got %s", db.Dialect)
 	}
-	rows, err := db.Read().QueryContext(context.Background(), "EXPLAIN "+q, args...)
+	ctx := context.Background()
+	conn, err := db.Read().Conn(ctx)
 	if err != nil {
-		tb.Fatalf("EXPLAIN %s: %v", q, err)
+		tb.Fatal(err)
 	}
-	defer rows.Close()
+	defer conn.Close()
 	var out []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
+	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+		if _, err := conn.ExecContext(ctx, "SET plan_cache_mode = "+mode); err != nil {
 			tb.Fatal(err)
 		}
-		if _, rest, ok := strings.Cut(line, "Seq Scan on "); ok {
-			out = append(out, strings.Fields(rest)[0])
+		rows, err := conn.QueryContext(ctx, "EXPLAIN "+q, args...)
+		if err != nil {
+			tb.Fatalf("EXPLAIN %s: %v", q, err)
 		}
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				tb.Fatal(err)
+			}
+			if _, rest, ok := strings.Cut(line, "Seq Scan on "); ok {
+				out = append(out, mode+": "+strings.Fields(rest)[0])
+			}
+		}
+		if err := rows.Err(); err != nil {
+			tb.Fatal(err)
+		}
+		rows.Close()
 	}
-	if err := rows.Err(); err != nil {
+	if _, err := conn.ExecContext(ctx, "RESET plan_cache_mode"); err != nil {
 		tb.Fatal(err)
 	}
 	return out
