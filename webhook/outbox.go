@@ -197,14 +197,7 @@ func (f *Feed) Next(ctx context.Context, max int) ([]Message, error) {
 	q := `SELECT id, txid, topic, partner, account_id, body, created_at FROM outbox
 		WHERE id > $2 AND $1 = $1 ORDER BY id LIMIT $3`
 	if f.db.Dialect == store.Postgres {
-		q = `SELECT id, txid, topic, partner, account_id, CASE WHEN before < $3 THEN body END, created_at FROM (
-			SELECT *, SUM(fresh) OVER (ORDER BY txid, id ROWS UNBOUNDED PRECEDING) - fresh AS before FROM (
-				SELECT id, txid, topic, partner, account_id, body, created_at,
-					n - CASE WHEN txid = $1 AND id - n < $2 THEN $2 - (id - n) ELSE 0 END AS fresh
-				FROM outbox
-				WHERE (txid, id) > ($1, $2) AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
-				ORDER BY txid, id LIMIT $3) r) s
-		ORDER BY txid, id`
+		q = nextPG
 	}
 	rows, err := f.db.Read().QueryContext(ctx, q, ct, cid, max)
 	if err != nil {
@@ -262,6 +255,17 @@ func (f *Feed) Next(ctx context.Context, max int) ([]Message, error) {
 	}
 	return out, nil
 }
+
+// nextPG is Next's read on PostgreSQL: up to $3 rows after the cursor
+// ($1, $2), with a body while fewer than $3 messages come before the row.
+const nextPG = `SELECT id, txid, topic, partner, account_id, CASE WHEN before < $3 THEN body END, created_at FROM (
+	SELECT *, SUM(fresh) OVER (ORDER BY txid, id ROWS UNBOUNDED PRECEDING) - fresh AS before FROM (
+		SELECT id, txid, topic, partner, account_id, body, created_at,
+			n - CASE WHEN txid = $1 AND id - n < $2 THEN $2 - (id - n) ELSE 0 END AS fresh
+		FROM outbox
+		WHERE (txid, id) > ($1, $2) AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+		ORDER BY txid, id LIMIT $3) r) s
+ORDER BY txid, id`
 
 // Ack moves the cursor past m (the last message handled).
 func (f *Feed) Ack(ctx context.Context, m Message) error {
