@@ -1,7 +1,6 @@
 package account
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
@@ -15,17 +14,12 @@ import (
 // join ran as a hash join over every sub-account once a group commit.
 func TestResolvePlans(t *testing.T) {
 	db := storetest.Open(t, store.Postgres, partner.Migrations, Migrations)
-	ctx := context.Background()
-	for _, q := range []string{
+	storetest.Exec(t, db,
 		`INSERT INTO partners (id, name, scopes, created_at) VALUES ('eleme', 'eleme', '', 0)`,
 		`INSERT INTO accounts (person, entry_point, consent_version, opened_at) SELECT 'p-' || g, 'search', '2026-01', 0 FROM generate_series(1, 5000) AS g`,
 		`INSERT INTO subaccounts (account_id, partner, linked, linked_at) SELECT id, 'eleme', 1, 0 FROM accounts`,
 		`ANALYZE accounts`, `ANALYZE subaccounts`,
-	} {
-		if _, err := db.Write().ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	)
 	people := make([]string, 50)
 	for i := range people {
 		people[i] = fmt.Sprintf("p-%d", i*97+1)

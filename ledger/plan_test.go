@@ -55,15 +55,10 @@ func TestQueriesUseIndexes(t *testing.T) {
 // FROM unnest ran as a hash join over all of them once a group commit.
 func TestPostgresBatchPlans(t *testing.T) {
 	db := storetest.Open(t, store.Postgres, Migrations)
-	ctx := context.Background()
-	for _, q := range []string{
+	storetest.Exec(t, db,
 		`INSERT INTO ledger_balances (parent, sub, mg, points, debt) SELECT g / 2, g % 2, 0, 0, 0 FROM generate_series(2, 10001) AS g`,
 		`ANALYZE ledger_balances`, `ANALYZE ledger_lots`,
-	} {
-		if _, err := db.Write().ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	)
 	const n = 50
 	var cols [9][]int64
 	for i := range n {

@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"context"
 	"testing"
 
 	"github.com/opencarbon/opencarbon/store"
@@ -12,15 +11,10 @@ import (
 // index, never by scanning and sorting the whole backlog.
 func TestNextPlan(t *testing.T) {
 	db := storetest.Open(t, store.Postgres, Migrations)
-	ctx := context.Background()
-	for _, q := range []string{
+	storetest.Exec(t, db,
 		`INSERT INTO outbox (topic, partner, body, created_at) SELECT 'credit.created', 'eleme', '{}', 0 FROM generate_series(1, 20000)`,
 		`ANALYZE outbox`,
-	} {
-		if _, err := db.Write().ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	)
 	if scans := storetest.SeqScans(t, db, nextPG, int64(0), int64(0), 500); len(scans) > 0 {
 		t.Fatalf("Next: full scans of %v", scans)
 	}

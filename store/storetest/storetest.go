@@ -138,6 +138,17 @@ func Before(tb testing.TB, c store.Component, version int) store.Component {
 	return store.Component{Name: c.Name, FS: old, Dir: c.Dir}
 }
 
+// Exec runs each of qs on db's writer, failing tb on the first error: a
+// test's setup (rows to fill, ANALYZE) before it reads a plan.
+func Exec(tb testing.TB, db *store.DB, qs ...string) {
+	tb.Helper()
+	for _, q := range qs {
+		if _, err := db.Write().ExecContext(context.Background(), q); err != nil {
+			tb.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
 // SeqScans returns the tables PostgreSQL's plans for q with args read in
 // full ("Seq Scan on t"): the custom plan for these values and the generic
 // plan a prepared statement may switch to. It is for tests that keep a
