@@ -89,6 +89,21 @@ type NonceClaim struct {
 	now, expires   time.Time
 }
 
+// qClaimNonces records nonces of active partners, taking over expired
+// records, and returns the ones it recorded.
+var qClaimNonces = store.NewBulkWrite(`INSERT INTO partner_nonces (partner, nonce, seen_at, expires_at)
+	SELECT v.column1, v.column2, v.column3, v.column4 FROM (VALUES `, 4, `) AS v
+	WHERE EXISTS (SELECT 1 FROM partners WHERE id = v.column1 AND status = 'active')
+	ON CONFLICT (partner, nonce) DO UPDATE SET seen_at = excluded.seen_at, expires_at = excluded.expires_at
+	WHERE partner_nonces.expires_at < excluded.seen_at
+	RETURNING partner, nonce`,
+	`INSERT INTO partner_nonces (partner, nonce, seen_at, expires_at)
+	SELECT u.p, u.n, u.s, u.e FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(p, n, s, e)
+	WHERE EXISTS (SELECT 1 FROM partners WHERE id = u.p AND status = 'active')
+	ON CONFLICT (partner, nonce) DO UPDATE SET seen_at = excluded.seen_at, expires_at = excluded.expires_at
+	WHERE partner_nonces.expires_at < excluded.seen_at
+	RETURNING partner, nonce`)
+
 // ClaimNoncesTx records the nonces of claims in tx, with one statement
 // for up to a few hundred, and returns one result per claim: nil, or, to
 // refuse that request (the caller then writes nothing for it), an error
@@ -114,55 +129,26 @@ func ClaimNoncesTx(ctx context.Context, tx *store.Tx, claims []NonceClaim) ([]er
 	// The status check rides in the insert (a primary-key lookup, no
 	// extra round trip), which returns the nonces it recorded; only a
 	// refusal reads the partner again to say why.
-	claimed := make(map[key]bool, len(todo))
-	for rest := todo; len(rest) > 0; {
-		var rows *sql.Rows
-		var err error
-		if tx.Dialect == store.Postgres {
-			// One statement of arrays, whatever the count (one text for pgx to keep prepared).
-			n := len(rest)
-			ps, ns, seenAt, exp := make([]string, n), make([]string, n), make([]int64, n), make([]int64, n)
-			for k, i := range rest {
-				c := claims[i]
-				ps[k], ns[k], seenAt[k], exp[k] = c.partner, c.nonce, store.Micros(c.now), store.Micros(c.expires)
-			}
-			rest = nil
-			rows, err = tx.QueryContext(ctx, `INSERT INTO partner_nonces (partner, nonce, seen_at, expires_at)
-				SELECT u.p, u.n, u.s, u.e FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(p, n, s, e)
-				WHERE EXISTS (SELECT 1 FROM partners WHERE id = u.p AND status = 'active')
-				ON CONFLICT (partner, nonce) DO UPDATE SET seen_at = excluded.seen_at, expires_at = excluded.expires_at
-				WHERE partner_nonces.expires_at < excluded.seen_at
-				RETURNING partner, nonce`, ps, ns, seenAt, exp)
-		} else {
-			chunk := rest[:store.WriteChunk(len(rest))]
-			rest = rest[len(chunk):]
-			args := make([]any, 0, 4*len(chunk))
-			for _, i := range chunk {
-				c := claims[i]
-				args = append(args, c.partner, c.nonce, store.Micros(c.now), store.Micros(c.expires))
-			}
-			rows, err = tx.QueryContext(ctx, store.ValuesSQL(store.SQLite, `INSERT INTO partner_nonces (partner, nonce, seen_at, expires_at)
-				SELECT v.column1, v.column2, v.column3, v.column4 FROM (VALUES`, len(chunk), 4, `) AS v
-				WHERE EXISTS (SELECT 1 FROM partners WHERE id = v.column1 AND status = 'active')
-				ON CONFLICT (partner, nonce) DO UPDATE SET seen_at = excluded.seen_at, expires_at = excluded.expires_at
-				WHERE partner_nonces.expires_at < excluded.seen_at
-				RETURNING partner, nonce`), args...)
+	n := len(todo)
+	ps, ns, seenAt, exp := make([]string, n), make([]string, n), make([]int64, n), make([]int64, n)
+	for k, i := range todo {
+		c := claims[i]
+		ps[k], ns[k], seenAt[k], exp[k] = c.partner, c.nonce, store.Micros(c.now), store.Micros(c.expires)
+	}
+	claimed := make(map[key]bool, n)
+	if n == 0 {
+		return out, nil
+	}
+	err := qClaimNonces.Run(ctx, tx, []any{ps, ns, seenAt, exp}, func(scan func(...any) error) error {
+		var k key
+		if err := scan(&k.partner, &k.nonce); err != nil {
+			return err
 		}
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var k key
-			if err := rows.Scan(&k.partner, &k.nonce); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			claimed[k] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
+		claimed[k] = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	status := map[string]string{}
 	for _, i := range todo {
