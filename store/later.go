@@ -28,7 +28,10 @@ type held struct {
 // DELETE (q is then run at once): one with a WITH of its own, a comment, a
 // backslash or a '$' other than its parameters $1 … $len(args). Held
 // writes must not depend on each other's effects through triggers or
-// foreign keys. On SQLite, with no round trips to save, q runs at once.
+// foreign keys. A held write that fails fails the transaction, not a
+// savepoint: inside a savepoint meant to recover one failure (the
+// intake's event-by-event path), write with ExecContext. On SQLite, with
+// no round trips to save, q runs at once.
 func (tx *Tx) ExecLater(ctx context.Context, q string, args ...any) error {
 	if tx.Dialect != Postgres {
 		_, err := tx.ExecContext(ctx, q, args...)

@@ -122,7 +122,7 @@ func (a *app) start(ctx context.Context) {
 	})
 }
 
-// spawn runs fn as a background worker that stopWorkers waits for.
+// spawn runs fn as a background worker that waitWorkers waits for.
 func (a *app) spawn(fn func()) {
 	a.workers.Add(1)
 	go func() {
