@@ -242,3 +242,44 @@ func BenchmarkNextBacklog(b *testing.B) {
 		})
 	}
 }
+
+// TestPruneBatchRows: one pruning transaction deletes about 20,000
+// messages (a whole batch row at least), however few rows hold them, so
+// deleting credit batch rows never holds the writer long. On PostgreSQL
+// it counts them by each row's n, which migration 5 sets on batch rows
+// written before migration 4.
+func TestPruneBatchRows(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			db := storetest.Open(t, d, storetest.Before(t, webhook.Migrations, 5))
+			// 25,000 credits of two partners: 13 rows each (12 × 1,024 and 212).
+			if err := db.InTx(ctx, func(tx *store.Tx) error { return webhook.EnqueueCreditsTx(ctx, tx, creditBodies(25_000, at)) }); err != nil {
+				t.Fatal(err)
+			}
+			if d == store.Postgres {
+				storetest.Exec(t, db, `UPDATE outbox SET n = 1`) // as rows written before migration 4
+			}
+			if err := db.Migrate(ctx, webhook.Migrations); err != nil {
+				t.Fatal(err)
+			}
+			f := webhook.NewFeed(db, "all")
+			got := nextN(t, f, 25_000)
+			if err := f.Ack(ctx, got[len(got)-1]); err != nil {
+				t.Fatal(err)
+			}
+			// The 13 eleme rows (12,500 messages) and 8 of tmall's (8,192):
+			// fewer than 20,000 messages come before each.
+			if n, err := webhook.PruneTx(ctx, db, time.Nanosecond); err != nil || n != 21 {
+				t.Fatalf("one prune transaction: %d rows, %v; want 21", n, err)
+			}
+			if n, err := webhook.Prune(ctx, db, time.Nanosecond); err != nil || n != 5 {
+				t.Fatalf("Prune = %d rows, %v; want the other 5", n, err)
+			}
+			if left, err := f.Next(ctx, 10); err != nil || len(left) != 0 {
+				t.Fatalf("after pruning: %d messages, %v; want none", len(left), err)
+			}
+		})
+	}
+}

@@ -1,6 +1,11 @@
 package webhook
 
-import "time"
+import (
+	"context"
+	"time"
+
+	"github.com/opencarbon/opencarbon/store"
+)
 
 // Backoff exposes the retry wait after the n-th failure, with d's defaults.
 func Backoff(d *Deliverer, n int) time.Duration {
@@ -10,3 +15,13 @@ func Backoff(d *Deliverer, n int) time.Duration {
 
 // CreditBlock is the most credits one outbox batch row holds.
 const CreditBlock = creditBlock
+
+// PruneTx is one of Prune's transactions: the rows it deleted.
+func PruneTx(ctx context.Context, db *store.DB, olderThan time.Duration) (rows int64, err error) {
+	err = db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		rows, err = pruneTx(ctx, tx, olderThan, nil)
+		return err
+	})
+	return rows, err
+}

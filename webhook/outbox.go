@@ -365,13 +365,20 @@ func (f *Feed) Run(ctx context.Context, poll time.Duration, handle func(context.
 // (moving a cursor back) after a consumer bug.
 const DefaultRetention = 24 * time.Hour
 
-// pruneBatch bounds the rows one pruning transaction deletes, so pruning
-// never holds the (SQLite: single) writer for long.
-const pruneBatch = 5000
+// pruneRows and pruneMessages bound what one pruning transaction deletes,
+// so pruning never holds the (SQLite: single) writer for long: at most
+// pruneRows rows holding about pruneMessages messages. A credit batch row
+// holds up to creditBlock messages in about 60 KB: deleting 1,000 such rows
+// in one transaction held SQLite's writer for 113 ms.
+const (
+	pruneRows     = 5000
+	pruneMessages = 20_000
+)
 
 // Prune deletes outbox messages that every consumer has acknowledged and
 // that are older than olderThan (DefaultRetention if olderThan <= 0), in
-// transactions of at most 5,000 rows, and returns how many it deleted.
+// transactions of at most 5,000 rows and about 20,000 messages (at least
+// one row), and returns how many rows it deleted.
 //
 // A message is acknowledged by every consumer when it is at or behind the
 // cursor of every row of outbox_cursors, and every name in required has a
@@ -395,12 +402,14 @@ func Prune(ctx context.Context, db *store.DB, olderThan time.Duration, required 
 		if err != nil {
 			return total, fmt.Errorf("outbox prune: %w", err)
 		}
-		if n < pruneBatch {
+		if n == 0 {
 			return total, nil
 		}
 	}
 }
 
+// pruneTx deletes one transaction's share of what Prune deletes and
+// returns how many rows it deleted.
 func pruneTx(ctx context.Context, tx *store.Tx, olderThan time.Duration, required []string) (int64, error) {
 	have := map[string]bool{}
 	var minTx, minID int64
@@ -434,18 +443,38 @@ func pruneTx(ctx context.Context, tx *store.Tx, olderThan time.Duration, require
 		}
 	}
 	cutoff := store.Micros(tx.Now.Add(-olderThan))
-	// SQLite's cursor is the id alone (txid is always 0); PostgreSQL's is
-	// (txid, id), the order its feeds read in.
-	q := `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE id <= $2 AND $1 = $1 AND created_at < $3 ORDER BY id LIMIT $4)`
+	q := pruneSQLite
 	if tx.Dialect == store.Postgres {
-		q = `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE (txid, id) <= ($1, $2) AND created_at < $3 ORDER BY txid, id LIMIT $4)`
+		q = prunePG
 	}
-	res, err := tx.ExecContext(ctx, q, minTx, minID, cutoff, pruneBatch)
+	res, err := tx.ExecContext(ctx, q, minTx, minID, cutoff, pruneRows, pruneMessages)
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
 }
+
+// The deletes of pruneTx: the oldest rows behind the cursor ($1, $2) and
+// older than the cutoff ($3), at most $4 of them, holding about $5
+// messages.
+//
+// SQLite's cursor is the id alone (txid is always 0), and its ids have no
+// gaps, so $5 ids after the oldest row hold at most $5 messages and its
+// own. (A row's later columns, created_at among them, are read through the
+// overflow pages of its body: a bound on the rows alone would read up to
+// $4 bodies in every transaction.)
+//
+// PostgreSQL's cursor is (txid, id), the order its feeds read in, and its
+// ids have gaps (blocks of creditBlock, see migration 3), so the rows stop
+// once $5 messages come before one, counted by their n.
+const (
+	pruneSQLite = `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
+		WHERE id <= $2 AND $1 = $1 AND id < (SELECT MIN(id) FROM outbox) + $5 AND created_at < $3 ORDER BY id LIMIT $4)`
+	prunePG = `DELETE FROM outbox WHERE id IN (SELECT id FROM (
+		SELECT id, SUM(n) OVER (ORDER BY txid, id ROWS UNBOUNDED PRECEDING) - n AS before FROM (
+			SELECT id, txid, n FROM outbox WHERE (txid, id) <= ($1, $2) AND created_at < $3 ORDER BY txid, id LIMIT $4) AS r) AS w
+		WHERE before < $5)`
+)
 
 // RunPrune calls Prune every interval until ctx ends, logging nothing
 // itself: errors go to onErr (may be nil) and the next round retries.
