@@ -16,6 +16,13 @@ import (
 // creditBodies returns n credits alternating between two partners, with
 // two behaviors, a ref that is not the default one, and strings JSON
 // must escape.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
 func creditBodies(n int, at time.Time) []webhook.CreditBody {
 	out := make([]webhook.CreditBody, n)
 	for i := range out {
@@ -75,9 +82,21 @@ func TestEnqueueCredits(t *testing.T) {
 			t.Fatalf("messages around the credits = %+v, %+v", got[0], got[10])
 		}
 		for i, m := range got[1:10] {
+			// No JSON is encoded unless asked for: Data encodes the body,
+			// and a message marshals with it.
+			if m.Body != nil {
+				t.Fatalf("credit %d of a batch row has a Body: %s", i, m.Body)
+			}
 			var b webhook.CreditBody
-			if err := json.Unmarshal(m.Body, &b); err != nil {
+			if err := json.Unmarshal(must(m.Data()), &b); err != nil {
 				t.Fatal(err)
+			}
+			var whole struct {
+				ID   int64              `json:"id"`
+				Body webhook.CreditBody `json:"body"`
+			}
+			if err := json.Unmarshal(must(json.Marshal(m)), &whole); err != nil || whole.ID != m.ID || whole.Body.EventID != b.EventID {
+				t.Fatalf("credit %d marshalled: %+v, %v", i, whole, err)
 			}
 			// Credit gives what Body says, without decoding it again.
 			if c, err := m.Credit(); err != nil || !c.OccurredAt.Equal(b.OccurredAt) || !c.CreditedAt.Equal(b.CreditedAt) ||
@@ -178,7 +197,7 @@ func TestEnqueueCreditsBlocks(t *testing.T) {
 			}
 			seen[m.ID] = true
 			var b webhook.CreditBody
-			if err := json.Unmarshal(m.Body, &b); err != nil {
+			if err := json.Unmarshal(must(m.Data()), &b); err != nil {
 				t.Fatal(err)
 			}
 			n := next[b.Account]

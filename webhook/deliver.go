@@ -216,7 +216,11 @@ func (d *Deliverer) Enqueue(ctx context.Context, msgs []Message) error {
 			if err != nil {
 				return fmt.Errorf("enqueue delivery: %w", err)
 			}
-			body, err := json.Marshal(Envelope{ID: EventID(id), Topic: m.Topic, CreatedAt: m.CreatedAt, Data: m.Body})
+			data, err := m.Data()
+			if err != nil {
+				return fmt.Errorf("enqueue delivery: %w", err)
+			}
+			body, err := json.Marshal(Envelope{ID: EventID(id), Topic: m.Topic, CreatedAt: m.CreatedAt, Data: data})
 			if err != nil {
 				return fmt.Errorf("enqueue delivery: %w", err)
 			}

@@ -41,16 +41,41 @@ const (
 	TopicMedalAwarded    = "medal.awarded"
 )
 
-// Message is one outbox row.
+// Message is one outbox message.
 type Message struct {
-	ID        int64           `json:"id"`
-	Topic     string          `json:"topic"`
-	Partner   string          `json:"partner,omitempty"`
-	Account   int64           `json:"account,omitempty"`
+	ID      int64  `json:"id"`
+	Topic   string `json:"topic"`
+	Partner string `json:"partner,omitempty"`
+	Account int64  `json:"account,omitempty"`
+	// Body is the message's JSON body, except for the credits that
+	// Feed.Next reads from a credit batch row: their Body is nil, Data
+	// encodes it and Credit returns it decoded, so a consumer that needs
+	// no JSON (the leaderboards, medals, dashboard) encodes none.
 	Body      json.RawMessage `json:"body"`
 	CreatedAt time.Time       `json:"created_at"`
 	txid      int64
-	credit    *CreditBody // Body decoded, for the credits of a batch row
+	credit    *CreditBody // decoded from a batch row
+}
+
+// Data returns the message's JSON body: Body, or a batch row's credit
+// encoded as EnqueueTx would have written it on a row of its own.
+func (m Message) Data() (json.RawMessage, error) {
+	if m.Body != nil || m.credit == nil {
+		return m.Body, nil
+	}
+	return marshalBody(*m.credit)
+}
+
+// MarshalJSON writes the message with its body (Data).
+func (m Message) MarshalJSON() ([]byte, error) {
+	type plain Message
+	b, err := m.Data()
+	if err != nil {
+		return nil, err
+	}
+	p := plain(m)
+	p.Body = b
+	return json.Marshal(p)
 }
 
 // Credit returns the CreditBody of a credit.created or credit.reversed
@@ -235,11 +260,7 @@ func (f *Feed) Next(ctx context.Context, max int) ([]Message, error) {
 			if m.txid == ct && id <= cid {
 				continue
 			}
-			raw, err := marshalBody(*b)
-			if err != nil {
-				return nil, fmt.Errorf("feed %s: outbox row %d: %w", f.name, m.ID, err)
-			}
-			out = append(out, Message{ID: id, Topic: TopicCreditCreated, Partner: b.Partner, Account: b.Account, Body: raw, CreatedAt: m.CreatedAt, txid: m.txid, credit: b})
+			out = append(out, Message{ID: id, Topic: TopicCreditCreated, Partner: b.Partner, Account: b.Account, CreatedAt: m.CreatedAt, txid: m.txid, credit: b})
 		}
 	}
 	if err := rows.Err(); err != nil {
