@@ -20,7 +20,7 @@ import (
 // $6 now, $7 mg added to the parent.
 const pgInsertTxLockedSQL = `WITH t AS (
 	INSERT INTO ledger_tx (ref, kind, parent, sub, calc_id, created_at)
-	VALUES ($1::text, $2::text, $3::bigint, $4::bigint, $5::text, $6::bigint) ON CONFLICT (ref) DO NOTHING RETURNING id),
+	VALUES ($1::text, $2::text, $3::bigint, $4::bigint, $5::text, $6::bigint) ON CONFLICT (ref) WHERE ref IS NOT NULL DO NOTHING RETURNING id),
 p AS (
 	INSERT INTO ledger_balances (parent, sub, mg, points, debt) SELECT $3::bigint, 0, $7::bigint, 0, 0 FROM t
 	ON CONFLICT (parent, sub) DO UPDATE SET mg = ledger_balances.mg + excluded.mg)
