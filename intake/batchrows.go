@@ -8,8 +8,9 @@ import (
 )
 
 // The rows below are buffered per batch and written with multi-row
-// INSERTs when the batch ends (writer.finish): calc records, acts and cap
-// usage of the events whose savepoints were kept.
+// INSERTs when the batch ends (writer.finish): calc records and cap usage
+// of the events whose savepoints were kept. Acts are kept in memory only,
+// for the events later in the batch: the event row carries its act.
 
 type actRow struct {
 	acct          int64
@@ -48,37 +49,6 @@ type creditRow struct {
 	scenario  string
 	act       any
 	calcID    string
-}
-
-func (w *writer) flushActs() error {
-	var rows []actRow
-	for a := range w.acts {
-		rows = append(rows, a)
-	}
-	if w.tx.Dialect == store.Postgres && len(rows) > 0 {
-		accts, keys, bs := make([]int64, len(rows)), make([]string, len(rows)), make([]int64, len(rows))
-		for i, a := range rows {
-			accts[i], keys[i], bs[i] = a.acct, a.key, w.id(a.behavior)
-		}
-		if err := w.tx.ExecLater(w.ctx, `INSERT INTO intake_acts (account_id, act_key, behavior_id)
-			SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[])`, accts, keys, bs); err != nil {
-			return fmt.Errorf("acts: %w", err)
-		}
-		return nil
-	}
-	for len(rows) > 0 {
-		chunk := rows[:store.WriteChunk(len(rows))]
-		rows = rows[len(chunk):]
-		q := store.ValuesSQL(w.tx.Dialect, `INSERT INTO intake_acts (account_id, act_key, behavior_id) VALUES`, len(chunk), 3, ``)
-		args := make([]any, 0, 3*len(chunk))
-		for _, a := range chunk {
-			args = append(args, a.acct, a.key, w.id(a.behavior))
-		}
-		if err := w.exec(q, args...); err != nil {
-			return fmt.Errorf("acts: %w", err)
-		}
-	}
-	return nil
 }
 
 // yearRow is the day key of the usage row that holds the totals of the

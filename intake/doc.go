@@ -36,12 +36,14 @@
 // id).
 //
 // Exclusivity. A methodology may name an act field (params.order_id...).
-// The acts table holds (act key, account, behavior) of every credited
-// event; an event is refused excluded_by when the same act was already
+// A credited event's row keeps its act key, and the partial index
+// intake_events_act holds (act key, account) of the credited events not
+// reversed; an event is refused excluded_by when the same act was already
 // credited under the same behavior or under one the methodology engine
-// reports in ExcludedWith. It is keyed by the act first: act keys (order,
-// parcel, trip numbers) mostly grow with time, so new acts append to the
-// index instead of landing on one page per person.
+// reports in ExcludedWith. A reversal frees the act. The index is keyed by
+// the act first: act keys (order, parcel, trip numbers) mostly grow with
+// time, so new acts append to it instead of landing on one page per
+// person.
 //
 // Storage. A credited event's row (intake_events) has the id of its ledger
 // transaction, so a person's entries are read from the ledger's (parent,

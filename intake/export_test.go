@@ -23,3 +23,6 @@ func EventJSON(ev *Event) ([]byte, bool) { return appendEventJSON(nil, ev) }
 
 // ShardCount returns how many shard writers s runs.
 func ShardCount(s *Service) int { return len(s.shards) }
+
+// QActsPG is the writer's exclusivity prefetch on PostgreSQL.
+const QActsPG = qActsPG

@@ -224,8 +224,8 @@ func (w *writer) resolveMany(items []item) error {
 	return nil
 }
 
-// prefetchActs loads the stored behaviors of the batch's (account, act)
-// pairs, a few hundred pairs per query.
+// prefetchActs loads the behaviors credited, and not reversed, for the
+// batch's (account, act) pairs, a few hundred pairs per query.
 func (w *writer) prefetchActs(pairs map[actPair]bool) error {
 	list := make([]actPair, 0, len(pairs))
 	for p := range pairs {
@@ -239,9 +239,7 @@ func (w *writer) prefetchActs(pairs map[actPair]bool) error {
 			accts[i], keys[i] = p.acct, p.key
 			w.storedActs[p] = map[string]bool{}
 		}
-		rows, err := w.tx.QueryContext(w.ctx, `SELECT a.account_id, a.act_key, n.name FROM unnest($1::bigint[], $2::text[]) AS u(acct, k)
-			CROSS JOIN LATERAL (SELECT * FROM intake_acts WHERE account_id = u.acct AND act_key = u.k OFFSET 0) a
-			JOIN intake_names n ON n.id = a.behavior_id`, accts, keys)
+		rows, err := w.tx.QueryContext(w.ctx, qActsPG, accts, keys)
 		if err != nil {
 			return fmt.Errorf("acts: %w", err)
 		}
@@ -256,7 +254,7 @@ func (w *writer) prefetchActs(pairs map[actPair]bool) error {
 		list = list[take:]
 		// SQLite (PostgreSQL read every pair above): size pairs, the
 		// last one repeated to fill the list.
-		q := store.ValuesSQL(store.SQLite, `SELECT a.account_id, a.act_key, n.name FROM intake_acts a JOIN intake_names n ON n.id = a.behavior_id WHERE (a.account_id, a.act_key) IN (VALUES`, size, 2, `)`)
+		q := store.ValuesSQL(store.SQLite, qActsSQLite, size, 2, `) AND e.act_key IS NOT NULL AND e.reversed_at IS NULL`)
 		args := make([]any, 0, 2*size)
 		for range size - take {
 			args = append(args, chunk[take-1].acct, chunk[take-1].key)
@@ -275,6 +273,20 @@ func (w *writer) prefetchActs(pairs map[actPair]bool) error {
 	}
 	return nil
 }
+
+// qActsPG reads the behaviors credited for the (account, act) pairs of
+// two arrays, one probe of intake_events_act each.
+const qActsPG = `SELECT e.account_id, e.act_key, n.name FROM unnest($1::bigint[], $2::text[]) AS u(acct, k)
+	CROSS JOIN LATERAL (SELECT account_id, act_key, behavior_id FROM intake_events
+		WHERE act_key = u.k AND account_id = u.acct AND reversed_at IS NULL OFFSET 0) e
+	JOIN intake_names n ON n.id = e.behavior_id`
+
+// qActsSQLite reads the behaviors credited for (account, act) pairs, a
+// VALUES list of them (ValuesSQL), from the partial index
+// intake_events_act: its condition (act_key IS NOT NULL AND reversed_at IS
+// NULL) is spelled out after the list, or SQLite scans intake_events.
+const qActsSQLite = `SELECT e.account_id, e.act_key, n.name FROM intake_events e JOIN intake_names n ON n.id = e.behavior_id
+	WHERE (e.account_id, e.act_key) IN (VALUES`
 
 // scanActs adds rows of (account, act key, behavior) to w.storedActs and
 // closes rows.

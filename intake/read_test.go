@@ -102,12 +102,25 @@ func TestReadSideAt100k(t *testing.T) {
 			for q, want := range map[string]string{
 				`SELECT scenario_id, SUM(mg) FROM intake_usage WHERE account_id = 1 AND day BETWEEN 20260101 AND 20261231 GROUP BY scenario_id`:                          "SEARCH intake_usage USING PRIMARY KEY (account_id=? AND day>? AND day<?)",
 				`SELECT e.id FROM ledger_tx t JOIN intake_events e ON e.id = t.id WHERE t.parent = 2 AND t.id < 99999 AND t.kind = 'credit' ORDER BY t.id DESC LIMIT 51`: "INDEX ledger_tx_parent (parent=? AND id<?)",
-				// The writer's exclusivity prefetch (prefetchActs).
-				`SELECT a.account_id, a.act_key FROM intake_acts a WHERE (a.account_id, a.act_key) IN (VALUES (1, 'x'), (2, 'y'))`: "SEARCH a USING PRIMARY KEY (act_key=? AND account_id=?)",
+				// The writer's exclusivity reads: its prefetch (prefetchActs)
+				// and the read of one act (excludedBy).
+				`SELECT e.account_id, e.act_key, n.name FROM intake_events e JOIN intake_names n ON n.id = e.behavior_id
+					WHERE (e.account_id, e.act_key) IN (VALUES (1, 'x'), (2, 'y')) AND e.act_key IS NOT NULL AND e.reversed_at IS NULL`: "SEARCH e USING INDEX intake_events_act (act_key=? AND account_id=?)",
+				`SELECT n.name FROM intake_events e JOIN intake_names n ON n.id = e.behavior_id
+					WHERE e.act_key = 'x' AND e.account_id = 1 AND e.reversed_at IS NULL AND n.name IN ('a', 'b') LIMIT 1`: "SEARCH e USING INDEX intake_events_act (act_key=? AND account_id=?)",
 			} {
 				plan := explain(t, db, q)
 				if !strings.Contains(plan, want) || strings.Contains(plan, "SCAN intake_") {
 					t.Fatalf("plan of %s:\n%s\nwant %s", q, plan, want)
+				}
+			}
+		}
+		if db.Dialect == store.Postgres {
+			// The exclusivity prefetch probes intake_events_act.
+			storetest.Exec(t, db, `ANALYZE intake_events`)
+			for _, scan := range storetest.SeqScans(t, db, intake.QActsPG, []int64{1, 2}, []string{"x", "y"}) {
+				if strings.HasSuffix(scan, " intake_events") {
+					t.Fatalf("the acts prefetch reads intake_events in full (%s)", scan)
 				}
 			}
 		}

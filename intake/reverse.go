@@ -44,14 +44,14 @@ func (s *Service) Reverse(ctx context.Context, partner, eventID, reason string) 
 			status, behavior, scenario string
 			acct, sub                  sql.NullInt64
 			occurred, mg, points       int64
-			calcID, actKey, prevReason sql.NullString
+			calcID, prevReason         sql.NullString
 			reversedAt                 sql.NullInt64
 		)
 		var behaviorID, txID int64
-		err := tx.QueryRowContext(ctx, `SELECT e.id, e.status, e.account_id, e.sub_id, e.behavior_id, b.name, COALESCE(s.name, ''), e.occurred_at, e.mg, e.points, e.calc_id, e.act_key, e.reversed_at, e.reverse_reason
+		err := tx.QueryRowContext(ctx, `SELECT e.id, e.status, e.account_id, e.sub_id, e.behavior_id, b.name, COALESCE(s.name, ''), e.occurred_at, e.mg, e.points, e.calc_id, e.reversed_at, e.reverse_reason
 			FROM intake_events e JOIN intake_names b ON b.id = e.behavior_id LEFT JOIN intake_names s ON s.id = e.scenario_id
 			WHERE e.partner = $1 AND e.event_id = $2`, partner, eventID).
-			Scan(&txID, &status, &acct, &sub, &behaviorID, &behavior, &scenario, &occurred, &mg, &points, &calcID, &actKey, &reversedAt, &prevReason)
+			Scan(&txID, &status, &acct, &sub, &behaviorID, &behavior, &scenario, &occurred, &mg, &points, &calcID, &reversedAt, &prevReason)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && status != StatusCredited) {
 			return oc.Errorf(oc.ENotCredited, "partner %s has no credited event %q", partner, eventID)
 		}
@@ -78,11 +78,6 @@ func (s *Service) Reverse(ctx context.Context, partner, eventID, reason string) 
 		if _, err := tx.ExecContext(ctx, `UPDATE intake_usage SET mg = mg - $1, events = events - 1 WHERE account_id = $2 AND day IN ($3, $6) AND behavior_id = $4 AND partner = $5`,
 			mg, acct.Int64, day, behaviorID, partner, yearRow(day)); err != nil {
 			return fmt.Errorf("release usage: %w", err)
-		}
-		if actKey.Valid {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM intake_acts WHERE account_id = $1 AND act_key = $2 AND behavior_id = $3`, acct.Int64, actKey.String, behaviorID); err != nil {
-				return fmt.Errorf("release act: %w", err)
-			}
 		}
 		return webhook.EnqueueTx(ctx, tx, webhook.TopicCreditReversed, partner, acct.Int64, webhook.CreditBody{
 			Ref: ref, EventID: eventID, Partner: partner, Account: acct.Int64, Sub: sub.Int64, Behavior: behavior, Scenario: scenario,

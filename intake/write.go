@@ -110,9 +110,6 @@ func (w *writer) finish() error {
 	if err := audit.InsertTx(w.ctx, w.tx, w.calcRows); err != nil {
 		return err
 	}
-	if err := w.flushActs(); err != nil {
-		return err
-	}
 	if err := w.flushUsage(); err != nil {
 		return err
 	}
@@ -504,8 +501,8 @@ func (w *writer) excludedBy(acct int64, actKey string, behaviors []string) (stri
 		ph[i] = fmt.Sprintf("$%d", i+3)
 	}
 	var b string
-	err := w.queryRow(`SELECT n.name FROM intake_acts a JOIN intake_names n ON n.id = a.behavior_id
-		WHERE a.account_id = $1 AND a.act_key = $2 AND n.name IN (`+strings.Join(ph, ", ")+`) LIMIT 1`, args...).Scan(&b)
+	err := w.queryRow(`SELECT n.name FROM intake_events e JOIN intake_names n ON n.id = e.behavior_id
+		WHERE e.act_key = $2 AND e.account_id = $1 AND e.reversed_at IS NULL AND n.name IN (`+strings.Join(ph, ", ")+`) LIMIT 1`, args...).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
