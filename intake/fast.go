@@ -17,8 +17,8 @@ type item struct {
 
 // fast decides every event of the batch in memory and then writes the
 // batch set-based: one ledger.CreditBatchTx, multi-row inserts of the event
-// rows, calc records, acts and usage, and the credits' outbox messages
-// (webhook.EnqueueCreditsTx: one row per partner).
+// rows (with their acts), calc records and usage, and the credits' outbox
+// messages (webhook.EnqueueCreditsTx: one row per partner).
 // It uses no savepoints, so any SQL error fails the whole attempt: the
 // caller then rolls back and runs the batch again event by event, each in
 // its own savepoint (slow path), so one event's failure still never

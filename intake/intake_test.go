@@ -264,6 +264,47 @@ func TestCapRace(t *testing.T) {
 	})
 }
 
+// TestActRace: two services (two processes, with different shards) credit
+// the same act of many people at once; each act is credited once and the
+// other event refused excluded_by. The services' writers read the acts
+// before either commits, so the unique index on the event rows' acts is
+// what refuses the second.
+func TestActRace(t *testing.T) {
+	modes(t, func(t *testing.T, db *store.DB, slow bool) {
+		e := newEnv(t, db, intake.Config{Shards: 2})
+		other := intake.NewService(db, fixedEngine{e.eng}, intake.Config{Shards: 3})
+		defer other.Close()
+		if slow {
+			intake.SlowOnly(e.svc)
+			intake.SlowOnly(other)
+		}
+		const people = 60
+		for p := range people {
+			e.open(fmt.Sprintf("p%d", p), "eleme")
+		}
+		var wg sync.WaitGroup
+		for p := range people {
+			for k, svc := range []*intake.Service{e.svc, other} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					ev := cutlery(fmt.Sprintf("act-%d-%d", p, k), fmt.Sprintf("p%d", p), fmt.Sprintf("ORDER-%d", p))
+					if _, err := svc.Submit(context.Background(), "eleme", []intake.Event{ev}); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+		}
+		wg.Wait()
+		if n := count(t, db, `SELECT COUNT(*) FROM intake_events WHERE status = 'credited'`); n != people {
+			t.Fatalf("%d credited; want one per act (%d)", n, people)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM intake_events WHERE code = 'excluded_by'`); n != people {
+			t.Fatalf("%d excluded_by; want %d", n, people)
+		}
+	})
+}
+
 func TestRevokedConsentStopsCredits(t *testing.T) {
 	storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db, intake.Config{})

@@ -55,7 +55,9 @@ type writer struct {
 	// waits for it.
 	sealed chan sealResult
 
-	// Rows of kept events written with multi-row INSERTs in finish.
+	// Rows of kept events written with multi-row INSERTs in finish, and
+	// their acts, which their event rows carry (kept here for the events
+	// later in the batch).
 	calcRows []audit.Row
 	acts     map[actRow]bool
 	usageAdd map[usageRow]int64 // mg added per row (events counted in usageN)
