@@ -1,5 +1,4 @@
 -- Credit batch rows written before migration 4 counted as one message
--- (its default). Their count is the number of event ids in the body, as
--- SQLite's migration 4 sets it; Feed.Next and Prune bound their reads and
--- deletes by it.
+-- (its default). Their count is the number of event ids in the body;
+-- Feed.Next and Prune bound their reads and deletes by it.
 UPDATE outbox SET n = json_array_length(body::json -> 'e') WHERE topic = 'credit.created[]' AND n = 1;
