@@ -26,3 +26,11 @@ func ShardCount(s *Service) int { return len(s.shards) }
 
 // QActsPG is the writer's exclusivity prefetch on PostgreSQL.
 const QActsPG = qActsPG
+
+// ActsQuerySQLite and ExcludedByQuery are the writer's exclusivity reads
+// on SQLite: its prefetch of n pairs and its read of one act among n
+// behaviors.
+var (
+	ActsQuerySQLite = actsQuerySQLite
+	ExcludedByQuery = excludedByQuery
+)

@@ -254,7 +254,7 @@ func (w *writer) prefetchActs(pairs map[actPair]bool) error {
 		list = list[take:]
 		// SQLite (PostgreSQL read every pair above): size pairs, the
 		// last one repeated to fill the list.
-		q := store.ValuesSQL(store.SQLite, qActsSQLite, size, 2, `) AND e.act_key IS NOT NULL AND e.reversed_at IS NULL`)
+		q := actsQuerySQLite(size)
 		args := make([]any, 0, 2*size)
 		for range size - take {
 			args = append(args, chunk[take-1].acct, chunk[take-1].key)
@@ -281,12 +281,14 @@ const qActsPG = `SELECT e.account_id, e.act_key, n.name FROM unnest($1::bigint[]
 		WHERE act_key = u.k AND account_id = u.acct AND reversed_at IS NULL OFFSET 0) e
 	JOIN intake_names n ON n.id = e.behavior_id`
 
-// qActsSQLite reads the behaviors credited for (account, act) pairs, a
-// VALUES list of them (ValuesSQL), from the partial index
-// intake_events_act: its condition (act_key IS NOT NULL AND reversed_at IS
-// NULL) is spelled out after the list, or SQLite scans intake_events.
-const qActsSQLite = `SELECT e.account_id, e.act_key, n.name FROM intake_events e JOIN intake_names n ON n.id = e.behavior_id
-	WHERE (e.account_id, e.act_key) IN (VALUES`
+// actsQuerySQLite reads the behaviors credited for n (account, act)
+// pairs, a VALUES list of them, from the partial index intake_events_act:
+// its condition (act_key IS NOT NULL AND reversed_at IS NULL) is spelled
+// out after the list, or SQLite scans intake_events.
+func actsQuerySQLite(n int) string {
+	return store.ValuesSQL(store.SQLite, `SELECT e.account_id, e.act_key, n.name FROM intake_events e JOIN intake_names n ON n.id = e.behavior_id
+	WHERE (e.account_id, e.act_key) IN (VALUES`, n, 2, `) AND e.act_key IS NOT NULL AND e.reversed_at IS NULL`)
+}
 
 // scanActs adds rows of (account, act key, behavior) to w.storedActs and
 // closes rows.

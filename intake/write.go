@@ -497,14 +497,11 @@ func (w *writer) excludedBy(acct int64, actKey string, behaviors []string) (stri
 		return "", nil
 	}
 	args := []any{acct, actKey}
-	ph := make([]string, len(behaviors))
-	for i, b := range behaviors {
+	for _, b := range behaviors {
 		args = append(args, b)
-		ph[i] = fmt.Sprintf("$%d", i+3)
 	}
 	var b string
-	err := w.queryRow(`SELECT n.name FROM intake_events e JOIN intake_names n ON n.id = e.behavior_id
-		WHERE e.act_key = $2 AND e.account_id = $1 AND e.reversed_at IS NULL AND n.name IN (`+strings.Join(ph, ", ")+`) LIMIT 1`, args...).Scan(&b)
+	err := w.queryRow(excludedByQuery(len(behaviors)), args...).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -512,6 +509,18 @@ func (w *writer) excludedBy(acct int64, actKey string, behaviors []string) (stri
 		return "", fmt.Errorf("exclusivity: %w", err)
 	}
 	return b, nil
+}
+
+// excludedByQuery reads whether the act ($2) of an account ($1) was
+// credited, and not reversed, under one of n behaviors ($3…), through the
+// partial index intake_events_act.
+func excludedByQuery(n int) string {
+	ph := make([]string, n)
+	for i := range ph {
+		ph[i] = fmt.Sprintf("$%d", i+3)
+	}
+	return `SELECT n.name FROM intake_events e JOIN intake_names n ON n.id = e.behavior_id
+		WHERE e.act_key = $2 AND e.account_id = $1 AND e.reversed_at IS NULL AND n.name IN (` + strings.Join(ph, ", ") + `) LIMIT 1`
 }
 
 // dayKeys returns t's local day as YYYYMMDD and the first and last day
