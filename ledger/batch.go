@@ -83,9 +83,8 @@ func CreditBatchTx(ctx context.Context, tx *store.Tx, cs []Credit) ([]CreditResu
 		p := plan(cs, exps, fresh, state, out)
 		var ids []int64
 		if pg, ok := be.(pgBatch); ok {
-			// Two statements instead of four: heads with their postings,
-			// then balances with lots.
-			if ids, err = pg.insertHeadsPostings(ctx, tx, p.heads, p.postings); err != nil {
+			// Two statements: heads, then balances with lots.
+			if ids, err = pg.insertHeads(ctx, tx, p.heads); err != nil {
 				return nil, fmt.Errorf("ledger batch: %w", err)
 			}
 			if err := pg.writeBalancesLots(ctx, tx, state, p.lots, store.Micros(tx.Now)); err != nil {
@@ -95,12 +94,6 @@ func CreditBatchTx(ctx context.Context, tx *store.Tx, cs []Credit) ([]CreditResu
 			be := be.(sqliteBatch)
 			if ids, err = be.insertHeads(ctx, tx, p.heads); err != nil {
 				return nil, fmt.Errorf("ledger batch: %w", err)
-			}
-			for j := range p.postings {
-				p.postings[j].txID = ids[p.postings[j].head]
-			}
-			if err := be.insertPostings(ctx, tx, p.postings); err != nil {
-				return nil, fmt.Errorf("ledger batch postings: %w", err)
 			}
 			if err := be.writeBalances(ctx, tx, state); err != nil {
 				return nil, fmt.Errorf("ledger batch balances: %w", err)
@@ -139,9 +132,10 @@ type batchBackend interface {
 	balances(ctx context.Context, tx *store.Tx, keys []acctKey) (map[acctKey]*bal, error)
 }
 
-// The writes are the dialect's own: pgBatch.insertHeadsPostings and
+// The writes are the dialect's own: pgBatch.insertHeads and
 // writeBalancesLots (two statements); sqliteBatch insertHeads (returning
-// the heads' ids in order), insertPostings, writeBalances and addLots.
+// the heads' ids in order), writeBalances and addLots. A batch credit's
+// postings are its head's mg and points (ledger migration 5), not rows.
 
 // validCredit checks c; noRef accepts an empty Ref (CreditBatchTx with
 // NewRef).
@@ -176,27 +170,19 @@ func sortedAcctKeys(m map[acctKey]bool) []acctKey {
 	return out
 }
 
+// batchHead is one credit's transaction head, which holds its postings:
+// mg, and points (no posting when 0), from AccountIssuance to sub.
 type batchHead struct {
-	credit            int // index in the batch
-	ref, calcID       string
-	parent, sub, debt int64
-}
-
-type batchPosting struct {
-	head   int // index in heads
-	txID   int64
-	n      int
-	dst    int64
-	asset  string
-	amount int64
+	credit                        int // index in the batch
+	ref, calcID                   string
+	parent, sub, debt, mg, points int64
 }
 
 type batchLot struct{ parent, sub, exp, points int64 }
 
 type batchPlan struct {
-	heads    []batchHead
-	postings []batchPosting
-	lots     []batchLot // in the order the batch first credited them
+	heads []batchHead
+	lots  []batchLot // in the order the batch first credited them
 }
 
 // plan does the arithmetic of inflow credit by credit on state, which it
@@ -229,12 +215,7 @@ func plan(cs []Credit, exps []int64, fresh []int, state map[acctKey]*bal, result
 			}
 		}
 		results[i] = CreditResult{Points: delta, DebtRepaid: repaid}
-		h := len(p.heads)
-		p.heads = append(p.heads, batchHead{credit: i, ref: c.Ref, calcID: c.CalcID, parent: c.Parent, sub: c.Sub, debt: repaid})
-		p.postings = append(p.postings, batchPosting{head: h, n: 0, dst: c.Sub, asset: AssetMG, amount: c.MG})
-		if delta > 0 {
-			p.postings = append(p.postings, batchPosting{head: h, n: 1, dst: c.Sub, asset: AssetPoints, amount: delta})
-		}
+		p.heads = append(p.heads, batchHead{credit: i, ref: c.Ref, calcID: c.CalcID, parent: c.Parent, sub: c.Sub, debt: repaid, mg: c.MG, points: delta})
 	}
 	return p
 }
@@ -286,8 +267,6 @@ func (pgBatch) balances(ctx context.Context, tx *store.Tx, keys []acctKey) (map[
 	return state, err
 }
 
-// insertHeadsPostings inserts the heads and their postings in one
-// statement and returns the heads' ids in order.
 // refArg is a head's ref as a parameter: NULL for a credit without one.
 func refArg(ref string) any {
 	if ref == "" {
@@ -296,30 +275,22 @@ func refArg(ref string) any {
 	return ref
 }
 
-// insertHeadsPostings takes the heads' ids from the sequence first, in
-// the heads' order, so that postings find their head by its position
+// insertHeads inserts the heads in one statement and returns their ids in
+// order: it takes them from the sequence first, in the heads' order
 // (heads without a ref have nothing else to be found by).
-func (pgBatch) insertHeadsPostings(ctx context.Context, tx *store.Tx, heads []batchHead, ps []batchPosting) ([]int64, error) {
+func (pgBatch) insertHeads(ctx context.Context, tx *store.Tx, heads []batchHead) ([]int64, error) {
 	n := len(heads)
 	refs, calcs := make([]string, n), make([]string, n)
-	parents, subs, debts := make([]int64, n), make([]int64, n), make([]int64, n)
+	parents, subs, debts, mgs, points := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	for j, h := range heads {
-		refs[j], calcs[j], parents[j], subs[j], debts[j] = h.ref, h.calcID, h.parent, h.sub, h.debt
-	}
-	pHeads, dsts, amounts := make([]int64, len(ps)), make([]int64, len(ps)), make([]int64, len(ps))
-	ns, assets := make([]int32, len(ps)), make([]string, len(ps))
-	for j, p := range ps {
-		pHeads[j], ns[j], dsts[j], assets[j], amounts[j] = int64(p.head)+1, int32(p.n), p.dst, p.asset, p.amount
+		refs[j], calcs[j], parents[j], subs[j], debts[j], mgs[j], points[j] = h.ref, h.calcID, h.parent, h.sub, h.debt, h.mg, h.points
 	}
 	rows, err := tx.QueryContext(ctx, `WITH hk AS MATERIALIZED (
 		SELECT nextval(pg_get_serial_sequence('ledger_tx', 'id')) AS id, u.*
-		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[]) WITH ORDINALITY AS u(r, p, s, c, d, k)),
-	h AS (INSERT INTO ledger_tx (id, ref, kind, parent, sub, calc_id, created_at, debt)
-		SELECT id, NULLIF(r, ''), 'credit', p, s, c, $6::bigint, d FROM hk ORDER BY k),
-	po AS (INSERT INTO ledger_postings (tx_id, n, src, dst, asset, amount)
-		SELECT hk.id, x.n, $12::bigint, x.d, x.a, x.m FROM unnest($7::bigint[], $8::int[], $9::bigint[], $10::text[], $11::bigint[]) AS x(k, n, d, a, m)
-		JOIN hk ON hk.k = x.k)
-	SELECT id, k FROM hk`, refs, parents, subs, calcs, debts, store.Micros(tx.Now), pHeads, ns, dsts, assets, amounts, AccountIssuance)
+		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[]) WITH ORDINALITY AS u(r, p, s, c, d, m, pt, k)),
+	h AS (INSERT INTO ledger_tx (id, ref, kind, parent, sub, calc_id, created_at, debt, mg, points)
+		SELECT id, NULLIF(r, ''), 'credit', p, s, c, $8::bigint, d, m, pt FROM hk ORDER BY k)
+	SELECT id, k FROM hk`, refs, parents, subs, calcs, debts, mgs, points, store.Micros(tx.Now))
 	if err != nil {
 		return nil, err
 	}

@@ -109,10 +109,10 @@ func (sqliteBatch) insertHeads(ctx context.Context, tx *store.Tx, heads []batchH
 	now := store.Micros(tx.Now)
 	ids := make([]int64, len(heads))
 	err := chunks(len(heads), func(lo, hi int) error {
-		q := valuesSQL(`INSERT INTO ledger_tx (ref, kind, parent, sub, calc_id, created_at, debt)`, 7, hi-lo, ``)
-		args := make([]any, 0, 7*(hi-lo))
+		q := valuesSQL(`INSERT INTO ledger_tx (ref, kind, parent, sub, calc_id, created_at, debt, mg, points)`, 9, hi-lo, ``)
+		args := make([]any, 0, 9*(hi-lo))
 		for _, h := range heads[lo:hi] {
-			args = append(args, refArg(h.ref), KindCredit, h.parent, h.sub, h.calcID, now, h.debt)
+			args = append(args, refArg(h.ref), KindCredit, h.parent, h.sub, h.calcID, now, h.debt, h.mg, h.points)
 		}
 		res, err := tx.ExecContext(ctx, q, args...)
 		if err != nil {
@@ -131,18 +131,6 @@ func (sqliteBatch) insertHeads(ctx context.Context, tx *store.Tx, heads []batchH
 		return nil
 	})
 	return ids, err
-}
-
-func (sqliteBatch) insertPostings(ctx context.Context, tx *store.Tx, ps []batchPosting) error {
-	return chunks(len(ps), func(lo, hi int) error {
-		q := valuesSQL(`INSERT INTO ledger_postings (tx_id, n, src, dst, asset, amount)`, 6, hi-lo, ``)
-		args := make([]any, 0, 6*(hi-lo))
-		for _, p := range ps[lo:hi] {
-			args = append(args, p.txID, p.n, AccountIssuance, p.dst, p.asset, p.amount)
-		}
-		_, err := tx.ExecContext(ctx, q, args...)
-		return err
-	})
 }
 
 func (sqliteBatch) writeBalances(ctx context.Context, tx *store.Tx, state map[acctKey]*bal) error {

@@ -96,6 +96,34 @@ func TestCreditBatchSameAsOneByOne(t *testing.T) {
 			if a.MG != b.MG || a.Points != b.Points || a.Debt != b.Debt || len(a.Subs) != len(b.Subs) {
 				t.Fatalf("account %d: one by one %+v, batch %+v", p, a, b)
 			}
+			// The entries read a batch credit's postings from its head (a
+			// reversal's and a spend's from rows) and show the same amounts.
+			ea, _, err := s.Entries(ctx, p, "", ledger.MaxEntries)
+			if err != nil {
+				t.Fatal(err)
+			}
+			eb, _, err := s.Entries(ctx, p+offset, "", ledger.MaxEntries)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ea) != len(eb) {
+				t.Fatalf("account %d: %d entries one by one, %d batch", p, len(ea), len(eb))
+			}
+			for j := range ea {
+				a, b := ea[j], eb[j]
+				if b.Sub != 0 {
+					b.Sub -= offset
+				}
+				if a.Kind != b.Kind || a.MG != b.MG || a.Points != b.Points || a.Debt != b.Debt || a.Sub != b.Sub {
+					t.Fatalf("account %d entry %d: one by one %+v, batch %+v", p, j, a, b)
+				}
+			}
+		}
+		// World 2's credits wrote no posting rows.
+		var rows int
+		if err := db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM ledger_postings p JOIN ledger_tx t ON t.id = p.tx_id
+			WHERE t.kind = 'credit' AND t.parent > $1`, offset).Scan(&rows); err != nil || rows != 0 {
+			t.Fatalf("%d posting rows for batch credits (%v)", rows, err)
 		}
 		mustCheck(t, s)
 	})

@@ -56,7 +56,10 @@ func (s *Service) CheckAll(ctx context.Context) (CheckResult, error) {
 	}
 	defer rtx.Rollback()
 	var res CheckResult
-	if err := rtx.QueryRowContext(ctx, `SELECT COUNT(*) FROM ledger_postings`).Scan(&res.Postings); err != nil {
+	// A batch credit's postings are its head's mg and points (none when
+	// 0), every other transaction's are rows.
+	if err := rtx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM ledger_postings) + COUNT(mg) + COUNT(CASE WHEN points > 0 THEN 1 END)
+		FROM ledger_tx WHERE mg IS NOT NULL`).Scan(&res.Postings); err != nil {
 		return res, fmt.Errorf("check postings: %w", err)
 	}
 	want := map[int64]*sums{}
@@ -68,7 +71,9 @@ func (s *Service) CheckAll(ctx context.Context) (CheckResult, error) {
 	}
 	err = scanAll(ctx, rtx, `SELECT acct, asset, SUM(amt) FROM (
 		SELECT dst AS acct, asset, amount AS amt FROM ledger_postings WHERE dst > 0
-		UNION ALL SELECT src, asset, -amount FROM ledger_postings WHERE src > 0) x GROUP BY acct, asset`,
+		UNION ALL SELECT src, asset, -amount FROM ledger_postings WHERE src > 0
+		UNION ALL SELECT sub, 'mg', mg FROM ledger_tx WHERE mg IS NOT NULL
+		UNION ALL SELECT sub, 'points', points FROM ledger_tx WHERE points > 0) x GROUP BY acct, asset`,
 		func(sc func(...any) error) error {
 			var acct, sum int64
 			var asset string

@@ -205,12 +205,20 @@ func TestCheckFindsTampering(t *testing.T) {
 		{"ParentPoints", `UPDATE ledger_balances SET points = points - 1 WHERE parent = 1 AND sub = 0`, "parent points"},
 		{"Lot", `UPDATE ledger_lots SET remaining = remaining + 2 WHERE sub = 12`, "lots"},
 		{"Posting", `UPDATE ledger_postings SET amount = amount + 5 WHERE asset = 'mg'`, "mg"},
+		// A batch credit's postings are its head's mg and points.
+		{"BatchCreditMG", `UPDATE ledger_tx SET mg = mg + 5 WHERE mg IS NOT NULL`, "mg"},
+		{"BatchCreditPoints", `UPDATE ledger_tx SET points = points + 1 WHERE points IS NOT NULL`, "points-debt"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			storetest.Each(t, comps, func(t *testing.T, db *store.DB) {
 				s, _ := setup(t, db)
 				credit(t, db, P, A, 3000, "a1")
 				credit(t, db, P, B, 4000, "b1")
+				if _, err := inTx(t, db, func(tx *store.Tx) ([]ledger.CreditResult, error) {
+					return ledger.CreditBatchTx(context.Background(), tx, []ledger.Credit{{Parent: 2, Sub: 21, MG: 2500, Ref: "batch1"}})
+				}); err != nil {
+					t.Fatal(err)
+				}
 				mustCheck(t, s)
 				if _, err := db.Write().ExecContext(context.Background(), tc.sql); err != nil {
 					t.Fatal(err)

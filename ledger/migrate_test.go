@@ -55,3 +55,74 @@ func TestMigrateOptionalRef(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrateCreditAmounts: credits written before migration 5 keep their
+// posting rows (written here by CreditTx, which still writes rows, as
+// CreditBatchTx did then), batch credits written after hold their
+// postings in their heads, and a ledger holding both reads the same
+// amounts from either (entries, a repeat, a reversal, Check).
+func TestMigrateCreditAmounts(t *testing.T) {
+	old := storetest.Before(t, ledger.Migrations, 5)
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			ctx := context.Background()
+			db := storetest.Open(t, d, webhook.Migrations, old)
+			s, _ := setup(t, db)
+			batch := func(mg int64, ref string) ledger.CreditResult {
+				t.Helper()
+				r, err := inTx(t, db, func(tx *store.Tx) ([]ledger.CreditResult, error) {
+					return ledger.CreditBatchTx(ctx, tx, []ledger.Credit{{Parent: P, Sub: A, MG: mg, Ref: ref}})
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r[0]
+			}
+			before, err := inTx(t, db, func(tx *store.Tx) (ledger.CreditResult, error) {
+				return ledger.CreditTx(ctx, tx, ledger.Credit{Parent: P, Sub: A, MG: 2500, Ref: "before"})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Migrate(ctx, ledger.Migrations); err != nil {
+				t.Fatalf("migrate to version 5: %v", err)
+			}
+			after := batch(1700, "after")
+			if before.Points != 2 || after.Points != 2 {
+				t.Fatalf("points %d and %d; want 2 and 2", before.Points, after.Points)
+			}
+			for _, tc := range []struct {
+				id   int64
+				rows int
+			}{{before.TxID, 2}, {after.TxID, 0}} {
+				var n int
+				if err := db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM ledger_postings WHERE tx_id = $1`, tc.id).Scan(&n); err != nil || n != tc.rows {
+					t.Fatalf("transaction %d: %d posting rows (%v); want %d", tc.id, n, err, tc.rows)
+				}
+			}
+			if again := batch(2500, "before"); again != before {
+				t.Fatalf("repeat of an old credit: %+v; want %+v", again, before)
+			}
+			reverse(t, db, "before", "rev:before")
+			reverse(t, db, "after", "rev:after")
+			es, _, err := s.Entries(ctx, P, "", 10)
+			if err != nil || len(es) != 4 {
+				t.Fatalf("entries: %+v %v", es, err)
+			}
+			// Points follow the cumulative reduction: 4,200 mg → 1,700 → 0.
+			want := []struct {
+				kind       string
+				mg, points int64
+			}{{"reversal", -1700, -1}, {"reversal", -2500, -3}, {"credit", 1700, 2}, {"credit", 2500, 2}}
+			for i, w := range want {
+				if e := es[i]; e.Kind != w.kind || e.MG != w.mg || e.Points != w.points {
+					t.Fatalf("entry %d: %+v; want %+v", i, e, w)
+				}
+			}
+			if b := balance(t, s, P); b.MG != 0 || b.Points != 0 || b.Debt != 0 {
+				t.Fatalf("balance after both reversals: %+v", b)
+			}
+			mustCheck(t, s)
+		})
+	}
+}

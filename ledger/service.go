@@ -142,8 +142,7 @@ func (s *Service) Entries(ctx context.Context, parent int64, cursor string, limi
 // entriesSQL is one page of entries: the keyset range on ledger_tx_parent,
 // then the postings of those transactions by primary key.
 const entriesSQL = `SELECT t.id, t.kind, COALESCE(t.ref, ''), t.calc_id, t.sub, t.debt, COALESCE(t.note, ''), t.created_at,
-	COALESCE(SUM(CASE WHEN p.asset = 'mg' THEN (CASE WHEN p.dst > 0 THEN p.amount ELSE -p.amount END) ELSE 0 END), 0),
-	COALESCE(SUM(CASE WHEN p.asset = 'points' THEN (CASE WHEN p.dst > 0 THEN p.amount ELSE -p.amount END) ELSE 0 END), 0)
+	` + amountsSQL + `
 	FROM (SELECT * FROM ledger_tx WHERE parent = $1 AND id < $2 ORDER BY id DESC LIMIT $3) t
 	LEFT JOIN ledger_postings p ON p.tx_id = t.id
 	GROUP BY t.id, t.kind, t.ref, t.calc_id, t.sub, t.debt, t.note, t.created_at
