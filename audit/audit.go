@@ -8,8 +8,11 @@
 // methodology hash, which are fixed by the methodology version the record
 // names and restored from the registry. Older records hold the canonical
 // bytes without the factor list, deflated with a fixed dictionary (format
-// 1), and stay readable. The full canonical form, and so the hash, is
-// rebuilt exactly on read. Calc ids are "<shard>-<seq>".
+// 1), and stay readable. The records a transaction appends to a shard are
+// stored together in blocks (calc_blocks, see block.go), deflated, with
+// the prev_hash of the first only; records written before the blocks are
+// rows of calc_log. The full canonical form, and so the hash, is rebuilt
+// exactly on read. Calc ids are "<shard>-<seq>".
 //
 // The package must never change or delete a stored record, and never
 // decide whether an event is credited: intake does, in the same
@@ -28,7 +31,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,15 +76,16 @@ func HeadTx(ctx context.Context, tx *store.Tx, shard int) (Head, error) {
 	return h, nil
 }
 
-// Row is one calc record ready to insert. Record is encoded by InsertTx
-// when Next left it empty.
+// Row is one calc record ready to insert: Next or Reserve make it, and
+// InsertTx stores consecutive rows as blocks (block.go).
 type Row struct {
 	Shard     int
 	Seq       int64
 	AccountID int64
-	Record    []byte
 
-	calc *methodology.Calc // to encode, when Record is nil
+	calc  *methodology.Calc // chained: PrevHash set
+	block []byte            // set by Seal on the first row of each block it encoded
+	n     int               // records in block
 }
 
 // Next chains c after head, setting c.PrevHash, and returns its calc id,
@@ -105,7 +108,7 @@ func Reserve(head Head, accountID int64, c *methodology.Calc) (string, Head, Row
 }
 
 // Seal chains rows, reserved in order after a record whose hash is prev:
-// it sets each calc's PrevHash, encodes each record (so InsertTx only
+// it sets each calc's PrevHash, encodes the rows' blocks (so InsertTx only
 // writes them) and returns the hash of the last one (prev for no rows).
 // It gives exactly what Next would have for each row.
 func Seal(prev string, rows []Row) (string, error) {
@@ -115,13 +118,27 @@ func Seal(prev string, rows []Row) (string, error) {
 			return "", fmt.Errorf("seal calc %d-%d: not reserved", rows[i].Shard, rows[i].Seq)
 		}
 		prev = link(prev, c)
-		rec, err := compact(c)
+	}
+	for lo := 0; lo < len(rows); {
+		hi := blockEnd(rows, lo)
+		b, err := encodeBlock(rows[lo:hi])
 		if err != nil {
 			return "", err
 		}
-		rows[i].Record, rows[i].calc = rec, nil
+		rows[lo].block, rows[lo].n = b, hi-lo
+		lo = hi
 	}
 	return prev, nil
+}
+
+// blockEnd returns the end of the block that starts at rows[lo]: at most
+// maxBlock consecutive records of one shard.
+func blockEnd(rows []Row, lo int) int {
+	hi := lo + 1
+	for hi < len(rows) && hi-lo < maxBlock && rows[hi].Shard == rows[lo].Shard && rows[hi].Seq == rows[hi-1].Seq+1 {
+		hi++
+	}
+	return hi
 }
 
 // link chains c after the record whose hash is prev (sets c.PrevHash) and
@@ -138,88 +155,61 @@ func link(prev string, c *methodology.Calc) string {
 // canonBufs holds buffers for canonical bytes that are only hashed.
 var canonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
-// encode fills the records of rows that Next left empty, on every CPU.
-func encode(rows []Row) error {
-	workers := min(runtime.GOMAXPROCS(0), 1+len(rows)/64)
-	var wg sync.WaitGroup
-	errs := make([]error, workers)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(rows); i += workers {
-				if rows[i].Record != nil {
-					continue
-				}
-				rec, err := compact(rows[i].calc)
-				if err != nil {
-					errs[w] = err
-					return
-				}
-				rows[i].Record, rows[i].calc = rec, nil
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-// InsertTx writes rows with multi-row INSERTs in tx.
+// InsertTx writes rows, consecutive records, as blocks: the ones Seal
+// encoded, else encoded here. On PostgreSQL in one statement.
 func InsertTx(ctx context.Context, tx *store.Tx, rows []Row) error {
-	if err := encode(rows); err != nil {
-		return err
-	}
-	if tx.Dialect == store.Postgres && len(rows) > 0 {
-		// One INSERT from arrays: a parameter per column, not per value.
-		shards, seqs, accts, recs := make([]int32, len(rows)), make([]int64, len(rows)), make([]int64, len(rows)), make([][]byte, len(rows))
-		for i, r := range rows {
-			shards[i], seqs[i], accts[i], recs[i] = int32(r.Shard), r.Seq, r.AccountID, r.Record
+	var shards []int32
+	var seqs, ns []int64
+	var blocks [][]byte
+	for lo := 0; lo < len(rows); {
+		b, hi := rows[lo].block, lo+rows[lo].n
+		if b == nil || hi > len(rows) {
+			hi = blockEnd(rows, lo)
+			var err error
+			if b, err = encodeBlock(rows[lo:hi]); err != nil {
+				return err
+			}
 		}
-		if err := tx.ExecLater(ctx, `INSERT INTO calc_log (shard, seq, account_id, record)
-			SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::bytea[])`, shards, seqs, accts, recs); err != nil {
+		shards, seqs, ns, blocks = append(shards, int32(rows[lo].Shard)), append(seqs, rows[lo].Seq), append(ns, int64(hi-lo)), append(blocks, b)
+		lo = hi
+	}
+	if len(blocks) == 0 {
+		return nil
+	}
+	if tx.Dialect == store.Postgres {
+		// One INSERT from arrays: a parameter per column, not per value.
+		if err := tx.ExecLater(ctx, `INSERT INTO calc_blocks (shard, seq, n, block)
+			SELECT * FROM unnest($1::int[], $2::bigint[], $3::int[], $4::bytea[])`, shards, seqs, ns, blocks); err != nil {
 			return fmt.Errorf("append calc: %w", err)
 		}
 		return nil
 	}
-	for len(rows) > 0 {
-		chunk := rows[:store.WriteChunk(len(rows))]
-		rows = rows[len(chunk):]
-		var sb strings.Builder
-		args := make([]any, 0, 4*len(chunk))
-		sb.WriteString(`INSERT INTO calc_log (shard, seq, account_id, record) VALUES `)
-		for i, r := range chunk {
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			args = append(args, r.Shard, r.Seq, r.AccountID, r.Record)
-			if tx.Dialect == store.SQLite {
-				sb.WriteString("(?, ?, ?, ?)")
-			} else {
-				n := len(args)
-				fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d)", n-3, n-2, n-1, n)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
+	for i := range blocks {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO calc_blocks (shard, seq, n, block) VALUES ($1, $2, $3, $4)`,
+			shards[i], seqs[i], ns[i], blocks[i]); err != nil {
 			return fmt.Errorf("append calc: %w", err)
 		}
 	}
 	return nil
 }
 
-// AppendTx stores c as the next record after head (Next, then one INSERT)
-// and returns the calc id and the new head. The caller keeps the new head
-// only if the statement's savepoint is kept, and stores the final head
-// with SetHeadTx before commit.
+// AppendTx stores c as the next record after head (Next, then a block of
+// one record) and returns the calc id and the new head. The caller keeps
+// the new head only if the statement's savepoint is kept, and stores the
+// final head with SetHeadTx before commit. A group commit reserves its
+// records instead and stores them together (InsertTx), which costs far
+// fewer bytes a record.
 func AppendTx(ctx context.Context, tx *store.Tx, head Head, accountID int64, c *methodology.Calc) (string, Head, error) {
 	id, next, row, err := Next(head, accountID, c)
 	if err != nil {
 		return "", head, err
 	}
-	if row.Record, err = compact(c); err != nil {
+	b, err := encodeBlock([]Row{row})
+	if err != nil {
 		return "", head, err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO calc_log (shard, seq, account_id, record) VALUES ($1, $2, $3, $4)`,
-		row.Shard, row.Seq, row.AccountID, row.Record); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO calc_blocks (shard, seq, n, block) VALUES ($1, $2, 1, $3)`,
+		row.Shard, row.Seq, b); err != nil {
 		return "", head, fmt.Errorf("append calc: %w", err)
 	}
 	return id, next, nil
@@ -266,6 +256,39 @@ func Get(ctx context.Context, db *store.DB, eng *methodology.Engine, calcID stri
 	if err != nil {
 		return nil, err
 	}
+	// The block that holds seq, if any: the last one of the shard that
+	// starts at or before it.
+	var first, n int64
+	var block []byte
+	err = db.Read().QueryRowContext(ctx, `SELECT seq, n, block FROM calc_blocks WHERE shard = $1 AND seq <= $2 ORDER BY seq DESC LIMIT 1`,
+		shard, seq).Scan(&first, &n, &block)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("get calc: %w", err)
+	}
+	if err == nil && seq < first+n {
+		var out *Record
+		err := walkBlock(block, eng, func(i int, acct int64, c *methodology.Calc, hash string, err error) error {
+			if first+int64(i) < seq {
+				if err != nil {
+					return fmt.Errorf("calc record %s: %w", CalcID(shard, first+int64(i)), err)
+				}
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			out = &Record{ID: calcID, AccountID: acct, Hash: hash, Calc: c}
+			return errStopBlock
+		})
+		if err != nil {
+			return nil, err
+		}
+		if out == nil {
+			return nil, fmt.Errorf("get calc: block %s holds fewer records than it says", CalcID(shard, first))
+		}
+		return out, nil
+	}
+	// Records written before the blocks (audit migration 2): one row each.
 	var acct int64
 	var rec []byte
 	err = db.Read().QueryRowContext(ctx, `SELECT account_id, record FROM calc_log WHERE shard = $1 AND seq = $2`, shard, seq).Scan(&acct, &rec)

@@ -94,89 +94,97 @@ func TestVerify(t *testing.T) {
 			}
 		})
 		t.Run("ErrTamperedResult", func(t *testing.T) {
-			var raw []byte
-			if err := db.Read().QueryRow(`SELECT record FROM calc_log WHERE shard = 0 AND seq = 3`).Scan(&raw); err != nil {
-				t.Fatal(err)
-			}
-			c, err := audit.Expand(raw, eng)
+			raw := block(t, db, 3)
+			accts, cs, err := audit.BlockCalcs(raw, eng)
 			if err != nil {
 				t.Fatal(err)
 			}
-			c.ResultMG += 1000
-			bad, _ := audit.Compact(c)
-			setRecord(t, db, 3, bad)
+			cs[0].ResultMG += 1000
+			bad, err := audit.NewBlock(0, 3, accts, cs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			setBlock(t, db, 3, bad)
 			got := kinds()
 			// The changed record no longer recomputes, and the next one's
 			// prev_hash no longer matches it.
 			if got[ids[2]] != "mismatch" || got[ids[3]] != "chain_broken" {
 				t.Fatalf("problems = %v", got)
 			}
-			setRecord(t, db, 3, raw)
+			setBlock(t, db, 3, raw)
 			if ps := kinds(); len(ps) != 0 {
 				t.Fatalf("restored log: %v", ps)
 			}
 		})
 		t.Run("MixedFormats", func(t *testing.T) {
-			// Records stored in format 1 (before format 2 existed) verify
-			// in the same chain: they read back to the same bytes.
+			// Records stored before the blocks, as calc_log rows in format
+			// 1 (before format 2 existed) or 2, verify in the same chain as
+			// the blocks around them: they read back to the same bytes.
 			raws := map[int][]byte{}
-			for _, seq := range []int{1, 4} {
-				var raw []byte
-				if err := db.Read().QueryRow(`SELECT record FROM calc_log WHERE shard = 0 AND seq = $1`, seq).Scan(&raw); err != nil {
-					t.Fatal(err)
-				}
-				if raw[0] != 2 {
-					t.Fatalf("record %d is in format %d", seq, raw[0])
-				}
-				raws[seq] = raw
-				c, err := audit.Expand(raw, eng)
+			for seq, compact := range map[int]func(*methodology.Calc) ([]byte, error){1: audit.CompactV1, 4: audit.Compact} {
+				raws[seq] = block(t, db, seq)
+				_, cs, err := audit.BlockCalcs(raws[seq], eng)
 				if err != nil {
 					t.Fatal(err)
 				}
-				v1, err := audit.CompactV1(c)
+				rec, err := compact(cs[0])
 				if err != nil {
 					t.Fatal(err)
 				}
-				setRecord(t, db, seq, v1)
+				exec(t, db, `DELETE FROM calc_blocks WHERE shard = 0 AND seq = $1`, seq)
+				exec(t, db, `INSERT INTO calc_log (shard, seq, account_id, record) VALUES (0, $1, 7, $2)`, seq, rec)
 			}
 			if ps := kinds(); len(ps) != 0 {
 				t.Fatalf("mixed formats: %v", ps)
 			}
-			if rec, err := audit.Get(ctx, db, eng, ids[3]); err != nil || rec.Calc.EventID != "e3" || len(rec.Calc.Factors) == 0 {
-				t.Fatalf("get format 1 = %+v %v", rec, err)
+			for i, id := range ids {
+				rec, err := audit.Get(ctx, db, eng, id)
+				if err != nil || rec.Calc.EventID != fmt.Sprintf("e%d", i) || rec.AccountID != 7 || len(rec.Calc.Factors) == 0 {
+					t.Fatalf("get %s = %+v %v", id, rec, err)
+				}
 			}
 			for seq, raw := range raws {
-				setRecord(t, db, seq, raw)
+				exec(t, db, `DELETE FROM calc_log WHERE shard = 0 AND seq = $1`, seq)
+				exec(t, db, `INSERT INTO calc_blocks (shard, seq, n, block) VALUES (0, $1, 1, $2)`, seq, raw)
+			}
+			if ps := kinds(); len(ps) != 0 {
+				t.Fatalf("restored log: %v", ps)
 			}
 		})
 		t.Run("ErrChangedBytes", func(t *testing.T) {
-			var raw []byte
-			if err := db.Read().QueryRow(`SELECT record FROM calc_log WHERE shard = 0 AND seq = 2`).Scan(&raw); err != nil {
-				t.Fatal(err)
-			}
+			raw := block(t, db, 2)
 			for _, i := range []int{1, 5, len(raw) / 2, len(raw) - 1} {
 				bad := append([]byte(nil), raw...)
 				bad[i] ^= 0x10
-				setRecord(t, db, 2, bad)
+				setBlock(t, db, 2, bad)
 				if got := kinds(); len(got) == 0 {
 					t.Fatalf("byte %d changed: no problem found", i)
 				}
 			}
-			setRecord(t, db, 2, raw)
+			setBlock(t, db, 2, raw)
 			if ps := kinds(); len(ps) != 0 {
 				t.Fatalf("restored log: %v", ps)
 			}
 		})
 		t.Run("ErrRemovedRecord", func(t *testing.T) {
-			var raw []byte
-			db.Read().QueryRow(`SELECT record FROM calc_log WHERE shard = 0 AND seq = 5`).Scan(&raw)
-			exec(t, db, `DELETE FROM calc_log WHERE shard = 0 AND seq = 5`)
+			raw := block(t, db, 5)
+			exec(t, db, `DELETE FROM calc_blocks WHERE shard = 0 AND seq = 5`)
 			if got := kindsN(t, db, eng); got[ids[3]] != "head_mismatch" {
 				t.Fatalf("problems = %v", got)
 			}
-			exec(t, db, `INSERT INTO calc_log (shard, seq, account_id, record) VALUES (0, 5, 7, $1)`, raw)
+			exec(t, db, `INSERT INTO calc_blocks (shard, seq, n, block) VALUES (0, 5, 1, $1)`, raw)
 		})
 	})
+}
+
+// block reads the block that starts at record seq of shard 0.
+func block(t *testing.T, db *store.DB, seq int) []byte {
+	t.Helper()
+	var raw []byte
+	if err := db.Read().QueryRow(`SELECT block FROM calc_blocks WHERE shard = 0 AND seq = $1`, seq).Scan(&raw); err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }
 
 func kindsN(t *testing.T, db *store.DB, eng *methodology.Engine) map[string]string {
@@ -191,8 +199,8 @@ func kindsN(t *testing.T, db *store.DB, eng *methodology.Engine) map[string]stri
 	return out
 }
 
-func setRecord(t *testing.T, db *store.DB, seq int, rec []byte) {
-	exec(t, db, `UPDATE calc_log SET record = $1 WHERE shard = 0 AND seq = $2`, rec, seq)
+func setBlock(t *testing.T, db *store.DB, seq int, b []byte) {
+	exec(t, db, `UPDATE calc_blocks SET block = $1 WHERE shard = 0 AND seq = $2`, b, seq)
 }
 
 func exec(t *testing.T, db *store.DB, q string, args ...any) {
@@ -287,13 +295,17 @@ func TestReserveSeal(t *testing.T) {
 			if last != byNext.Hash || byReserve.Seq != byNext.Seq || !slices.Equal(ids, nextIDs) {
 				t.Fatalf("sealed head %q seq %d ids %v; Next gave %q, %d, %v", last, byReserve.Seq, ids, byNext.Hash, byNext.Seq, nextIDs)
 			}
-			if err := audit.InsertTx(ctx, tx, nextRows); err != nil { // encodes what Next left
+			want, err := audit.EncodeBlock(nextRows)
+			if err != nil {
 				return err
 			}
-			for i := range rows {
-				if !bytes.Equal(rows[i].Record, nextRows[i].Record) {
-					t.Fatalf("record %d differs between Seal and Next", i)
-				}
+			if got := audit.SealedBlocks(rows); len(got) != 1 {
+				t.Fatalf("Seal encoded %d blocks; want 1", len(got))
+			} else if !bytes.Equal(got[0], want) {
+				t.Fatal("the block differs between Seal and Next")
+			}
+			if err := audit.InsertTx(ctx, tx, nextRows); err != nil { // encodes what Next left
+				return err
 			}
 			byReserve.Hash = last
 			return audit.SetHeadTx(ctx, tx, byReserve)
@@ -303,6 +315,34 @@ func TestReserveSeal(t *testing.T) {
 		}
 		if ps, n, err := audit.Verify(ctx, db, eng); err != nil || n != 6 || len(ps) != 0 {
 			t.Fatalf("verify: %d records, problems %v, %v", n, ps, err)
+		}
+		// Records inside a block read back with their prev_hash restored.
+		var prev string
+		for i, id := range []string{"0-2", "0-3", "0-4", "0-5", "0-6"} {
+			rec, err := audit.Get(ctx, db, eng, id)
+			if err != nil || rec.ID != id || (i > 0 && rec.Calc.EventID != fmt.Sprintf("s%d", i-1)) || (i > 0 && rec.Calc.PrevHash != prev) || rec.Hash != rec.Calc.Hash() {
+				t.Fatalf("get %s = %+v %v; want prev_hash %s", id, rec, err, prev)
+			}
+			prev = rec.Hash
+		}
+		if _, err := audit.Get(ctx, db, eng, "0-7"); oc.ErrorCode(err) != oc.ENotFound {
+			t.Fatalf("past the last block: %v", err)
+		}
+		// A record changed inside a block fails to recompute, and the
+		// hashes after it no longer reach the chain head.
+		raw := block(t, db, 3)
+		accts, cs, err := audit.BlockCalcs(raw, eng)
+		if err != nil || len(cs) != 4 {
+			t.Fatalf("block of %d records: %v", len(cs), err)
+		}
+		cs[1].ResultMG++
+		bad, err := audit.NewBlock(0, 3, accts, cs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		setBlock(t, db, 3, bad)
+		if got := kindsN(t, db, eng); len(got) != 2 || got["0-4"] != "mismatch" || got["0-6"] != "head_mismatch" {
+			t.Fatalf("problems = %v", got)
 		}
 	})
 }

@@ -1,11 +1,15 @@
 package audit
 
+import "github.com/opencarbon/opencarbon/methodology"
+
 // Compact and Expand expose the record codec to the external tests.
 var (
 	Compact   = compact
 	Expand    = expand
 	CompactV1 = compactV1
 	EncodeV2  = encodeV2
+	// EncodeBlock encodes rows (chained by Next) as one block.
+	EncodeBlock = encodeBlock
 )
 
 // Dict2Stats checks dict2Index on every entry and returns the number of
@@ -23,4 +27,34 @@ func Dict2Stats() (n, longest int) {
 		longest = max(longest, len(l))
 	}
 	return len(dict2), longest
+}
+
+// BlockCalcs decodes a block: its records' account ids and calcs, each
+// with its prev_hash restored.
+func BlockCalcs(block []byte, eng *methodology.Engine) (accts []int64, calcs []*methodology.Calc, err error) {
+	err = walkBlock(block, eng, func(_ int, acct int64, c *methodology.Calc, _ string, err error) error {
+		accts, calcs = append(accts, acct), append(calcs, c)
+		return err
+	})
+	return accts, calcs, err
+}
+
+// NewBlock encodes calcs, chained (PrevHash set), as the block of records
+// seq… of shard.
+func NewBlock(shard int, seq int64, accts []int64, calcs []*methodology.Calc) ([]byte, error) {
+	rows := make([]Row, len(calcs))
+	for i, c := range calcs {
+		rows[i] = Row{Shard: shard, Seq: seq + int64(i), AccountID: accts[i], calc: c}
+	}
+	return encodeBlock(rows)
+}
+
+// SealedBlocks returns the blocks Seal encoded on rows, in order.
+func SealedBlocks(rows []Row) (out [][]byte) {
+	for _, r := range rows {
+		if r.block != nil {
+			out = append(out, r.block)
+		}
+	}
+	return out
 }

@@ -21,7 +21,8 @@ type Problem struct {
 func (p Problem) String() string { return p.CalcID + ": " + p.Kind + ": " + p.Detail }
 
 // Verify reads every stored record, shard by shard in sequence order, and
-// checks that each one's prev_hash is the hash of the record before it,
+// checks that each one's prev_hash is the hash of the record before it (in
+// a block, only the first record's is stored: see block.go),
 // that sequence numbers have no gap, that the chain head matches the last
 // record, and that eng.Recompute rebuilds exactly the stored record (same
 // canonical bytes, so the same hash). eng must hold every methodology
@@ -46,7 +47,10 @@ func Verify(ctx context.Context, db *store.DB, eng *methodology.Engine) ([]Probl
 	if err := rows.Err(); err != nil {
 		return nil, 0, fmt.Errorf("verify: %w", err)
 	}
-	rows, err = db.Read().QueryContext(ctx, `SELECT shard, seq, record FROM calc_log ORDER BY shard, seq`)
+	// The rows of calc_log (records written before the blocks, n 0) and
+	// the blocks, merged in (shard, seq) order.
+	rows, err = db.Read().QueryContext(ctx, `SELECT shard, seq, 0 AS n, record FROM calc_log
+		UNION ALL SELECT shard, seq, n, block FROM calc_blocks ORDER BY 1, 2`)
 	if err != nil {
 		return nil, 0, fmt.Errorf("verify: %w", err)
 	}
@@ -64,29 +68,18 @@ func Verify(ctx context.Context, db *store.DB, eng *methodology.Engine) ([]Probl
 		}
 		delete(heads, cur.Shard)
 	}
-	for rows.Next() {
-		var shard int
-		var seq int64
-		var rec []byte
-		if err := rows.Scan(&shard, &seq, &rec); err != nil {
-			return nil, n, fmt.Errorf("verify: %w", err)
-		}
+	// check verifies record seq, whose stored prev_hash is c.PrevHash.
+	check := func(seq int64, c *methodology.Calc, hash string, err error) {
 		n++
-		if shard != cur.Shard {
-			endShard()
-			cur = Head{Shard: shard}
-		}
-		id := CalcID(shard, seq)
+		id := CalcID(cur.Shard, seq)
 		if seq != cur.Seq+1 {
 			problems = append(problems, Problem{CalcID: id, Kind: "gap", Detail: fmt.Sprintf("expected sequence %d", cur.Seq+1)})
 		}
-		c, err := expand(rec, eng)
 		if err != nil {
 			problems = append(problems, Problem{CalcID: id, Kind: "unreadable", Detail: err.Error()})
 			cur.Seq, cur.Hash = seq, ""
-			continue
+			return
 		}
-		canon := c.Canonical()
 		if c.PrevHash != cur.Hash {
 			problems = append(problems, Problem{CalcID: id, Kind: "chain_broken",
 				Detail: fmt.Sprintf("prev_hash %s, previous record hashes to %s", c.PrevHash, cur.Hash)})
@@ -95,11 +88,49 @@ func Verify(ctx context.Context, db *store.DB, eng *methodology.Engine) ([]Probl
 		switch {
 		case err != nil:
 			problems = append(problems, Problem{CalcID: id, Kind: "recompute_failed", Detail: oc.ErrorMessage(err)})
-		case !bytes.Equal(re.Canonical(), canon):
+		case !bytes.Equal(re.Canonical(), c.Canonical()):
 			problems = append(problems, Problem{CalcID: id, Kind: "mismatch",
-				Detail: fmt.Sprintf("stored result %d mg, recomputed %d mg; stored hash %s, recomputed %s", c.ResultMG, re.ResultMG, hashOf(canon), re.Hash())})
+				Detail: fmt.Sprintf("stored result %d mg, recomputed %d mg; stored hash %s, recomputed %s", c.ResultMG, re.ResultMG, hash, re.Hash())})
 		}
-		cur.Seq, cur.Hash = seq, hashOf(canon)
+		cur.Seq, cur.Hash = seq, hash
+	}
+	for rows.Next() {
+		var shard int
+		var seq, blockN int64
+		var rec []byte
+		if err := rows.Scan(&shard, &seq, &blockN, &rec); err != nil {
+			return nil, n, fmt.Errorf("verify: %w", err)
+		}
+		if shard != cur.Shard {
+			endShard()
+			cur = Head{Shard: shard}
+		}
+		if blockN == 0 {
+			c, err := expand(rec, eng)
+			var h string
+			if err == nil {
+				h = hashOf(c.Canonical())
+			}
+			check(seq, c, h, err)
+			continue
+		}
+		// Within a block, a record's prev_hash is restored from the one
+		// before it: only the first can break the chain, and a changed
+		// record changes the hashes after it up to the chain head.
+		got := int64(0)
+		err := walkBlock(rec, eng, func(i int, _ int64, c *methodology.Calc, hash string, err error) error {
+			got++
+			check(seq+int64(i), c, hash, err)
+			return nil
+		})
+		if err == nil && got != blockN {
+			err = fmt.Errorf("the block holds %d records, its row says %d", got, blockN)
+		}
+		if err != nil {
+			problems = append(problems, Problem{CalcID: CalcID(shard, seq), Kind: "unreadable", Detail: err.Error()})
+			n += blockN - got
+			cur.Seq, cur.Hash = seq+blockN-1, ""
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, n, fmt.Errorf("verify: %w", err)

@@ -21,7 +21,7 @@ import (
 )
 
 // rawTables are the tables a credited event writes rows to.
-var rawTables = []string{"intake_events", "intake_usage", "calc_log", "ledger_tx", "ledger_postings", "ledger_lots", "outbox"}
+var rawTables = []string{"intake_events", "intake_usage", "calc_blocks", "ledger_tx", "ledger_postings", "ledger_lots", "outbox"}
 
 // benchShards reads OPENCARBON_BENCH_SHARDS (0: the default per dialect).
 func benchShards(d store.Dialect) int {

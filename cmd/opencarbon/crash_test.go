@@ -241,12 +241,17 @@ func TestCrashDuringIngest(t *testing.T) {
 			t.Fatalf("opencarbon %s: %v\n%s", sub, err, out)
 		}
 	}
-	// A changed record is reported with its calc id and exit status 1.
-	if _, err := db.Write().Exec(`UPDATE calc_log SET record = (SELECT record FROM calc_log WHERE seq = 1 AND shard = 0) WHERE shard = 0 AND seq = 2`); err != nil {
+	// A changed block of records (here: the first block's records written
+	// over the second's) is reported with a calc id and exit status 1.
+	var second int64
+	if err := db.Read().QueryRow(`SELECT seq FROM calc_blocks WHERE shard = 0 ORDER BY seq LIMIT 1 OFFSET 1`).Scan(&second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Write().Exec(`UPDATE calc_blocks SET block = (SELECT block FROM calc_blocks WHERE seq = 1 AND shard = 0) WHERE shard = 0 AND seq = $1`, second); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(bin, "verify", "--db", dsn).CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !bytes.Contains(out, []byte("0-2: ")) {
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !bytes.Contains(out, fmt.Appendf(nil, "0-%d: ", second)) {
 		t.Fatalf("verify of a tampered log: %v\n%s", err, out)
 	}
 	os.Remove(bin)
