@@ -277,12 +277,14 @@ func rawInsert(tb testing.TB, db *store.DB) time.Duration {
 }
 
 // logTableSizes logs the bytes per credited event of each table and its
-// index (SQLite dbstat, PostgreSQL pg_relation_size).
+// index (SQLite dbstat; PostgreSQL pg_table_size, which counts a table's
+// TOAST, where calc blocks go, and pg_relation_size for an index).
 func logTableSizes(b *testing.B, db *store.DB, credited int) {
 	q := `SELECT dbstat.name, SUM(pgsize) FROM dbstat GROUP BY dbstat.name ORDER BY 2 DESC`
 	if db.Dialect == store.Postgres {
-		q = `SELECT c.relname, pg_relation_size(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-			WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'i', 't') ORDER BY 2 DESC`
+		q = `SELECT c.relname, CASE WHEN c.relkind = 'r' THEN pg_table_size(c.oid) ELSE pg_relation_size(c.oid) END FROM pg_class c
+			JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'i') ORDER BY 2 DESC`
 	}
 	rows, err := db.Read().Query(q)
 	if err != nil {
