@@ -49,7 +49,10 @@
 // transaction, so a person's entries are read from the ledger's (parent,
 // id) index, and a reversal finds the transaction by that id: credits
 // written by the set-based path carry no ledger ref (the event row is
-// their idempotency key); the slow path's have one (Ref). A remembered
+// their idempotency key); the slow path's have one (Ref). The row leaves
+// sub_id and calc_id NULL, which that transaction holds (sub, calc_id):
+// the intake reads them from it by the shared id (entries, a repeat's
+// answer, a reversal). Rows written before kept their own. A remembered
 // rejection has a negative id. Cap usage
 // (intake_usage) has one row per person, local day, behavior and partner,
 // plus one per year (day = -year) that the yearly cap and the calc

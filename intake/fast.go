@@ -119,8 +119,10 @@ func (w *writer) insertEvents(items []item, outs []Outcome, rows []int, credits 
 		for _, i := range chunk {
 			it, o := items[i], outs[i]
 			if c := credits[i]; c != nil {
-				args = append(args, c.txID, it.partner, it.ev.ID, it.ev.memoHash(), StatusCredited, nil, nil, c.acct, c.sub, w.id(it.ev.Behavior), w.id(c.scenario),
-					store.Micros(it.ev.OccurredAt), o.MG, o.Points, o.CalcID, c.act, store.Micros(w.tx.Now))
+				// sub_id and calc_id stay NULL: the ledger transaction, which has
+				// the row's id, holds them (see the package doc, Storage).
+				args = append(args, c.txID, it.partner, it.ev.ID, it.ev.memoHash(), StatusCredited, nil, nil, c.acct, nil, w.id(it.ev.Behavior), w.id(c.scenario),
+					store.Micros(it.ev.OccurredAt), o.MG, o.Points, nil, c.act, store.Micros(w.tx.Now))
 			} else {
 				args = append(args, neg[0], it.partner, it.ev.ID, it.ev.memoHash(), StatusRejected, o.Code, clip(o.Message, 300), nil, nil, w.id(it.ev.Behavior), nil,
 					store.Micros(it.ev.OccurredAt), 0, 0, nil, nil, store.Micros(w.tx.Now))
@@ -145,8 +147,8 @@ func (w *writer) insertEventsPG(items []item, outs []Outcome, rows []int, credit
 	}
 	n := len(rows)
 	partners, ids, hashes, statuses := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	codes, msgs, calcs, acts := make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
-	accts, subs, scenarios := make([]*int64, n), make([]*int64, n), make([]*int64, n)
+	codes, msgs, acts := make([]*string, n), make([]*string, n), make([]*string, n)
+	accts, scenarios := make([]*int64, n), make([]*int64, n)
 	behaviors, occurred, mgs, points := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	eventIDs := make([]int64, n)
 	neg, err := w.negIDs(n - len(credits))
@@ -158,8 +160,9 @@ func (w *writer) insertEventsPG(items []item, outs []Outcome, rows []int, credit
 		partners[k], ids[k], hashes[k] = it.partner, it.ev.ID, it.ev.memoHash()
 		behaviors[k], occurred[k] = w.id(it.ev.Behavior), store.Micros(it.ev.OccurredAt)
 		if c := credits[i]; c != nil {
-			acct, sub, scen, calc := c.acct, c.sub, w.id(c.scenario), o.CalcID
-			statuses[k], accts[k], subs[k], scenarios[k], calcs[k] = StatusCredited, &acct, &sub, &scen, &calc
+			// sub_id and calc_id stay NULL, as above.
+			acct, scen := c.acct, w.id(c.scenario)
+			statuses[k], accts[k], scenarios[k] = StatusCredited, &acct, &scen
 			mgs[k], points[k], eventIDs[k] = o.MG, o.Points, c.txID
 			if a, ok := c.act.(string); ok {
 				acts[k] = &a
@@ -170,10 +173,10 @@ func (w *writer) insertEventsPG(items []item, outs []Outcome, rows []int, credit
 			neg = neg[1:]
 		}
 	}
-	err = w.tx.ExecLater(w.ctx, `INSERT INTO intake_events (partner, event_id, body_hash, status, code, message, account_id, sub_id, behavior_id, scenario_id, occurred_at, mg, points, calc_id, act_key, created_at, id)
-		SELECT p, e, h, st, c, m, a, s, b, sc, o, mg, pt, ca, ak, $16::bigint, i FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-			$7::bigint[], $8::bigint[], $9::int[], $10::int[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $15::text[], $17::bigint[]) AS u(p, e, h, st, c, m, a, s, b, sc, o, mg, pt, ca, ak, i)`,
-		partners, ids, hashes, statuses, codes, msgs, accts, subs, behaviors, scenarios, occurred, mgs, points, calcs, acts, store.Micros(w.tx.Now), eventIDs)
+	err = w.tx.ExecLater(w.ctx, `INSERT INTO intake_events (partner, event_id, body_hash, status, code, message, account_id, behavior_id, scenario_id, occurred_at, mg, points, act_key, created_at, id)
+		SELECT p, e, h, st, c, m, a, b, sc, o, mg, pt, ak, $14::bigint, i FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+			$7::bigint[], $8::int[], $9::int[], $10::bigint[], $11::bigint[], $12::bigint[], $13::text[], $15::bigint[]) AS u(p, e, h, st, c, m, a, b, sc, o, mg, pt, ak, i)`,
+		partners, ids, hashes, statuses, codes, msgs, accts, behaviors, scenarios, occurred, mgs, points, acts, store.Micros(w.tx.Now), eventIDs)
 	if err != nil {
 		return fmt.Errorf("record events: %w", err)
 	}

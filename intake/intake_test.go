@@ -2,6 +2,7 @@ package intake_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/opencarbon/opencarbon/intake"
 	"github.com/opencarbon/opencarbon/store"
 	"github.com/opencarbon/opencarbon/store/storetest"
+	"github.com/opencarbon/opencarbon/webhook"
 )
 
 func TestSubmitOutcomes(t *testing.T) {
@@ -337,7 +339,7 @@ func TestReverse(t *testing.T) {
 		acct := e.open("alice", "eleme")
 		ctx := context.Background()
 		r1 := cutlery("r1", "alice", "E1")
-		e.submit("eleme", r1, cutlery("r2", "alice", "E2"))
+		first := e.submit("eleme", r1, cutlery("r2", "alice", "E2"))[0]
 		t.Run("ErrReasonRequired", func(t *testing.T) {
 			if _, err := e.svc.Reverse(ctx, "eleme", "r1", " "); oc.ErrorCode(err) != oc.EInvalid {
 				t.Fatalf("err = %v", err)
@@ -365,6 +367,16 @@ func TestReverse(t *testing.T) {
 			}
 			if n := count(t, db, `SELECT COUNT(*) FROM outbox WHERE topic = 'credit.reversed'`); n != 1 {
 				t.Fatalf("credit.reversed messages = %d", n)
+			}
+			// The message names the sub-account and calc record of the
+			// credit, which the event row leaves to its ledger transaction.
+			var body string
+			if err := db.Read().QueryRow(`SELECT body FROM outbox WHERE topic = 'credit.reversed'`).Scan(&body); err != nil {
+				t.Fatal(err)
+			}
+			var msg webhook.CreditBody
+			if err := json.Unmarshal([]byte(body), &msg); err != nil || msg.Sub <= 0 || msg.CalcID != first.CalcID || msg.CalcID == "" {
+				t.Fatalf("credit.reversed body %s (%v); want sub > 0 and calc id %q", body, err, first.CalcID)
 			}
 			dup := e.submit("eleme", r1)[0]
 			if dup.Status != intake.StatusDuplicate || !dup.Reversed {
