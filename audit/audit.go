@@ -84,6 +84,7 @@ type Row struct {
 	AccountID int64
 
 	calc  *methodology.Calc // chained: PrevHash set
+	hash  string            // calc's hash, when Next or Seal computed it
 	block []byte            // set by Seal on the first row of each block it encoded
 	n     int               // records in block
 }
@@ -94,7 +95,7 @@ type Row struct {
 // parallel): c must not change afterwards.
 func Next(head Head, accountID int64, c *methodology.Calc) (string, Head, Row, error) {
 	next := Head{Shard: head.Shard, Seq: head.Seq + 1, Hash: link(head.Hash, c)}
-	return CalcID(head.Shard, next.Seq), next, Row{Shard: head.Shard, Seq: next.Seq, AccountID: accountID, calc: c}, nil
+	return CalcID(head.Shard, next.Seq), next, Row{Shard: head.Shard, Seq: next.Seq, AccountID: accountID, calc: c, hash: next.Hash}, nil
 }
 
 // Reserve is Next without the hashing: it gives c the next record of head's
@@ -118,6 +119,7 @@ func Seal(prev string, rows []Row) (string, error) {
 			return "", fmt.Errorf("seal calc %d-%d: not reserved", rows[i].Shard, rows[i].Seq)
 		}
 		prev = link(prev, c)
+		rows[i].hash = prev
 	}
 	for lo := 0; lo < len(rows); {
 		hi := blockEnd(rows, lo)
@@ -193,28 +195,6 @@ func InsertTx(ctx context.Context, tx *store.Tx, rows []Row) error {
 	return nil
 }
 
-// AppendTx stores c as the next record after head (Next, then a block of
-// one record) and returns the calc id and the new head. The caller keeps
-// the new head only if the statement's savepoint is kept, and stores the
-// final head with SetHeadTx before commit. A group commit reserves its
-// records instead and stores them together (InsertTx), which costs far
-// fewer bytes a record.
-func AppendTx(ctx context.Context, tx *store.Tx, head Head, accountID int64, c *methodology.Calc) (string, Head, error) {
-	id, next, row, err := Next(head, accountID, c)
-	if err != nil {
-		return "", head, err
-	}
-	b, err := encodeBlock([]Row{row})
-	if err != nil {
-		return "", head, err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO calc_blocks (shard, seq, n, block) VALUES ($1, $2, 1, $3)`,
-		row.Shard, row.Seq, b); err != nil {
-		return "", head, fmt.Errorf("append calc: %w", err)
-	}
-	return id, next, nil
-}
-
 // SetHeadTx records head as the end of its chain.
 func SetHeadTx(ctx context.Context, tx *store.Tx, head Head) error {
 	err := tx.ExecLater(ctx, `INSERT INTO calc_chain (shard, seq, hash) VALUES ($1, $2, $3)
@@ -267,7 +247,7 @@ func Get(ctx context.Context, db *store.DB, eng *methodology.Engine, calcID stri
 	}
 	if err == nil && seq < first+n {
 		var out *Record
-		err := walkBlock(block, eng, func(i int, acct int64, c *methodology.Calc, hash string, err error) error {
+		_, err := walkBlock(block, eng, func(i int, acct int64, c *methodology.Calc, hash string, err error) error {
 			if first+int64(i) < seq {
 				if err != nil {
 					return fmt.Errorf("calc record %s: %w", CalcID(shard, first+int64(i)), err)

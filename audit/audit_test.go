@@ -46,12 +46,15 @@ func appendN(t *testing.T, db *store.DB, eng *methodology.Engine, n int) []strin
 			if err != nil || r.Refusal != "" {
 				return fmt.Errorf("evaluate: %v %s", err, r.Detail)
 			}
-			var id string
-			id, head, err = audit.AppendTx(context.Background(), tx, head, 7, r.Calc)
+			// One record a transaction's worth: a block each.
+			id, next, row, err := audit.Next(head, 7, r.Calc)
 			if err != nil {
 				return err
 			}
-			ids = append(ids, id)
+			if err := audit.InsertTx(context.Background(), tx, []audit.Row{row}); err != nil {
+				return err
+			}
+			head, ids = next, append(ids, id)
 		}
 		return audit.SetHeadTx(context.Background(), tx, head)
 	})
@@ -343,6 +346,23 @@ func TestReserveSeal(t *testing.T) {
 		setBlock(t, db, 3, bad)
 		if got := kindsN(t, db, eng); len(got) != 2 || got["0-4"] != "mismatch" || got["0-6"] != "head_mismatch" {
 			t.Fatalf("problems = %v", got)
+		}
+		// Changed without sealing the block again: it no longer hashes to
+		// its seal, whether the change recomputes (the event id is an
+		// input) or not.
+		accts, cs, _ = audit.BlockCalcs(raw, eng)
+		cs[1].EventID = "forged"
+		forged, err := audit.NewBlock(0, 3, accts, cs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		setBlock(t, db, 3, audit.KeepSeal(forged, raw))
+		if got := kindsN(t, db, eng); len(got) != 2 || got["0-3"] != "chain_broken" || got["0-6"] != "head_mismatch" {
+			t.Fatalf("problems = %v", got)
+		}
+		setBlock(t, db, 3, raw)
+		if ps, _, err := audit.Verify(ctx, db, eng); err != nil || len(ps) != 0 {
+			t.Fatalf("restored log: %v %v", ps, err)
 		}
 	})
 }

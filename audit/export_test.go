@@ -1,6 +1,10 @@
 package audit
 
-import "github.com/opencarbon/opencarbon/methodology"
+import (
+	"encoding/binary"
+
+	"github.com/opencarbon/opencarbon/methodology"
+)
 
 // Compact and Expand expose the record codec to the external tests.
 var (
@@ -32,18 +36,22 @@ func Dict2Stats() (n, longest int) {
 // BlockCalcs decodes a block: its records' account ids and calcs, each
 // with its prev_hash restored.
 func BlockCalcs(block []byte, eng *methodology.Engine) (accts []int64, calcs []*methodology.Calc, err error) {
-	err = walkBlock(block, eng, func(_ int, acct int64, c *methodology.Calc, _ string, err error) error {
+	_, err = walkBlock(block, eng, func(_ int, acct int64, c *methodology.Calc, _ string, err error) error {
 		accts, calcs = append(accts, acct), append(calcs, c)
 		return err
 	})
 	return accts, calcs, err
 }
 
-// NewBlock encodes calcs, chained (PrevHash set), as the block of records
-// seq… of shard.
+// NewBlock encodes calcs as the block of records seq… of shard: the
+// first keeps its PrevHash, the others are chained to it again (as one
+// who rewrites a block would).
 func NewBlock(shard int, seq int64, accts []int64, calcs []*methodology.Calc) ([]byte, error) {
 	rows := make([]Row, len(calcs))
 	for i, c := range calcs {
+		if i > 0 {
+			link(calcs[i-1].Hash(), c)
+		}
 		rows[i] = Row{Shard: shard, Seq: seq + int64(i), AccountID: accts[i], calc: c}
 	}
 	return encodeBlock(rows)
@@ -57,4 +65,26 @@ func SealedBlocks(rows []Row) (out [][]byte) {
 		}
 	}
 	return out
+}
+
+// KeepSeal returns block with the sealed hash (of its last record) of
+// orig: the block's records changed, its seal not.
+func KeepSeal(block, orig []byte) []byte {
+	out := append([]byte(nil), block...)
+	copy(out[sealAt(out):], orig[sealAt(orig):sealAt(orig)+32])
+	return out
+}
+
+// sealAt is the offset of a well-formed block's last hash.
+func sealAt(b []byte) int {
+	_, k := binary.Uvarint(b[1:])
+	at := 1 + k
+	switch b[at] {
+	case 0:
+		return at + 1
+	case 1:
+		return at + 1 + 32
+	}
+	l, k2 := binary.Uvarint(b[at+1:])
+	return at + 1 + k2 + int(l)
 }

@@ -2,9 +2,11 @@ package audit_test
 
 import (
 	"bytes"
+	"compress/flate"
 	"encoding/json"
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -479,6 +481,7 @@ func FuzzBlock(f *testing.F) {
 	}
 	f.Add([]byte{3, 1, 0, 0, 3, 5, 1, 2})
 	f.Add([]byte{3, 1, 2, 1, 'x', 1, 0})
+	f.Add(bombBlock(f, 1<<16))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		accts, calcs, err := audit.BlockCalcs(b, eng)
 		if err != nil {
@@ -503,4 +506,34 @@ func FuzzBlock(f *testing.F) {
 			}
 		}
 	})
+}
+
+// bombBlock is a block that says it holds one record and deflates to size
+// zero bytes: one empty record, then size-2 bytes too many.
+func bombBlock(tb testing.TB, size int) []byte {
+	var z bytes.Buffer
+	w, _ := flate.NewWriter(&z, flate.BestCompression)
+	w.Write(make([]byte, size))
+	if err := w.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	b := append([]byte{3, 1, 0}, make([]byte, 32)...) // n 1, no prev_hash, a seal
+	return append(append(b, 1), z.Bytes()...)
+}
+
+// TestBlockBomb: a small block that inflates to much more than it says it
+// holds is refused after its first record, without inflating the rest.
+func TestBlockBomb(t *testing.T) {
+	eng := engine(t)
+	b := bombBlock(t, 64<<20)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, _, err := audit.BlockCalcs(b, eng)
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatal("a block of 64 MiB of zeros decoded")
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 4<<20 {
+		t.Fatalf("decoding a %d-byte block allocated %d bytes", len(b), n)
+	}
 }

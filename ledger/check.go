@@ -73,7 +73,7 @@ func (s *Service) CheckAll(ctx context.Context) (CheckResult, error) {
 		SELECT dst AS acct, asset, amount AS amt FROM ledger_postings WHERE dst > 0
 		UNION ALL SELECT src, asset, -amount FROM ledger_postings WHERE src > 0
 		UNION ALL SELECT sub, 'mg', mg FROM ledger_tx WHERE mg IS NOT NULL
-		UNION ALL SELECT sub, 'points', points FROM ledger_tx WHERE points > 0) x GROUP BY acct, asset`,
+		UNION ALL SELECT sub, 'points', points FROM ledger_tx WHERE mg IS NOT NULL AND points > 0) x GROUP BY acct, asset`,
 		func(sc func(...any) error) error {
 			var acct, sum int64
 			var asset string
@@ -89,6 +89,20 @@ func (s *Service) CheckAll(ctx context.Context) (CheckResult, error) {
 		})
 	if err != nil {
 		return res, fmt.Errorf("check postings: %w", err)
+	}
+	// A transaction has its postings in one form: rows, or its head's mg
+	// and points. Both would count them twice everywhere, consistently.
+	err = scanAll(ctx, rtx, `SELECT DISTINCT t.id, t.parent, t.sub FROM ledger_postings p JOIN ledger_tx t ON t.id = p.tx_id WHERE t.mg IS NOT NULL ORDER BY t.id`,
+		func(sc func(...any) error) error {
+			var id, parent, sub int64
+			if err := sc(&id, &parent, &sub); err != nil {
+				return err
+			}
+			res.Mismatches = append(res.Mismatches, Mismatch{Parent: parent, Sub: sub, What: fmt.Sprintf("transaction %d has posting rows and postings in its head", id)})
+			return nil
+		})
+	if err != nil {
+		return res, fmt.Errorf("check posting forms: %w", err)
 	}
 	err = scanAll(ctx, rtx, `SELECT sub, SUM(remaining) FROM ledger_lots GROUP BY sub`, func(sc func(...any) error) error {
 		var sub, sum int64
