@@ -247,7 +247,8 @@ func Get(ctx context.Context, db *store.DB, eng *methodology.Engine, calcID stri
 	}
 	if err == nil && seq < first+n {
 		var out *Record
-		_, err := walkBlock(block, eng, func(i int, acct int64, c *methodology.Calc, hash string, err error) error {
+		at := int(seq-first) / segment * segment // the start of its segment
+		_, err := walkBlock(block, eng, at, func(i int, acct int64, c *methodology.Calc, hash string, err error) error {
 			if first+int64(i) < seq {
 				if err != nil {
 					return fmt.Errorf("calc record %s: %w", CalcID(shard, first+int64(i)), err)

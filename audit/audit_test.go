@@ -356,7 +356,7 @@ func TestReserveSeal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		setBlock(t, db, 3, audit.KeepSeal(forged, raw))
+		setBlock(t, db, 3, audit.KeepSeals(forged, raw))
 		if got := kindsN(t, db, eng); len(got) != 2 || got["0-3"] != "chain_broken" || got["0-6"] != "head_mismatch" {
 			t.Fatalf("problems = %v", got)
 		}
@@ -365,4 +365,115 @@ func TestReserveSeal(t *testing.T) {
 			t.Fatalf("restored log: %v %v", ps, err)
 		}
 	})
+}
+
+// TestBlockSegments: a block of 200 records (three full segments of 64
+// and a part) reads back every record with its prev_hash, across segment
+// starts, and a record changed without sealing its segment again is
+// found at the start of the next segment, and nowhere else.
+func TestBlockSegments(t *testing.T) {
+	storetest.Each(t, []store.Component{audit.Migrations}, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		eng := engine(t)
+		at := time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
+		err := db.InTx(ctx, func(tx *store.Tx) error {
+			head, err := audit.HeadTx(ctx, tx, 0)
+			if err != nil {
+				return err
+			}
+			var rows []audit.Row
+			for i := range 200 {
+				r, err := eng.Evaluate(methodology.Event{ID: fmt.Sprintf("g%d", i), Partner: "tmall", Person: "p", Behavior: "travel.metro_trip", OccurredAt: at,
+					Params: map[string]any{"trip_id": fmt.Sprint(i), "city": "BJ", "distance": float64(i%40 + 1)}, Evidence: map[string]any{"ride_record": "R"}},
+					methodology.Usage{})
+				if err != nil || r.Refusal != "" {
+					return fmt.Errorf("evaluate: %v %s", err, r.Detail)
+				}
+				var row audit.Row
+				_, head, row = audit.Reserve(head, int64(100+i), r.Calc)
+				rows = append(rows, row)
+			}
+			if head.Hash, err = audit.Seal(head.Hash, rows); err != nil {
+				return err
+			}
+			if got := audit.SealedBlocks(rows); len(got) != 1 {
+				t.Fatalf("%d blocks; want 1", len(got))
+			}
+			if err := audit.InsertTx(ctx, tx, rows); err != nil {
+				return err
+			}
+			return audit.SetHeadTx(ctx, tx, head)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ps, n, err := audit.Verify(ctx, db, eng); err != nil || n != 200 || len(ps) != 0 {
+			t.Fatalf("verify: %d records, %v, %v", n, ps, err)
+		}
+		prev := ""
+		for seq := 1; seq <= 200; seq++ {
+			rec, err := audit.Get(ctx, db, eng, fmt.Sprintf("0-%d", seq))
+			if err != nil || rec.Calc.EventID != fmt.Sprintf("g%d", seq-1) || rec.AccountID != int64(99+seq) || rec.Calc.PrevHash != prev || rec.Hash != rec.Calc.Hash() {
+				t.Fatalf("get 0-%d = %+v, %v; want prev_hash %q", seq, rec, err, prev)
+			}
+			prev = rec.Hash
+		}
+		raw := block(t, db, 1)
+		accts, cs, err := audit.BlockCalcs(raw, eng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs[70].EventID = "forged" // in the second segment, records 64 to 127
+		forged, err := audit.NewBlock(0, 1, accts, cs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		setBlock(t, db, 1, audit.KeepSeals(forged, raw))
+		if got := kindsN(t, db, eng); len(got) != 1 || got["0-129"] != "chain_broken" {
+			t.Fatalf("problems = %v; want chain_broken at 0-129 only", got)
+		}
+	})
+}
+
+// BenchmarkGetFromBlock reads the last record of a segment from a full
+// block of 1024: the most hashing a read does (64 records), after
+// inflating the block.
+func BenchmarkGetFromBlock(b *testing.B) {
+	ctx := context.Background()
+	db := storetest.Open(b, store.SQLite, audit.Migrations)
+	eng := engine(b)
+	at := time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
+	err := db.InTx(ctx, func(tx *store.Tx) error {
+		head := audit.Head{}
+		var rows []audit.Row
+		for i := range 1024 {
+			r, err := eng.Evaluate(methodology.Event{ID: fmt.Sprintf("evt-%08d", i), Partner: "eleme", Person: "p", Behavior: "eleme.no_cutlery", OccurredAt: at,
+				Params: map[string]any{"order_id": fmt.Sprintf("E%08d", i)}, Evidence: map[string]any{"cutlery_choice": "none"}}, methodology.Usage{})
+			if err != nil || r.Refusal != "" {
+				return fmt.Errorf("evaluate: %v %s", err, r.Detail)
+			}
+			var row audit.Row
+			_, head, row = audit.Reserve(head, 7, r.Calc)
+			rows = append(rows, row)
+		}
+		var err error
+		if head.Hash, err = audit.Seal("", rows); err != nil {
+			return err
+		}
+		if err := audit.InsertTx(ctx, tx, rows); err != nil {
+			return err
+		}
+		return audit.SetHeadTx(ctx, tx, head)
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var size int
+	db.Read().QueryRow(`SELECT length(block) FROM calc_blocks`).Scan(&size)
+	for b.Loop() {
+		if _, err := audit.Get(ctx, db, eng, "0-1024"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(size)/1024, "block_B/record")
 }

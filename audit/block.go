@@ -17,34 +17,38 @@ import (
 // A block holds the records a group commit appends to one shard's chain,
 // seq … seq+n-1, in one calc_blocks row (audit migration 2). Within a
 // block each record's prev_hash is the hash of the record before it, so
-// only the first one's is stored, with the hash of the last one (what the
-// block was sealed at); the others' are left out of the stored records
-// and restored on read by hashing the block from its start. The records
+// only the first one's is stored, with a seal every 64 records: the hash
+// of the segment's last record. The other records' prev_hash are left out
+// of the stored records and restored on read by hashing from the start of
+// their segment (a segment starts from the seal before it). The records
 // are then deflated together: what repeats from one record to the next
 // (the methodology, the partner, most of the event ids and params) is
 // stored once. A record of the calc_log table took about 130 bytes on
 // SQLite and 200 with its row and index on PostgreSQL; in a full block,
 // 15 to 20.
 //
-//	3 n prev_flag [prev] last method payload
+//	3 n prev_flag [prev] seals method payload
 //
 // n is a uvarint; prev_flag 0 is an empty prev_hash, 1 32 raw bytes, 2 a
-// uvarint length and the string; last is the last record's hash, 32 raw
-// bytes; method 0 stores payload as is, 1 deflates it (whichever is
-// shorter). The payload is, for each record, a uvarint account id, a
-// uvarint length and the stored record (format 2, or 1, written with an
-// empty prev_hash), and nothing after the n-th.
+// uvarint length and the string; seals are ceil(n/64) hashes of 32 raw
+// bytes, of records 63, 127, … and n-1; method 0 stores payload as is, 1
+// deflates it (whichever is shorter). The payload is, for each record, a
+// uvarint account id, a uvarint length and the stored record (format 2,
+// or 1, written with an empty prev_hash), and nothing after the n-th.
 //
-// What a block costs: reading one record hashes the records before it in
-// its block (about 10 µs each), and a damaged block loses its records
-// together. Verify reports a block whose records no longer hash to the
-// hash it was sealed at, so a changed record is found in its block even
-// when it still recomputes.
+// What a block costs: reading one record inflates its block and hashes
+// the records before it in its segment (about 10 µs each), and a damaged
+// block loses its records together. Verify checks each segment against
+// its seal, so a changed record is found in its segment even when it
+// still recomputes.
 const formatBlockV3 = 3
 
-// maxBlock is the most records a block holds: a read of one record hashes
-// the records before it in its block, about 1 ms for a full one.
-const maxBlock = 128
+// maxBlock is the most records a block holds, segment the records a seal
+// covers: a read of one record hashes at most segment-1 before it.
+const (
+	maxBlock = 1024
+	segment  = 64
+)
 
 // maxRecordBytes bounds one stored record (an event is at most 16 KiB, of
 // which the record keeps the params): a block decodes into at most
@@ -71,6 +75,7 @@ func encodeBlock(rows []Row) ([]byte, error) {
 		return nil, fmt.Errorf("calc block of %d records", len(rows))
 	}
 	var payload []byte
+	var seals []byte
 	last := ""
 	for i := range rows {
 		c := rows[i].calc
@@ -88,6 +93,13 @@ func encodeBlock(rows []Row) ([]byte, error) {
 		}
 		if last = rows[i].hash; last == "" {
 			last = hashOf(c.Canonical())
+		}
+		if (i+1)%segment == 0 || i == len(rows)-1 {
+			raw, ok := lowerHex32(last)
+			if !ok {
+				return nil, fmt.Errorf("calc block: hash %q", last)
+			}
+			seals = append(seals, raw[:]...)
 		}
 		cc := *c
 		cc.PrevHash = ""
@@ -115,11 +127,7 @@ func encodeBlock(rows []Row) ([]byte, error) {
 		b = binary.AppendUvarint(b, uint64(len(prev)))
 		b = append(b, prev...)
 	}
-	raw, ok := lowerHex32(last)
-	if !ok {
-		return nil, fmt.Errorf("calc block: hash %q", last)
-	}
-	b = append(b, raw[:]...)
+	b = append(b, seals...)
 	var z bytes.Buffer
 	w := blockWriters.Get().(*flate.Writer)
 	defer blockWriters.Put(w)
@@ -146,8 +154,19 @@ type blockRecord struct {
 }
 
 // blockHead is what a block says of its records: the prev_hash of the
-// first and the hash of the last.
-type blockHead struct{ prev, last string }
+// first, and the seal of each segment (the hash of its last record).
+type blockHead struct {
+	prev  string
+	seals []string
+}
+
+// prevOf returns the prev_hash of record i, the start of a segment.
+func (h blockHead) prevOf(i int) string {
+	if i == 0 {
+		return h.prev
+	}
+	return h.seals[i/segment-1]
+}
 
 // decodeBlock splits a block into its head and its records. It reads the
 // records one by one and stops at the n-th: whatever the bytes, it keeps
@@ -185,10 +204,14 @@ func decodeBlock(b []byte) (h blockHead, recs []blockRecord, err error) {
 	default:
 		return h, nil, bad("bad prev_hash flag")
 	}
-	if len(b) < 33 {
+	ns := (int(n) + segment - 1) / segment
+	if len(b) < 32*ns+1 {
 		return h, nil, bad("truncated")
 	}
-	h.last, b = hex.EncodeToString(b[:32]), b[32:]
+	h.seals = make([]string, ns)
+	for j := range h.seals {
+		h.seals[j], b = hex.EncodeToString(b[:32]), b[32:]
+	}
 	src := bytes.NewReader(b[1:])
 	var r interface {
 		io.Reader
@@ -227,19 +250,28 @@ func decodeBlock(b []byte) (h blockHead, recs []blockRecord, err error) {
 // errStopBlock ends walkBlock early without an error.
 var errStopBlock = errors.New("stop")
 
-// walkBlock expands the records of block in order, restoring each one's
-// prev_hash from the one before it, and calls fn with each record's index,
+// walkBlock expands the records of block in order from record from, the
+// start of a segment (records before it are not expanded), restoring each
+// one's prev_hash from the record before it, or from the seal before its
+// segment at the start of one, and calls fn with each record's index,
 // account id, calc and hash (empty for a record that does not expand, err
-// then set; the hashes after it are unknown, and so are the following
-// records' prev_hash). fn returning errStopBlock ends the walk. It returns
-// the block's head.
-func walkBlock(block []byte, eng *methodology.Engine, fn func(i int, acct int64, c *methodology.Calc, hash string, err error) error) (blockHead, error) {
+// then set; the hashes after it in its segment are unknown, and so are
+// the following records' prev_hash). fn returning errStopBlock ends the
+// walk. It returns the block's head.
+func walkBlock(block []byte, eng *methodology.Engine, from int, fn func(i int, acct int64, c *methodology.Calc, hash string, err error) error) (blockHead, error) {
 	h, recs, err := decodeBlock(block)
 	if err != nil {
 		return h, err
 	}
-	prev := h.prev
-	for i, r := range recs {
+	if from%segment != 0 || from >= len(recs) {
+		return h, fmt.Errorf("calc block: no segment starts at record %d of %d", from, len(recs))
+	}
+	var prev string
+	for i := from; i < len(recs); i++ {
+		if i%segment == 0 {
+			prev = h.prevOf(i)
+		}
+		r := recs[i]
 		c, err := expand(r.rec, eng)
 		var hash string
 		if err == nil {

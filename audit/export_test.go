@@ -36,7 +36,7 @@ func Dict2Stats() (n, longest int) {
 // BlockCalcs decodes a block: its records' account ids and calcs, each
 // with its prev_hash restored.
 func BlockCalcs(block []byte, eng *methodology.Engine) (accts []int64, calcs []*methodology.Calc, err error) {
-	_, err = walkBlock(block, eng, func(_ int, acct int64, c *methodology.Calc, _ string, err error) error {
+	_, err = walkBlock(block, eng, 0, func(_ int, acct int64, c *methodology.Calc, _ string, err error) error {
 		accts, calcs = append(accts, acct), append(calcs, c)
 		return err
 	})
@@ -67,24 +67,26 @@ func SealedBlocks(rows []Row) (out [][]byte) {
 	return out
 }
 
-// KeepSeal returns block with the sealed hash (of its last record) of
-// orig: the block's records changed, its seal not.
-func KeepSeal(block, orig []byte) []byte {
+// KeepSeals returns block with the seals of orig (as many): the block's
+// records changed, its seals not.
+func KeepSeals(block, orig []byte) []byte {
 	out := append([]byte(nil), block...)
-	copy(out[sealAt(out):], orig[sealAt(orig):sealAt(orig)+32])
+	at, n := sealsAt(orig)
+	copy(out[at:], orig[at:at+32*n])
 	return out
 }
 
-// sealAt is the offset of a well-formed block's last hash.
-func sealAt(b []byte) int {
-	_, k := binary.Uvarint(b[1:])
+// sealsAt is the offset and count of a well-formed block's seals.
+func sealsAt(b []byte) (int, int) {
+	n, k := binary.Uvarint(b[1:])
+	ns := (int(n) + segment - 1) / segment
 	at := 1 + k
 	switch b[at] {
 	case 0:
-		return at + 1
+		return at + 1, ns
 	case 1:
-		return at + 1 + 32
+		return at + 1 + 32, ns
 	}
 	l, k2 := binary.Uvarint(b[at+1:])
-	return at + 1 + k2 + int(l)
+	return at + 1 + k2 + int(l), ns
 }

@@ -115,11 +115,12 @@ func Verify(ctx context.Context, db *store.DB, eng *methodology.Engine) ([]Probl
 			continue
 		}
 		// Within a block, a record's prev_hash is restored from the one
-		// before it: only the first can break the chain. The block keeps
-		// the hash of its last record, so a record changed inside it is
-		// found in its block even when it still recomputes.
+		// before it, or from the seal of the segment before: only the
+		// first record of a segment can break the chain, and does if a
+		// record before it in the segment changed. The last segment's
+		// seal is checked at the end.
 		got := int64(0)
-		h, err := walkBlock(rec, eng, func(i int, _ int64, c *methodology.Calc, hash string, err error) error {
+		h, err := walkBlock(rec, eng, 0, func(i int, _ int64, c *methodology.Calc, hash string, err error) error {
 			got++
 			check(seq+int64(i), c, hash, err)
 			return nil
@@ -133,9 +134,10 @@ func Verify(ctx context.Context, db *store.DB, eng *methodology.Engine) ([]Probl
 			cur.Seq, cur.Hash = seq+blockN-1, ""
 			continue
 		}
-		if cur.Hash != h.last {
-			problems = append(problems, Problem{CalcID: CalcID(shard, seq), Kind: "chain_broken",
-				Detail: fmt.Sprintf("the records %s to %s hash to %s, the block was sealed at %s: one of them changed", CalcID(shard, seq), CalcID(shard, cur.Seq), cur.Hash, h.last)})
+		if last := h.seals[len(h.seals)-1]; cur.Hash != last {
+			from := seq + int64((got-1)/segment*segment)
+			problems = append(problems, Problem{CalcID: CalcID(shard, from), Kind: "chain_broken",
+				Detail: fmt.Sprintf("the records %s to %s hash to %s, their seal is %s: one of them changed", CalcID(shard, from), CalcID(shard, cur.Seq), cur.Hash, last)})
 		}
 	}
 	if err := rows.Err(); err != nil {
