@@ -10,8 +10,8 @@
 // bytes without the factor list, deflated with a fixed dictionary (format
 // 1), and stay readable. The records a transaction appends to a shard are
 // stored together in blocks (calc_blocks, see block.go), deflated, with
-// the prev_hash of the first only; records written before the blocks are
-// rows of calc_log. The full canonical form, and so the hash, is rebuilt
+// the prev_hash of the first only and a seal every 64 records; records
+// written before the blocks are rows of calc_log. The full canonical form, and so the hash, is rebuilt
 // exactly on read. Calc ids are "<shard>-<seq>".
 //
 // The package must never change or delete a stored record, and never
@@ -91,8 +91,8 @@ type Row struct {
 
 // Next chains c after head, setting c.PrevHash, and returns its calc id,
 // the new head and the row to insert with InsertTx. Nothing is written,
-// and the record is encoded later (InsertTx encodes a batch's records in
-// parallel): c must not change afterwards.
+// and the record is encoded later (InsertTx encodes the block of the
+// transaction's records): c must not change afterwards.
 func Next(head Head, accountID int64, c *methodology.Calc) (string, Head, Row, error) {
 	next := Head{Shard: head.Shard, Seq: head.Seq + 1, Hash: link(head.Hash, c)}
 	return CalcID(head.Shard, next.Seq), next, Row{Shard: head.Shard, Seq: next.Seq, AccountID: accountID, calc: c, hash: next.Hash}, nil
