@@ -238,36 +238,47 @@ func Get(ctx context.Context, db *store.DB, eng *methodology.Engine, calcID stri
 	}
 	// The block that holds seq, if any: the last one of the shard that
 	// starts at or before it.
-	var first, n int64
+	var first int64
 	var block []byte
-	err = db.Read().QueryRowContext(ctx, `SELECT seq, n, block FROM calc_blocks WHERE shard = $1 AND seq <= $2 ORDER BY seq DESC LIMIT 1`,
-		shard, seq).Scan(&first, &n, &block)
+	err = db.Read().QueryRowContext(ctx, `SELECT seq, block FROM calc_blocks WHERE shard = $1 AND seq <= $2 ORDER BY seq DESC LIMIT 1`,
+		shard, seq).Scan(&first, &block)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("get calc: %w", err)
 	}
-	if err == nil && seq < first+n {
+	if err == nil {
+		k := int(min(seq-first, maxBlock)) // the record's index in the block
 		var out *Record
-		at := int(seq-first) / segment * segment // the start of its segment
-		_, err := walkBlock(block, eng, at, func(i int, acct int64, c *methodology.Calc, hash string, err error) error {
-			if first+int64(i) < seq {
+		h, err := walkBlock(block, eng, k/segment*segment, k+1,
+			func(i int, acct int64, c *methodology.Calc, hash string, err error) error {
 				if err != nil {
 					return fmt.Errorf("calc record %s: %w", CalcID(shard, first+int64(i)), err)
 				}
+				if i == k {
+					if hash == "" {
+						return fmt.Errorf("calc record %s: a record before it in its segment is unreadable", calcID)
+					}
+					out = &Record{ID: calcID, AccountID: acct, Hash: hash, Calc: c}
+				}
 				return nil
-			}
+			},
+			// The record is served only if its segment still hashes to its
+			// seal: else its prev_hash and hash could be a changed record's.
+			func(start int, hash, sealed string) error {
+				if hash != sealed {
+					return fmt.Errorf("calc record %s: its segment %s… no longer hashes to its seal; run opencarbon verify", calcID, CalcID(shard, first+int64(start)))
+				}
+				return errStopBlock
+			})
+		if h.n == 0 || k < h.n {
 			if err != nil {
-				return err
+				return nil, err
 			}
-			out = &Record{ID: calcID, AccountID: acct, Hash: hash, Calc: c}
-			return errStopBlock
-		})
-		if err != nil {
-			return nil, err
+			if out == nil {
+				return nil, fmt.Errorf("get calc: block %s did not give record %s", CalcID(shard, first), calcID)
+			}
+			return out, nil
 		}
-		if out == nil {
-			return nil, fmt.Errorf("get calc: block %s holds fewer records than it says", CalcID(shard, first))
-		}
-		return out, nil
+		// Past the block's records: not in a block.
 	}
 	// Records written before the blocks (audit migration 2): one row each.
 	var acct int64

@@ -74,8 +74,8 @@ func encodeBlock(rows []Row) ([]byte, error) {
 	if len(rows) == 0 || len(rows) > maxBlock {
 		return nil, fmt.Errorf("calc block of %d records", len(rows))
 	}
-	var payload []byte
-	var seals []byte
+	h := blockHead{n: len(rows), prev: rows[0].calc.PrevHash}
+	accts, recs := make([]int64, len(rows)), make([][]byte, len(rows))
 	last := ""
 	for i := range rows {
 		c := rows[i].calc
@@ -95,11 +95,7 @@ func encodeBlock(rows []Row) ([]byte, error) {
 			last = hashOf(c.Canonical())
 		}
 		if (i+1)%segment == 0 || i == len(rows)-1 {
-			raw, ok := lowerHex32(last)
-			if !ok {
-				return nil, fmt.Errorf("calc block: hash %q", last)
-			}
-			seals = append(seals, raw[:]...)
+			h.seals = append(h.seals, last)
 		}
 		cc := *c
 		cc.PrevHash = ""
@@ -110,24 +106,39 @@ func encodeBlock(rows []Row) ([]byte, error) {
 		if len(rec) > maxRecordBytes {
 			return nil, fmt.Errorf("calc %d-%d: a record of %d bytes (at most %d)", rows[i].Shard, rows[i].Seq, len(rec), maxRecordBytes)
 		}
-		payload = binary.AppendUvarint(payload, uint64(rows[i].AccountID))
+		accts[i], recs[i] = rows[i].AccountID, rec
+	}
+	return packBlock(h, accts, recs)
+}
+
+// packBlock lays out a block of the stored records recs (prev_hash empty)
+// with head h.
+func packBlock(h blockHead, accts []int64, recs [][]byte) ([]byte, error) {
+	var payload []byte
+	for i, rec := range recs {
+		payload = binary.AppendUvarint(payload, uint64(accts[i]))
 		payload = binary.AppendUvarint(payload, uint64(len(rec)))
 		payload = append(payload, rec...)
 	}
 	b := []byte{formatBlockV3}
-	b = binary.AppendUvarint(b, uint64(len(rows)))
-	prev := rows[0].calc.PrevHash
-	if raw, ok := lowerHex32(prev); ok {
+	b = binary.AppendUvarint(b, uint64(h.n))
+	if raw, ok := lowerHex32(h.prev); ok {
 		b = append(b, 1)
 		b = append(b, raw[:]...)
-	} else if prev == "" {
+	} else if h.prev == "" {
 		b = append(b, 0)
 	} else {
 		b = append(b, 2)
-		b = binary.AppendUvarint(b, uint64(len(prev)))
-		b = append(b, prev...)
+		b = binary.AppendUvarint(b, uint64(len(h.prev)))
+		b = append(b, h.prev...)
 	}
-	b = append(b, seals...)
+	for _, seal := range h.seals {
+		raw, ok := lowerHex32(seal)
+		if !ok {
+			return nil, fmt.Errorf("calc block: seal %q", seal)
+		}
+		b = append(b, raw[:]...)
+	}
 	var z bytes.Buffer
 	w := blockWriters.Get().(*flate.Writer)
 	defer blockWriters.Put(w)
@@ -147,15 +158,11 @@ func encodeBlock(rows []Row) ([]byte, error) {
 // maxAccountID is the largest account id a block stores.
 const maxAccountID = 1<<62 - 1
 
-// blockRecord is one record of a decoded block.
-type blockRecord struct {
-	accountID int64
-	rec       []byte // as stored: prev_hash empty
-}
-
-// blockHead is what a block says of its records: the prev_hash of the
-// first, and the seal of each segment (the hash of its last record).
+// blockHead is what a block says of its records: how many, the prev_hash
+// of the first, and the seal of each segment (the hash of its last
+// record).
 type blockHead struct {
+	n     int
 	prev  string
 	seals []string
 }
@@ -168,23 +175,35 @@ func (h blockHead) prevOf(i int) string {
 	return h.seals[i/segment-1]
 }
 
-// decodeBlock splits a block into its head and its records. It reads the
-// records one by one and stops at the n-th: whatever the bytes, it keeps
-// at most maxBlock records of maxRecordBytes, and refuses anything after
-// them.
-func decodeBlock(b []byte) (h blockHead, recs []blockRecord, err error) {
-	bad := func(what string) error { return fmt.Errorf("calc block: %s", what) }
+// blockReader reads a block's records one at a time, so that a read keeps
+// one record in memory, and skips the records before the ones it wants
+// without keeping them.
+type blockReader struct {
+	blockHead
+	src *bytes.Reader
+	r   interface {
+		io.Reader
+		io.ByteReader
+	}
+	read int
+}
+
+func errBlock(what string) error { return fmt.Errorf("calc block: %s", what) }
+
+// openBlock reads a block's head.
+func openBlock(b []byte) (*blockReader, error) {
 	if len(b) < 3 || b[0] != formatBlockV3 {
-		return h, nil, bad("unknown format")
+		return nil, errBlock("unknown format")
 	}
 	b = b[1:]
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n == 0 || n > maxBlock {
-		return h, nil, bad("bad record count")
+		return nil, errBlock("bad record count")
 	}
+	br := &blockReader{blockHead: blockHead{n: int(n)}}
 	b = b[k:]
 	if len(b) < 1 {
-		return h, nil, bad("truncated")
+		return nil, errBlock("truncated")
 	}
 	flag := b[0]
 	b = b[1:]
@@ -192,99 +211,149 @@ func decodeBlock(b []byte) (h blockHead, recs []blockRecord, err error) {
 	case 0:
 	case 1:
 		if len(b) < 32 {
-			return h, nil, bad("truncated prev_hash")
+			return nil, errBlock("truncated prev_hash")
 		}
-		h.prev, b = hex.EncodeToString(b[:32]), b[32:]
+		br.prev, b = hex.EncodeToString(b[:32]), b[32:]
 	case 2:
 		l, k := binary.Uvarint(b)
 		if k <= 0 || l > uint64(len(b)-k) {
-			return h, nil, bad("truncated prev_hash")
+			return nil, errBlock("truncated prev_hash")
 		}
-		h.prev, b = string(b[k:k+int(l)]), b[k+int(l):]
+		br.prev, b = string(b[k:k+int(l)]), b[k+int(l):]
 	default:
-		return h, nil, bad("bad prev_hash flag")
+		return nil, errBlock("bad prev_hash flag")
 	}
-	ns := (int(n) + segment - 1) / segment
+	ns := (br.n + segment - 1) / segment
 	if len(b) < 32*ns+1 {
-		return h, nil, bad("truncated")
+		return nil, errBlock("truncated")
 	}
-	h.seals = make([]string, ns)
-	for j := range h.seals {
-		h.seals[j], b = hex.EncodeToString(b[:32]), b[32:]
+	br.seals = make([]string, ns)
+	for j := range br.seals {
+		br.seals[j], b = hex.EncodeToString(b[:32]), b[32:]
 	}
-	src := bytes.NewReader(b[1:])
-	var r interface {
-		io.Reader
-		io.ByteReader
-	} = src
+	br.src = bytes.NewReader(b[1:])
+	br.r = br.src
 	switch b[0] {
 	case blockStored:
 	case blockDeflate:
 		// src is a ByteReader, so flate reads no byte past its stream.
-		r = bufio.NewReader(flate.NewReader(src))
+		br.r = bufio.NewReader(flate.NewReader(br.src))
 	default:
-		return h, nil, bad("bad method")
+		return nil, errBlock("bad method")
 	}
-	recs = make([]blockRecord, 0, n)
-	for range n {
-		acct, err := binary.ReadUvarint(r)
-		if err != nil || acct > maxAccountID {
-			return h, nil, bad("bad account id")
-		}
-		l, err := binary.ReadUvarint(r)
-		if err != nil || l > maxRecordBytes {
-			return h, nil, bad("bad record length")
-		}
-		rec := make([]byte, l)
-		if _, err := io.ReadFull(r, rec); err != nil {
-			return h, nil, bad("truncated record")
-		}
-		recs = append(recs, blockRecord{accountID: int64(acct), rec: rec})
+	return br, nil
+}
+
+// next reads the next record; with keep false it skips the record's bytes
+// and returns no rec.
+func (br *blockReader) next(keep bool) (acct int64, rec []byte, err error) {
+	if br.read >= br.n {
+		return 0, nil, errBlock("read past the last record")
 	}
-	if _, err := r.ReadByte(); err != io.EOF || src.Len() != 0 {
-		return h, nil, bad(fmt.Sprintf("more than the %d records the header says", n))
+	a, err := binary.ReadUvarint(br.r)
+	if err != nil || a > maxAccountID {
+		return 0, nil, errBlock(fmt.Sprintf("record %d: bad account id", br.read))
 	}
-	return h, recs, nil
+	l, err := binary.ReadUvarint(br.r)
+	if err != nil || l > maxRecordBytes {
+		return 0, nil, errBlock(fmt.Sprintf("record %d: bad length", br.read))
+	}
+	if keep {
+		rec = make([]byte, l)
+		_, err = io.ReadFull(br.r, rec)
+	} else {
+		var m int64
+		m, err = io.CopyN(io.Discard, br.r, int64(l))
+		if err == nil && m != int64(l) {
+			err = io.ErrUnexpectedEOF
+		}
+	}
+	if err != nil {
+		return 0, nil, errBlock(fmt.Sprintf("record %d: truncated", br.read))
+	}
+	br.read++
+	return int64(a), rec, nil
+}
+
+// end checks, after the last record, that nothing follows it.
+func (br *blockReader) end() error {
+	if _, err := br.r.ReadByte(); err != io.EOF || br.src.Len() != 0 {
+		return errBlock(fmt.Sprintf("more than the %d records the header says", br.n))
+	}
+	return nil
 }
 
 // errStopBlock ends walkBlock early without an error.
 var errStopBlock = errors.New("stop")
 
-// walkBlock expands the records of block in order from record from, the
-// start of a segment (records before it are not expanded), restoring each
-// one's prev_hash from the record before it, or from the seal before its
-// segment at the start of one, and calls fn with each record's index,
-// account id, calc and hash (empty for a record that does not expand, err
-// then set; the hashes after it in its segment are unknown, and so are
-// the following records' prev_hash). fn returning errStopBlock ends the
-// walk. It returns the block's head.
-func walkBlock(block []byte, eng *methodology.Engine, from int, fn func(i int, acct int64, c *methodology.Calc, hash string, err error) error) (blockHead, error) {
-	h, recs, err := decodeBlock(block)
+// walkBlock expands the records of block from record from, the start of a
+// segment, to the end of the segment of record to-1 (records before are
+// skipped, not expanded; to <= 0 means to the end, whose trailing bytes
+// are then refused). It restores each record's prev_hash from the record
+// before it, or from the seal before its segment at the start of one, and
+// calls rec with each record's index, account id, calc and hash (empty
+// for a record that does not expand, err then set, and for the records
+// after it in its segment, whose prev_hash is then unknown and left
+// empty). At the end of each segment it calls seal with
+// the segment's first index, the hash its last record has ("" when one of
+// its records did not expand) and the seal the block holds for it. A
+// callback returning errStopBlock ends the walk without an error. It
+// returns the block's head.
+func walkBlock(block []byte, eng *methodology.Engine, from, to int,
+	rec func(i int, acct int64, c *methodology.Calc, hash string, err error) error,
+	seal func(start int, hash, sealed string) error) (blockHead, error) {
+	br, err := openBlock(block)
 	if err != nil {
-		return h, err
+		return blockHead{}, err
 	}
-	if from%segment != 0 || from >= len(recs) {
-		return h, fmt.Errorf("calc block: no segment starts at record %d of %d", from, len(recs))
+	h := br.blockHead
+	if from%segment != 0 || from >= h.n {
+		return h, fmt.Errorf("calc block: no segment starts at record %d of %d", from, h.n)
+	}
+	last := h.n
+	if to > 0 {
+		last = min(h.n, (to+segment-1)/segment*segment)
+	}
+	for range from {
+		if _, _, err := br.next(false); err != nil {
+			return h, err
+		}
 	}
 	var prev string
-	for i := from; i < len(recs); i++ {
-		if i%segment == 0 {
-			prev = h.prevOf(i)
+	broken := false
+	stop := func(err error) (blockHead, error) {
+		if errors.Is(err, errStopBlock) {
+			return h, nil
 		}
-		r := recs[i]
-		c, err := expand(r.rec, eng)
+		return h, err
+	}
+	for i := from; i < last; i++ {
+		if i%segment == 0 {
+			prev, broken = h.prevOf(i), false
+		}
+		acct, r, err := br.next(true)
+		if err != nil {
+			return h, err
+		}
+		c, err := expand(r, eng)
 		var hash string
-		if err == nil {
+		if err == nil && !broken {
 			c.PrevHash = prev
 			hash = hashOf(c.Canonical())
 		}
-		if err := fn(i, r.accountID, c, hash, err); err != nil {
-			if errors.Is(err, errStopBlock) {
-				return h, nil
-			}
-			return h, err
+		broken = broken || err != nil
+		if err := rec(i, acct, c, hash, err); err != nil {
+			return stop(err)
 		}
 		prev = hash
+		if (i+1)%segment == 0 || i == h.n-1 {
+			if err := seal(i/segment*segment, hash, h.seals[i/segment]); err != nil {
+				return stop(err)
+			}
+		}
+	}
+	if last == h.n {
+		return h, br.end()
 	}
 	return h, nil
 }

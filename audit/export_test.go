@@ -36,10 +36,10 @@ func Dict2Stats() (n, longest int) {
 // BlockCalcs decodes a block: its records' account ids and calcs, each
 // with its prev_hash restored.
 func BlockCalcs(block []byte, eng *methodology.Engine) (accts []int64, calcs []*methodology.Calc, err error) {
-	_, err = walkBlock(block, eng, 0, func(_ int, acct int64, c *methodology.Calc, _ string, err error) error {
+	_, err = walkBlock(block, eng, 0, 0, func(_ int, acct int64, c *methodology.Calc, _ string, err error) error {
 		accts, calcs = append(accts, acct), append(calcs, c)
 		return err
-	})
+	}, func(int, string, string) error { return nil })
 	return accts, calcs, err
 }
 
@@ -89,4 +89,21 @@ func sealsAt(b []byte) (int, int) {
 	}
 	l, k2 := binary.Uvarint(b[at+1:])
 	return at + 1 + k2 + int(l), ns
+}
+
+// WithRecord returns block with record i's stored bytes replaced by rec
+// (its head and seals kept).
+func WithRecord(block []byte, i int, rec []byte) ([]byte, error) {
+	br, err := openBlock(block)
+	if err != nil {
+		return nil, err
+	}
+	accts, recs := make([]int64, br.n), make([][]byte, br.n)
+	for j := range br.n {
+		if accts[j], recs[j], err = br.next(true); err != nil {
+			return nil, err
+		}
+	}
+	recs[i] = rec
+	return packBlock(br.blockHead, accts, recs)
 }

@@ -115,29 +115,38 @@ func Verify(ctx context.Context, db *store.DB, eng *methodology.Engine) ([]Probl
 			continue
 		}
 		// Within a block, a record's prev_hash is restored from the one
-		// before it, or from the seal of the segment before: only the
-		// first record of a segment can break the chain, and does if a
-		// record before it in the segment changed. The last segment's
-		// seal is checked at the end.
-		got := int64(0)
-		h, err := walkBlock(rec, eng, 0, func(i int, _ int64, c *methodology.Calc, hash string, err error) error {
+		// before it, or at the start of a segment from the seal before it,
+		// so only the block's first record can break the chain; each
+		// segment is checked against its seal, and the next one starts
+		// from that seal, so a changed record is reported once, at the
+		// start of its segment.
+		got := 0
+		h, err := walkBlock(rec, eng, 0, 0, func(i int, _ int64, c *methodology.Calc, hash string, err error) error {
 			got++
 			check(seq+int64(i), c, hash, err)
 			return nil
+		}, func(start int, hash, sealed string) error {
+			if hash != "" && hash != sealed {
+				from, to := CalcID(shard, seq+int64(start)), CalcID(shard, cur.Seq)
+				problems = append(problems, Problem{CalcID: from, Kind: "chain_broken",
+					Detail: fmt.Sprintf("the records %s to %s hash to %s, their seal is %s: one of them changed", from, to, hash, sealed)})
+			}
+			cur.Hash = sealed
+			return nil
 		})
-		if err == nil && got != blockN {
-			err = fmt.Errorf("the block holds %d records, its row says %d", got, blockN)
-		}
 		if err != nil {
-			problems = append(problems, Problem{CalcID: CalcID(shard, seq), Kind: "unreadable", Detail: err.Error()})
-			n += max(0, min(blockN, maxBlock)-got)
-			cur.Seq, cur.Hash = seq+blockN-1, ""
+			// What could not be read: the rest of the block.
+			problems = append(problems, Problem{CalcID: CalcID(shard, seq+int64(got)), Kind: "unreadable", Detail: err.Error()})
+			// The row's count, not the damaged block's, says how far it
+			// reached; the next block's seq shows a gap if it lies.
+			left := max(min(int(max(blockN, 1)), maxBlock)-got, 0)
+			n += int64(left)
+			cur.Seq, cur.Hash = seq+int64(got+left)-1, ""
 			continue
 		}
-		if last := h.seals[len(h.seals)-1]; cur.Hash != last {
-			from := seq + int64((got-1)/segment*segment)
-			problems = append(problems, Problem{CalcID: CalcID(shard, from), Kind: "chain_broken",
-				Detail: fmt.Sprintf("the records %s to %s hash to %s, their seal is %s: one of them changed", CalcID(shard, from), CalcID(shard, cur.Seq), cur.Hash, last)})
+		if int64(h.n) != blockN {
+			problems = append(problems, Problem{CalcID: CalcID(shard, seq), Kind: "unreadable",
+				Detail: fmt.Sprintf("the block holds %d records, its row says %d", h.n, blockN)})
 		}
 	}
 	if err := rows.Err(); err != nil {
