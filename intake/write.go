@@ -223,7 +223,8 @@ func (w *writer) negIDs(n int) ([]int64, error) {
 func Ref(partner, eventID string) string { return "evt:" + partner + ":" + eventID }
 
 // one decides and records one event inside its own savepoint. again
-// reports a uniqueness race lost to another writer (retry after commit);
+// reports a uniqueness race or a deadlock lost to another writer (retry
+// after commit);
 // err is returned only when the transaction itself is unusable.
 func (w *writer) one(partner string, ev *Event) (o Outcome, again bool, err error) {
 	if err := w.internEvent(ev); err != nil {
@@ -241,6 +242,13 @@ func (w *writer) one(partner string, ev *Event) (o Outcome, again bool, err erro
 		}
 		if store.IsUniqueViolation(err) {
 			return Outcome{EventID: ev.ID, Status: StatusError, Code: oc.EConflict, Message: "a concurrent request wrote the same event; retry"}, true, nil
+		}
+		if store.IsRetryable(err) {
+			// A deadlock with another writer (one of another shard count
+			// on the same database, on PostgreSQL): PostgreSQL aborted this
+			// statement only; the event is tried again after this
+			// transaction commits and releases its locks.
+			return Outcome{EventID: ev.ID, Status: StatusError, Code: oc.EConflict, Message: "a concurrent request held the same rows; retry"}, true, nil
 		}
 		w.s.log.Error("event failed", "partner", partner, "event_id", ev.ID, "err", err)
 		return Outcome{EventID: ev.ID, Status: StatusError, Code: oc.EInternal, Message: "Internal error; nothing was recorded, retry."}, false, nil

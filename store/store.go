@@ -281,6 +281,11 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *Tx) error) error {
 	return nil
 }
 
+// IsRetryable reports whether err is a conflict with another transaction
+// that succeeds when tried again: a PostgreSQL deadlock or serialization
+// failure, SQLite busy or locked.
+func IsRetryable(err error) bool { return retryable(err) }
+
 func retryable(err error) bool {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
