@@ -1,10 +1,6 @@
 package audit
 
-import (
-	"encoding/binary"
-
-	"github.com/opencarbon/opencarbon/methodology"
-)
+import "github.com/opencarbon/opencarbon/methodology"
 
 // Compact and Expand expose the record codec to the external tests.
 var (
@@ -70,30 +66,20 @@ func SealedBlocks(rows []Row) (out [][]byte) {
 // KeepSeals returns block with the seals of orig (as many): the block's
 // records changed, its seals not.
 func KeepSeals(block, orig []byte) []byte {
-	out := append([]byte(nil), block...)
-	at, n := sealsAt(orig)
-	copy(out[at:], orig[at:at+32*n])
+	o, err := openBlock(orig)
+	if err != nil {
+		panic(err)
+	}
+	out, err := rebuild(block, func(h *blockHead, _ [][]byte) { h.seals = o.seals })
+	if err != nil {
+		panic(err)
+	}
 	return out
 }
 
-// sealsAt is the offset and count of a well-formed block's seals.
-func sealsAt(b []byte) (int, int) {
-	n, k := binary.Uvarint(b[1:])
-	ns := (int(n) + segment - 1) / segment
-	at := 1 + k
-	switch b[at] {
-	case 0:
-		return at + 1, ns
-	case 1:
-		return at + 1 + 32, ns
-	}
-	l, k2 := binary.Uvarint(b[at+1:])
-	return at + 1 + k2 + int(l), ns
-}
-
-// WithRecord returns block with record i's stored bytes replaced by rec
-// (its head and seals kept).
-func WithRecord(block []byte, i int, rec []byte) ([]byte, error) {
+// rebuild reads block's records, lets change alter its head and records,
+// and lays the block out again.
+func rebuild(block []byte, change func(h *blockHead, recs [][]byte)) ([]byte, error) {
 	br, err := openBlock(block)
 	if err != nil {
 		return nil, err
@@ -104,6 +90,13 @@ func WithRecord(block []byte, i int, rec []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
-	recs[i] = rec
-	return packBlock(br.blockHead, accts, recs)
+	h := br.blockHead
+	change(&h, recs)
+	return packBlock(h, accts, recs)
+}
+
+// WithRecord returns block with record i's stored bytes replaced by rec
+// (its head and seals kept).
+func WithRecord(block []byte, i int, rec []byte) ([]byte, error) {
+	return rebuild(block, func(_ *blockHead, recs [][]byte) { recs[i] = rec })
 }

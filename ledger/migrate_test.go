@@ -78,12 +78,7 @@ func TestMigrateCreditAmounts(t *testing.T) {
 				}
 				return r[0]
 			}
-			before, err := inTx(t, db, func(tx *store.Tx) (ledger.CreditResult, error) {
-				return ledger.CreditTx(ctx, tx, ledger.Credit{Parent: P, Sub: A, MG: 2500, Ref: "before"})
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			before := credit(t, db, P, A, 2500, "before")
 			if err := db.Migrate(ctx, ledger.Migrations); err != nil {
 				t.Fatalf("migrate to version 5: %v", err)
 			}

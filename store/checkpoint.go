@@ -156,7 +156,7 @@ func (c *checkpointer) paused(ctx context.Context, mode string, wait time.Durati
 // SQLITE_BUSY is no failure: the checkpointer has no busy timeout and
 // meets another process's checkpoint or writer now and then.
 func (c *checkpointer) logf(msg string, err error) {
-	if retryable(err) {
+	if IsRetryable(err) {
 		return
 	}
 	if time.Since(c.lastLog) < time.Minute {

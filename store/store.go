@@ -131,7 +131,7 @@ func pingSQLite(ctx context.Context, w *sql.DB) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
 		err := w.PingContext(ctx)
-		if err == nil || !retryable(err) || time.Now().After(deadline) {
+		if err == nil || !IsRetryable(err) || time.Now().After(deadline) {
 			return err
 		}
 		select {
@@ -240,7 +240,7 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 func (db *DB) inTxRetry(ctx context.Context, fn func(tx *Tx) error) error {
 	for attempt := 0; ; attempt++ {
 		err := db.inTx(ctx, fn)
-		if err != nil && attempt < 5 && retryable(err) {
+		if err != nil && attempt < 5 && IsRetryable(err) {
 			time.Sleep(time.Duration(attempt+1) * 3 * time.Millisecond)
 			continue
 		}
@@ -284,9 +284,7 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *Tx) error) error {
 // IsRetryable reports whether err is a conflict with another transaction
 // that succeeds when tried again: a PostgreSQL deadlock or serialization
 // failure, SQLite busy or locked.
-func IsRetryable(err error) bool { return retryable(err) }
-
-func retryable(err error) bool {
+func IsRetryable(err error) bool {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		return pe.Code == "40001" || pe.Code == "40P01"
