@@ -52,7 +52,9 @@
 // their idempotency key); the slow path's have one (Ref). The row leaves
 // sub_id and calc_id NULL, which that transaction holds (sub, calc_id):
 // the intake reads them from it by the shared id (entries, a repeat's
-// answer, a reversal). Rows written before kept their own. A remembered
+// answer, a reversal). On PostgreSQL a group-commit credit's row also
+// leaves mg, points and created_at NULL, which its transaction's head
+// holds too (intake migration 8). Rows written before kept their own. A remembered
 // rejection has a negative id. Cap usage
 // (intake_usage) has one row per person, local day, behavior and partner,
 // plus one per year (day = -year) that the yearly cap and the calc

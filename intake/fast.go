@@ -140,7 +140,12 @@ func (w *writer) insertEvents(items []item, outs []Outcome, rows []int, credits 
 
 // insertEventsPG is insertEvents on PostgreSQL: one INSERT from arrays
 // (one parameter per column), which the server parses and plans in a
-// fraction of the time of a VALUES list of 16 parameters a row.
+// fraction of the time of a VALUES list of 16 parameters a row. A credit's
+// row also leaves mg, points and created_at NULL (intake migration 8): its
+// ledger transaction holds the same three in its head (CreditBatchTx), and
+// the readers take them from there, as sub_id and calc_id; 24 bytes an
+// event. The rows go in id order, so the primary key fills its pages as
+// the ledger's does.
 func (w *writer) insertEventsPG(items []item, outs []Outcome, rows []int, credits map[int]*creditRow) error {
 	if len(rows) == 0 {
 		return nil
@@ -149,8 +154,10 @@ func (w *writer) insertEventsPG(items []item, outs []Outcome, rows []int, credit
 	partners, ids, hashes, statuses := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	codes, msgs, acts := make([]*string, n), make([]*string, n), make([]*string, n)
 	accts, scenarios := make([]*int64, n), make([]*int64, n)
-	behaviors, occurred, mgs, points := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	behaviors, occurred := make([]int64, n), make([]int64, n)
+	mgs, points, created := make([]*int64, n), make([]*int64, n), make([]*int64, n)
 	eventIDs := make([]int64, n)
+	now := store.Micros(w.tx.Now)
 	neg, err := w.negIDs(n - len(credits))
 	if err != nil {
 		return err
@@ -160,23 +167,27 @@ func (w *writer) insertEventsPG(items []item, outs []Outcome, rows []int, credit
 		partners[k], ids[k], hashes[k] = it.partner, it.ev.ID, it.ev.memoHash()
 		behaviors[k], occurred[k] = w.id(it.ev.Behavior), store.Micros(it.ev.OccurredAt)
 		if c := credits[i]; c != nil {
-			// sub_id and calc_id stay NULL, as above.
+			// sub_id, calc_id, mg, points and created_at stay NULL, as
+			// above: the ledger transaction with the same id holds them.
 			acct, scen := c.acct, w.id(c.scenario)
 			statuses[k], accts[k], scenarios[k] = StatusCredited, &acct, &scen
-			mgs[k], points[k], eventIDs[k] = o.MG, o.Points, c.txID
+			eventIDs[k] = c.txID
 			if a, ok := c.act.(string); ok {
 				acts[k] = &a
 			}
 		} else {
 			code, msg := o.Code, clip(o.Message, 300)
+			var zero int64
 			statuses[k], codes[k], msgs[k], eventIDs[k] = StatusRejected, &code, &msg, neg[0]
+			mgs[k], points[k], created[k] = &zero, &zero, &now
 			neg = neg[1:]
 		}
 	}
 	err = w.tx.ExecLater(w.ctx, `INSERT INTO intake_events (partner, event_id, body_hash, status, code, message, account_id, behavior_id, scenario_id, occurred_at, mg, points, act_key, created_at, id)
-		SELECT p, e, h, st, c, m, a, b, sc, o, mg, pt, ak, $14::bigint, i FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-			$7::bigint[], $8::int[], $9::int[], $10::bigint[], $11::bigint[], $12::bigint[], $13::text[], $15::bigint[]) AS u(p, e, h, st, c, m, a, b, sc, o, mg, pt, ak, i)`,
-		partners, ids, hashes, statuses, codes, msgs, accts, behaviors, scenarios, occurred, mgs, points, acts, store.Micros(w.tx.Now), eventIDs)
+		SELECT p, e, h, st, c, m, a, b, sc, o, mg, pt, ak, ca, i FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+			$7::bigint[], $8::int[], $9::int[], $10::bigint[], $11::bigint[], $12::bigint[], $13::text[], $14::bigint[], $15::bigint[]) AS u(p, e, h, st, c, m, a, b, sc, o, mg, pt, ak, ca, i)
+		ORDER BY i`,
+		partners, ids, hashes, statuses, codes, msgs, accts, behaviors, scenarios, occurred, mgs, points, acts, created, eventIDs)
 	if err != nil {
 		return fmt.Errorf("record events: %w", err)
 	}

@@ -592,3 +592,53 @@ func TestYearCapAcrossDays(t *testing.T) {
 		}
 	})
 }
+
+// TestStoredForms: where a credit's amounts and time are stored depends on
+// the path and the database (on PostgreSQL the group commit leaves mg,
+// points and created_at to the ledger transaction; the savepoint path and
+// SQLite keep them in the event row), and every reader answers the same.
+func TestStoredForms(t *testing.T) {
+	modes(t, func(t *testing.T, db *store.DB, slow bool) {
+		e := newEnv(t, db, intake.Config{})
+		if slow {
+			intake.SlowOnly(e.svc)
+		}
+		acct := e.open("alice", "eleme")
+		ctx := context.Background()
+		start := time.Now()
+		late := cutlery("late", "alice", "L1")
+		late.OccurredAt = time.Now().Add(-400 * 24 * time.Hour)
+		f1 := cutlery("f1", "alice", "F1")
+		out := e.submit("eleme", f1, late)
+		credit := out[0]
+		if credit.Status != intake.StatusCredited || credit.MG != 11130 || credit.Points != 11 || out[1].Code != "too_old" {
+			t.Fatalf("outcomes: %+v", out)
+		}
+		wantNull := int64(0)
+		if db.Dialect == store.Postgres && !slow {
+			wantNull = 1
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM intake_events WHERE mg IS NULL AND points IS NULL AND created_at IS NULL`); n != wantNull {
+			t.Fatalf("%d event rows leave their amounts to the ledger; want %d", n, wantNull)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM intake_events WHERE event_id = 'late' AND mg = 0 AND created_at > 0`); n != 1 {
+			t.Fatal("the remembered rejection lost its amounts or time")
+		}
+		es, _, err := e.svc.Entries(ctx, acct, "", 10)
+		if err != nil || len(es) != 1 {
+			t.Fatalf("entries: %+v %v", es, err)
+		}
+		if got := es[0]; got.MG != credit.MG || got.Points != credit.Points || got.CalcID != credit.CalcID ||
+			got.CreditedAt.Before(start.Add(-time.Second)) || got.CreditedAt.After(time.Now()) {
+			t.Fatalf("entry %+v; want the credit %+v, credited after %v", got, credit, start)
+		}
+		again := e.submit("eleme", f1)[0]
+		if again.Status != intake.StatusDuplicate || again.MG != credit.MG || again.Points != credit.Points || again.CalcID != credit.CalcID {
+			t.Fatalf("repeat: %+v; want the credit %+v", again, credit)
+		}
+		r, err := e.svc.Reverse(ctx, "eleme", "f1", "refund")
+		if err != nil || r.MG != credit.MG || r.Points != credit.Points {
+			t.Fatalf("reversal: %+v %v; want the credit's amounts", r, err)
+		}
+	})
+}

@@ -132,8 +132,10 @@ func (s *Service) Entries(ctx context.Context, accountID int64, cursor string, l
 		}
 		before = n
 	}
-	rows, err := s.db.Read().QueryContext(ctx, `SELECT e.id, e.event_id, e.partner, b.name, COALESCE(s.name, ''), e.mg, e.points, COALESCE(e.calc_id, e.tx_calc_id, ''), e.occurred_at, e.created_at, e.reversed_at, COALESCE(e.reverse_reason, '')
-		FROM (SELECT e.*, t.calc_id AS tx_calc_id FROM ledger_tx t JOIN intake_events e ON e.id = t.id
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT e.id, e.event_id, e.partner, b.name, COALESCE(s.name, ''), COALESCE(e.mg, e.tx_mg), COALESCE(e.points, e.tx_points),
+			COALESCE(e.calc_id, e.tx_calc_id, ''), e.occurred_at, COALESCE(e.created_at, e.tx_created_at), e.reversed_at, COALESCE(e.reverse_reason, '')
+		FROM (SELECT e.*, t.calc_id AS tx_calc_id, t.mg AS tx_mg, t.points AS tx_points, t.created_at AS tx_created_at
+			FROM ledger_tx t JOIN intake_events e ON e.id = t.id
 			WHERE t.parent = $1 AND t.id < $2 AND t.kind = 'credit' ORDER BY t.id DESC LIMIT $3) e
 		JOIN intake_names b ON b.id = e.behavior_id LEFT JOIN intake_names s ON s.id = e.scenario_id
 		ORDER BY e.id DESC`, accountID, before, limit+1)

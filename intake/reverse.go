@@ -48,7 +48,7 @@ func (s *Service) Reverse(ctx context.Context, partner, eventID, reason string) 
 			reversedAt                 sql.NullInt64
 		)
 		var behaviorID, txID int64
-		err := tx.QueryRowContext(ctx, `SELECT e.id, e.status, e.account_id, COALESCE(e.sub_id, t.sub), e.behavior_id, b.name, COALESCE(s.name, ''), e.occurred_at, e.mg, e.points,
+		err := tx.QueryRowContext(ctx, `SELECT e.id, e.status, e.account_id, COALESCE(e.sub_id, t.sub), e.behavior_id, b.name, COALESCE(s.name, ''), e.occurred_at, COALESCE(e.mg, t.mg), COALESCE(e.points, t.points),
 			COALESCE(e.calc_id, t.calc_id), e.reversed_at, e.reverse_reason
 			FROM intake_events e JOIN intake_names b ON b.id = e.behavior_id LEFT JOIN intake_names s ON s.id = e.scenario_id
 			LEFT JOIN ledger_tx t ON t.id = e.id

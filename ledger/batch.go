@@ -289,7 +289,7 @@ func (pgBatch) insertHeads(ctx context.Context, tx *store.Tx, heads []batchHead)
 		SELECT nextval(pg_get_serial_sequence('ledger_tx', 'id')) AS id, u.*
 		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[]) WITH ORDINALITY AS u(r, p, s, c, d, m, pt, k)),
 	h AS (INSERT INTO ledger_tx (id, ref, kind, parent, sub, calc_id, created_at, debt, mg, points)
-		SELECT id, NULLIF(r, ''), 'credit', p, s, c, $8::bigint, d, m, pt FROM hk ORDER BY k)
+		SELECT id, NULLIF(r, ''), 'credit', p, s, c, $8::bigint, NULLIF(d, 0), m, pt FROM hk ORDER BY k)
 	SELECT id, k FROM hk`, refs, parents, subs, calcs, debts, mgs, points, store.Micros(tx.Now))
 	if err != nil {
 		return nil, err

@@ -190,7 +190,7 @@ func insertTx(ctx context.Context, tx *store.Tx, ref, kind string, parent, sub i
 	return id, true, nil
 }
 
-const selectTx = `SELECT id, kind, parent, sub, debt, orig FROM ledger_tx WHERE `
+const selectTx = `SELECT id, kind, parent, sub, COALESCE(debt, 0), orig FROM ledger_tx WHERE `
 
 // findTx returns the transaction with ref; found is false if there is none.
 func findTx(ctx context.Context, q querier, ref string) (txRow, bool, error) {
@@ -217,7 +217,7 @@ func scanTx(row *sql.Row, key any) (r txRow, found bool, err error) {
 
 // findByOrig returns the transaction that reverses or refunds orig.
 func findByOrig(ctx context.Context, q querier, orig int64) (r txRow, found bool, err error) {
-	err = q.QueryRowContext(ctx, `SELECT id, kind, parent, sub, debt, orig FROM ledger_tx WHERE orig = $1`, orig).
+	err = q.QueryRowContext(ctx, selectTx+`orig = $1`, orig).
 		Scan(&r.id, &r.kind, &r.parent, &r.sub, &r.debt, &r.orig)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, false, nil

@@ -121,3 +121,75 @@ func TestMigrateCreditAmounts(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrateDebtNull: after migration 7 a batch credit that repays no
+// debt stores its debt as NULL on PostgreSQL (0 on SQLite, and before the
+// migration); one that repays debt stores the amount. Entries, repeats,
+// reversals (found again by orig) and check read all three alike.
+func TestMigrateDebtNull(t *testing.T) {
+	old := storetest.Before(t, ledger.Migrations, 7)
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			ctx := context.Background()
+			db := storetest.Open(t, d, webhook.Migrations, old)
+			s, _ := setup(t, db)
+			batch := func(mg int64, ref string) ledger.CreditResult {
+				t.Helper()
+				r, err := inTx(t, db, func(tx *store.Tx) ([]ledger.CreditResult, error) {
+					return ledger.CreditBatchTx(ctx, tx, []ledger.Credit{{Parent: P, Sub: A, MG: mg, Ref: ref}})
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r[0]
+			}
+			// Written as the schema before allows: a debt of 0, not NULL.
+			before := credit(t, db, P, A, 5000, "before")
+			if err := db.Migrate(ctx, ledger.Migrations); err != nil {
+				t.Fatalf("migrate to version 7: %v", err)
+			}
+			// 5 points, 4 spent, then the credit reversed: 4 points of debt.
+			if _, err := spend(t, db, P, 0, 4, "s1"); err != nil {
+				t.Fatal(err)
+			}
+			reverse(t, db, "before", "rev:before")
+			repays := batch(3000, "repays") // 3 points, all to the debt
+			plain := batch(2000, "plain")   // 1 point to the debt, 1 spendable
+			if repays.DebtRepaid != 3 || plain.Points != 2 || plain.DebtRepaid != 1 {
+				t.Fatalf("repaying credits: %+v %+v", repays, plain)
+			}
+			clear := batch(1000, "clear") // no debt left to repay
+			if clear.Points != 1 || clear.DebtRepaid != 0 {
+				t.Fatalf("credit after the debt: %+v", clear)
+			}
+			wantNull := map[store.Dialect]int{store.SQLite: 0, store.Postgres: 1}[d]
+			var nulls int
+			if err := db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM ledger_tx WHERE debt IS NULL`).Scan(&nulls); err != nil || nulls != wantNull {
+				t.Fatalf("%d transactions with a NULL debt (%v); want %d", nulls, err, wantNull)
+			}
+			for ref, want := range map[string]ledger.CreditResult{"before": before, "repays": repays, "clear": clear} {
+				if again := batch(map[string]int64{"before": 5000, "repays": 3000, "clear": 1000}[ref], ref); again != want {
+					t.Fatalf("repeat of %s: %+v; want %+v", ref, again, want)
+				}
+			}
+			// Reversing clear takes back its point; reversing it again finds
+			// the reversal by orig and answers the same.
+			first := reverse(t, db, "clear", "rev:clear")
+			if second := reverse(t, db, "clear", "rev:clear2"); second != first || first.Points != 1 || first.Debt != 0 {
+				t.Fatalf("reversals of clear: %+v then %+v", first, second)
+			}
+			es, _, err := s.Entries(ctx, P, "", 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			debts := map[string]int64{}
+			for _, e := range es {
+				debts[e.Kind+":"+e.Ref] += e.Debt
+			}
+			if debts["credit:repays"] != 3 || debts["credit:plain"] != 1 || debts["credit:clear"] != 0 || debts["reversal:rev:before"] != 4 {
+				t.Fatalf("entries' debts: %v (%+v)", debts, es)
+			}
+			mustCheck(t, s)
+		})
+	}
+}

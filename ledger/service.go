@@ -141,7 +141,7 @@ func (s *Service) Entries(ctx context.Context, parent int64, cursor string, limi
 
 // entriesSQL is one page of entries: the keyset range on ledger_tx_parent,
 // then the postings of those transactions by primary key.
-const entriesSQL = `SELECT t.id, t.kind, COALESCE(t.ref, ''), t.calc_id, t.sub, t.debt, COALESCE(t.note, ''), t.created_at,
+const entriesSQL = `SELECT t.id, t.kind, COALESCE(t.ref, ''), t.calc_id, t.sub, COALESCE(t.debt, 0), COALESCE(t.note, ''), t.created_at,
 	` + amountsSQL + `
 	FROM (SELECT * FROM ledger_tx WHERE parent = $1 AND id < $2 ORDER BY id DESC LIMIT $3) t
 	LEFT JOIN ledger_postings p ON p.tx_id = t.id

@@ -101,7 +101,11 @@ func DSN(tb testing.TB, d store.Dialect) string {
 		tb.Fatalf("create schema: %v", err)
 	}
 	tb.Cleanup(func() {
-		admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`)
+		if os.Getenv("OPENCARBON_TEST_KEEP") != "" {
+			tb.Logf("kept schema %s (OPENCARBON_TEST_KEEP)", schema)
+		} else {
+			admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`)
+		}
 		admin.Close()
 	})
 	u, err := url.Parse(base)
