@@ -76,7 +76,7 @@ func BenchmarkSubmit(b *testing.B) {
 					inputs[n] = append(inputs[n], batch(n, k))
 				}
 			}
-			sizeBefore := dbSize(b, db)
+			sizeBefore := relations(b, db)
 			busyBefore := e.svc.Stats().WriterBusy
 			wcpuBefore := intake.WriterCPU(e.svc)
 			cpuBefore := cpuTime()
@@ -126,8 +126,7 @@ func BenchmarkSubmit(b *testing.B) {
 			// busy, what the other goroutines take competes with it.
 			b.ReportMetric(float64((cpuTime()-cpuBefore).Microseconds())/float64(credited), "cpu_µs/event")
 			b.ReportMetric(float64((intake.WriterCPU(e.svc)-wcpuBefore).Microseconds())/float64(credited), "wcpu_µs/event")
-			b.ReportMetric(float64(dbSize(b, db)-sizeBefore)/float64(credited), "bytes/event")
-			logTableSizes(b, db, credited)
+			reportSizes(b, sizeBefore, relations(b, db), credited)
 			if os.Getenv("OPENCARBON_BENCH_NORAW") != "" {
 				return // A/B runs: the ceiling is the same for both
 			}
@@ -145,14 +144,6 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func dbSize(tb testing.TB, db *store.DB) int64 {
-	q := `SELECT (page_count - freelist_count) * page_size FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()`
-	if db.Dialect == store.Postgres {
-		q = `SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind = 'r'`
-	}
-	return count(tb, db, q)
 }
 
 var indexDDL = regexp.MustCompile(`(?is)^(CREATE (?:UNIQUE )?INDEX )(\S+)( ON )(\S+)`)
@@ -276,32 +267,32 @@ func rawInsert(tb testing.TB, db *store.DB) time.Duration {
 	return best
 }
 
-// logTableSizes logs the bytes per credited event of each table and its
-// index (SQLite dbstat; PostgreSQL pg_table_size, which counts a table's
-// TOAST, where calc blocks go, and pg_relation_size for an index).
-func logTableSizes(b *testing.B, db *store.DB, credited int) {
-	q := `SELECT dbstat.name, SUM(pgsize) FROM dbstat GROUP BY dbstat.name ORDER BY 2 DESC`
-	if db.Dialect == store.Postgres {
-		q = `SELECT c.relname, CASE WHEN c.relkind = 'r' THEN pg_table_size(c.oid) ELSE pg_relation_size(c.oid) END FROM pg_class c
-			JOIN pg_namespace n ON n.oid = c.relnamespace
-			WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'i') ORDER BY 2 DESC`
-	}
-	rows, err := db.Read().Query(q)
+// relations lists db's tables and indexes with their sizes.
+func relations(tb testing.TB, db *store.DB) []store.Relation {
+	rs, err := store.Relations(context.Background(), db)
 	if err != nil {
-		b.Logf("table sizes: %v", err)
-		return
+		tb.Fatal(err)
 	}
-	defer rows.Close()
+	return rs
+}
+
+// reportSizes reports bytes/event (every table and index) and
+// event_bytes/event (intake.EventTables and their indexes) from the sizes
+// before and after the run, and logs each relation's bytes per event.
+func reportSizes(b *testing.B, before, after []store.Relation, credited int) {
+	b.ReportMetric(float64(store.Bytes(after)-store.Bytes(before))/float64(credited), "bytes/event")
+	b.ReportMetric(float64(store.Bytes(after, intake.EventTables...)-store.Bytes(before, intake.EventTables...))/float64(credited), "event_bytes/event")
+	was := map[string]int64{}
+	for _, r := range before {
+		was[r.Name] = r.Bytes
+	}
 	var sb strings.Builder
-	for rows.Next() {
-		var name string
-		var size int64
-		rows.Scan(&name, &size)
-		if size*10 >= int64(credited) {
-			fmt.Fprintf(&sb, " %s=%d", name, size/int64(credited))
+	for _, r := range after {
+		if d := r.Bytes - was[r.Name]; d*10 >= int64(credited) {
+			fmt.Fprintf(&sb, " %s=%d", r.Name, d/int64(credited))
 		}
 	}
-	b.Logf("bytes per credited event by table:%s", sb.String())
+	b.Logf("bytes per credited event by table and index:%s", sb.String())
 }
 
 // BenchmarkSubmitSingle measures single-event requests from 64 concurrent

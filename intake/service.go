@@ -342,6 +342,13 @@ func (s *Service) SubmitGuarded(ctx context.Context, partner string, events []Ev
 	return out, nil
 }
 
+// EventTables are the tables that grow by rows of every credited event
+// and hold nothing else: its event row, its ledger transaction with its
+// postings, its calc record. The benchmarks report their bytes per event
+// apart from the rest, which grows per person (balances, usage, lots), per
+// request (nonces) or until consumers have read it (outbox).
+var EventTables = []string{"intake_events", "ledger_tx", "ledger_postings", "calc_log", "calc_blocks"}
+
 // Stats are the intake's counters since it started, summed over shards.
 type Stats struct {
 	Batches     int64         // group commits written

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/opencarbon/opencarbon/intake"
 	"github.com/opencarbon/opencarbon/partner"
 	"github.com/opencarbon/opencarbon/store"
 	"github.com/opencarbon/opencarbon/web"
@@ -78,7 +79,7 @@ func benchCmd(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	var sizeBefore int64
+	var before []store.Relation
 	var db *store.DB
 	if c.db != "" {
 		var err error
@@ -86,18 +87,21 @@ func benchCmd(ctx context.Context, args []string) error {
 			return err
 		}
 		defer db.Close()
-		if sizeBefore, err = dbSize(ctx, db); err != nil {
+		if before, err = store.Relations(ctx, db); err != nil {
 			return err
 		}
 	}
 	res := benchRun(ctx, client, c)
 	fmt.Print(res)
 	if db != nil && res.credited > 0 {
-		after, err := dbSize(ctx, db)
+		after, err := store.Relations(ctx, db)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("stored: %d bytes more, %d bytes per credited event (all tables and indexes)\n", after-sizeBefore, (after-sizeBefore)/res.credited)
+		all := store.Bytes(after) - store.Bytes(before)
+		own := store.Bytes(after, intake.EventTables...) - store.Bytes(before, intake.EventTables...)
+		fmt.Printf("stored: %d bytes more, %d bytes per credited event (all tables and indexes), of which %d in the events' own rows (%s, with their indexes)\n",
+			all, all/res.credited, own/res.credited, strings.Join(intake.EventTables, ", "))
 	}
 	return nil
 }
@@ -252,18 +256,4 @@ func benchRun(ctx context.Context, client *http.Client, c benchConfig) *benchRes
 	wg.Wait()
 	res.elapsed = time.Since(start)
 	return res
-}
-
-// dbSize returns the bytes used by the database's tables and indexes.
-func dbSize(ctx context.Context, db *store.DB) (int64, error) {
-	var n int64
-	q := `SELECT (page_count - freelist_count) * page_size FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()`
-	if db.Dialect == store.Postgres {
-		q = `SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-			WHERE n.nspname = current_schema() AND c.relkind = 'r'`
-	}
-	if err := db.Read().QueryRowContext(ctx, q).Scan(&n); err != nil {
-		return 0, fmt.Errorf("database size: %w", err)
-	}
-	return n, nil
 }
