@@ -23,7 +23,7 @@ import (
 // rawTables are the tables a credited event writes rows to.
 var rawTables = []string{"intake_events", "intake_usage", "calc_blocks", "ledger_tx", "ledger_postings", "ledger_lots", "outbox"}
 
-// benchShards reads OPENCARBON_BENCH_SHARDS (0: the default per dialect).
+// benchShards reads OPENCARBON_BENCH_SHARDS (0: the default, 1) for PostgreSQL.
 func benchShards(d store.Dialect) int {
 	n, _ := strconv.Atoi(os.Getenv("OPENCARBON_BENCH_SHARDS"))
 	if d == store.SQLite {

@@ -147,7 +147,7 @@ func TestDuplicateAndConflict(t *testing.T) {
 // repeated ids; each event is credited exactly once.
 func TestConcurrentOverlap(t *testing.T) {
 	modes(t, func(t *testing.T, db *store.DB, slow bool) {
-		e := newEnv(t, db, intake.Config{})
+		e := newEnv(t, db, intake.Config{Shards: 2}) // people on two writers
 		if slow {
 			intake.SlowOnly(e.svc)
 		}

@@ -64,10 +64,13 @@ type EngineSource interface {
 
 // Config tunes the intake. Zero values take the defaults.
 type Config struct {
-	// Shards is the number of single-writer batchers (default 1 on
-	// SQLite; 2 on PostgreSQL, where 4 were no faster with 1000-event
-	// batches and slower with single events, as each writer committed
-	// smaller batches). An event's shard is hash(person) mod Shards.
+	// Shards is the number of single-writer batchers (default 1). On
+	// PostgreSQL, 2 write 1000-event batches about 40 % faster (their Go
+	// work overlaps the database's) but commit single events in batches
+	// half the size for the same dozen round trips each, and the tail of
+	// single events' latency grows (docs/benchmarks.md, "Issue #5,
+	// session 11"); a database on cores of its own may want more. An
+	// event's shard is hash(person) mod Shards.
 	Shards int
 	// MaxBatch bounds the events of one transaction (default 4000).
 	MaxBatch int
@@ -108,9 +111,6 @@ type Service struct {
 func NewService(db *store.DB, engines EngineSource, cfg Config) *Service {
 	if cfg.Shards <= 0 {
 		cfg.Shards = 1
-		if db.Dialect == store.Postgres {
-			cfg.Shards = 2
-		}
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 4000

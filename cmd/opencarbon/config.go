@@ -24,7 +24,7 @@ type config struct {
 	Quorum         int
 	Shutdown       time.Duration
 	LogFormat      string
-	IntakeShards   int           // group-commit writers (0: 1 on SQLite, 2 on PostgreSQL)
+	IntakeShards   int           // group-commit writers (0: 1)
 	MaxEventAge    time.Duration // events older than this are too_old
 	LotTTL         time.Duration // lifetime of point lots without a campaign expiry
 }
@@ -37,7 +37,7 @@ func newConfigFlags(cmd string, server bool) (*flag.FlagSet, *config) {
 	fs.StringVar(&c.DB, "db", env("DB", "sqlite:./opencarbon.db"), "database: sqlite:PATH or postgres://... (OPENCARBON_DB)")
 	fs.StringVar(&c.SecretKeyFile, "secret-key-file", env("SECRET_KEY_FILE", ""), "file holding the key that encrypts partner secrets at rest; default: <db>.key beside a SQLite file, required for PostgreSQL unless OPENCARBON_SECRET_KEY is set (OPENCARBON_SECRET_KEY_FILE)")
 	fs.StringVar(&c.LogFormat, "log", env("LOG", "text"), "log format: text or json (OPENCARBON_LOG)")
-	fs.IntVar(&c.IntakeShards, "intake-shards", envInt("INTAKE_SHARDS", 0), "event intake writers, one transaction each at a time; 0: 1 on SQLite, 2 on PostgreSQL (OPENCARBON_INTAKE_SHARDS)")
+	fs.IntVar(&c.IntakeShards, "intake-shards", envInt("INTAKE_SHARDS", 0), "event intake writers, one transaction each at a time; 0: 1 (OPENCARBON_INTAKE_SHARDS)")
 	fs.DurationVar(&c.MaxEventAge, "max-event-age", 30*24*time.Hour, "events that occurred longer ago are refused as too_old")
 	fs.DurationVar(&c.LotTTL, "lot-ttl", envDuration("LOT_TTL", 365*24*time.Hour), "points expire this long after their credit day (OPENCARBON_LOT_TTL)")
 	if server {
