@@ -24,8 +24,9 @@ func EventJSON(ev *Event) ([]byte, bool) { return appendEventJSON(nil, ev) }
 // ShardCount returns how many shard writers s runs.
 func ShardCount(s *Service) int { return len(s.shards) }
 
-// QActsPG is the writer's exclusivity prefetch on PostgreSQL.
-const QActsPG = qActsPG
+// QLocksActsPG is the writer's cap locks and exclusivity prefetch on
+// PostgreSQL.
+const QLocksActsPG = qLocksActsPG
 
 // ActsQuerySQLite and ExcludedByQuery are the writer's exclusivity reads
 // on SQLite: its prefetch of n pairs and its read of one act among n

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"maps"
-	"sort"
+	"slices"
 
 	oc "github.com/opencarbon/opencarbon"
 	"github.com/opencarbon/opencarbon/account"
@@ -78,66 +78,57 @@ func (w *writer) prefetchUsage(items []item) error {
 		accts[acct] = true
 		minYear, maxYear = min(minYear, k.year), max(maxYear, k.year)
 	}
-	if err := w.prefetchActs(pairs); err != nil {
+	if w.tx.Dialect == store.Postgres {
+		// Two statements in all: the cap locks with the acts, then the
+		// years' and days' usage, which must be read after the locks (a
+		// statement reads what was committed when it started).
+		if err := w.locksAndActsPG(load, pairs); err != nil {
+			return err
+		}
+	} else if err := w.prefetchActs(pairs); err != nil {
 		return err
 	}
 	if len(load) == 0 {
 		return nil
 	}
-	if w.tx.Dialect == store.Postgres {
-		keys := map[int64]bool{}
-		for k := range load {
-			keys[usageLockKey(k.acct, k.behavior)] = true
+	// add adds a row of (account, behavior id, year or day, mg) to the
+	// years (byDay false) or days being loaded.
+	add := func(byDay bool, acct, bid int64, at int, mg int64) {
+		behavior, ok := w.nameOf[bid]
+		if !ok {
+			return // a behavior not in this batch
 		}
-		sorted := make([]int64, 0, len(keys))
-		for k := range keys {
-			sorted = append(sorted, k)
+		year := -at // a year row (see yearRow)
+		if byDay {
+			year = at / 10000
 		}
-		sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
-		if _, err := w.tx.ExecContext(w.ctx, `SELECT pg_advisory_xact_lock(k) FROM (SELECT k FROM unnest($1::bigint[]) AS u(k) ORDER BY k) s`, sorted); err != nil {
-			return fmt.Errorf("usage locks: %w", err)
-		}
-		for k := range keys {
-			w.locked[k] = true
+		y := load[usageKey{acct, behavior, year}]
+		switch {
+		case y == nil:
+		case !byDay:
+			y.total += mg
+		default:
+			if _, want := y.days[at]; want {
+				y.days[at] += mg
+			}
 		}
 	}
-	// scan adds rows of (account, behavior id, year or day, mg) to the
-	// years (byDay false) or days being loaded.
-	scan := func(byDay bool) func(*sql.Rows, error) error {
-		return func(rows *sql.Rows, err error) error {
-			if err != nil {
+	scan := func(rows *sql.Rows, err error, byDay func(at int) bool) error {
+		if err != nil {
+			return fmt.Errorf("usage: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var acct, bid, mg int64
+			var at int
+			if err := rows.Scan(&acct, &bid, &at, &mg); err != nil {
 				return fmt.Errorf("usage: %w", err)
 			}
-			defer rows.Close()
-			for rows.Next() {
-				var acct, bid, mg int64
-				var at int
-				if err := rows.Scan(&acct, &bid, &at, &mg); err != nil {
-					return fmt.Errorf("usage: %w", err)
-				}
-				behavior, ok := w.nameOf[bid]
-				if !ok {
-					continue // a behavior not in this batch
-				}
-				year := -at // a year row (see yearRow)
-				if byDay {
-					year = at / 10000
-				}
-				y := load[usageKey{acct, behavior, year}]
-				switch {
-				case y == nil:
-				case !byDay:
-					y.total += mg
-				default:
-					if _, want := y.days[at]; want {
-						y.days[at] += mg
-					}
-				}
-			}
-			return rows.Err()
+			add(byDay(at), acct, bid, at, mg)
 		}
+		return rows.Err()
 	}
-	scanYears, scanDays := scan(false), scan(true)
+	years := func(int) bool { return false }
 	ids := make([]int64, 0, len(accts))
 	for a := range accts {
 		ids = append(ids, a)
@@ -148,17 +139,18 @@ func (w *writer) prefetchUsage(items []item) error {
 	}
 	from, to := -maxYear, -minYear // the years' rows
 	if w.tx.Dialect == store.Postgres {
-		// One index range or probe per key (see writer.prefetch).
-		if err := scanYears(w.tx.QueryContext(w.ctx, `SELECT x.account_id, x.behavior_id, x.day, x.mg FROM unnest($3::bigint[]) AS u(a)
-			CROSS JOIN LATERAL (SELECT * FROM intake_usage WHERE account_id = u.a AND day BETWEEN $1 AND $2 OFFSET 0) x`, from, to, ids)); err != nil {
-			return err
-		}
+		// One index range or probe per key (see writer.prefetch); a year's
+		// row has day -year < 0, a day's row its positive yyyymmdd.
 		as, ds := make([]int64, len(list)), make([]int32, len(list))
 		for i, ad := range list {
 			as[i], ds[i] = ad.acct, int32(ad.day)
 		}
-		if err := scanDays(w.tx.QueryContext(w.ctx, `SELECT x.account_id, x.behavior_id, x.day, x.mg FROM unnest($1::bigint[], $2::int[]) AS u(a, d)
-			CROSS JOIN LATERAL (SELECT * FROM intake_usage WHERE account_id = u.a AND day = u.d OFFSET 0) x`, as, ds)); err != nil {
+		rows, err := w.tx.QueryContext(w.ctx, `SELECT x.account_id, x.behavior_id, x.day, x.mg FROM unnest($3::bigint[]) AS u(a)
+			CROSS JOIN LATERAL (SELECT * FROM intake_usage WHERE account_id = u.a AND day BETWEEN $1 AND $2 OFFSET 0) x
+			UNION ALL
+			SELECT x.account_id, x.behavior_id, x.day, x.mg FROM unnest($4::bigint[], $5::int[]) AS u(a, d)
+			CROSS JOIN LATERAL (SELECT * FROM intake_usage WHERE account_id = u.a AND day = u.d OFFSET 0) x`, from, to, ids, as, ds)
+		if err := scan(rows, err, func(at int) bool { return at > 0 }); err != nil {
 			return err
 		}
 		list = nil
@@ -172,8 +164,9 @@ func (w *writer) prefetchUsage(items []item) error {
 			args = append(args, ids[min(i, take-1)])
 		}
 		ids = ids[take:]
-		if err := scanYears(w.tx.QueryContext(w.ctx, `SELECT account_id, behavior_id, day, mg FROM intake_usage
-			WHERE day BETWEEN ? AND ? AND account_id IN (`+store.Params(store.SQLite, size)+`)`, args...)); err != nil {
+		rows, err := w.tx.QueryContext(w.ctx, `SELECT account_id, behavior_id, day, mg FROM intake_usage
+			WHERE day BETWEEN ? AND ? AND account_id IN (`+store.Params(store.SQLite, size)+`)`, args...)
+		if err := scan(rows, err, years); err != nil {
 			return err
 		}
 	}
@@ -186,7 +179,8 @@ func (w *writer) prefetchUsage(items []item) error {
 			args = append(args, ad.acct, ad.day)
 		}
 		list = list[take:]
-		if err := scanDays(w.tx.QueryContext(w.ctx, q, args...)); err != nil {
+		rows, err := w.tx.QueryContext(w.ctx, q, args...)
+		if err := scan(rows, err, func(int) bool { return true }); err != nil {
 			return err
 		}
 	}
@@ -225,35 +219,19 @@ func (w *writer) resolveMany(items []item) error {
 }
 
 // prefetchActs loads the behaviors credited, and not reversed, for the
-// batch's (account, act) pairs, a few hundred pairs per query.
+// batch's (account, act) pairs on SQLite, a few hundred pairs per query
+// (PostgreSQL: locksAndActsPG).
 func (w *writer) prefetchActs(pairs map[actPair]bool) error {
 	list := make([]actPair, 0, len(pairs))
 	for p := range pairs {
 		list = append(list, p)
 	}
 	w.storedActs = make(map[actPair]map[string]bool, len(list))
-	if w.tx.Dialect == store.Postgres && len(list) > 0 {
-		// One index probe per pair (see writer.prefetch).
-		accts, keys := make([]int64, len(list)), make([]string, len(list))
-		for i, p := range list {
-			accts[i], keys[i] = p.acct, p.key
-			w.storedActs[p] = map[string]bool{}
-		}
-		rows, err := w.tx.QueryContext(w.ctx, qActsPG, accts, keys)
-		if err != nil {
-			return fmt.Errorf("acts: %w", err)
-		}
-		list = nil
-		if err := w.scanActs(rows); err != nil {
-			return err
-		}
-	}
 	for len(list) > 0 {
 		take, size := store.ReadChunk(len(list))
 		chunk := list[:take]
 		list = list[take:]
-		// SQLite (PostgreSQL read every pair above): size pairs, the
-		// last one repeated to fill the list.
+		// size pairs, the last one repeated to fill the list.
 		q := actsQuerySQLite(size)
 		args := make([]any, 0, 2*size)
 		for range size - take {
@@ -274,12 +252,50 @@ func (w *writer) prefetchActs(pairs map[actPair]bool) error {
 	return nil
 }
 
+// locksAndActsPG takes the cap locks of load's (account, behavior) pairs
+// (see usageLockKey), in order, and reads the acts of pairs as
+// prefetchActs does, in one statement: an Append runs each branch to its
+// end, and the acts do not depend on the locks.
+func (w *writer) locksAndActsPG(load map[usageKey]*usageYear, pairs map[actPair]bool) error {
+	if len(load) == 0 && len(pairs) == 0 {
+		return nil
+	}
+	set := map[int64]bool{}
+	for k := range load {
+		set[usageLockKey(k.acct, k.behavior)] = true
+	}
+	keys := slices.Sorted(maps.Keys(set))
+	w.storedActs = make(map[actPair]map[string]bool, len(pairs))
+	accts, acts := make([]int64, 0, len(pairs)), make([]string, 0, len(pairs))
+	for p := range pairs {
+		accts, acts = append(accts, p.acct), append(acts, p.key)
+		w.storedActs[p] = map[string]bool{}
+	}
+	rows, err := w.tx.QueryContext(w.ctx, qLocksActsPG, accts, acts, keys)
+	if err != nil {
+		return fmt.Errorf("usage locks and acts: %w", err)
+	}
+	if err := w.scanActs(rows); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		w.locked[k] = true
+	}
+	return nil
+}
+
 // qActsPG reads the behaviors credited for the (account, act) pairs of
 // two arrays, one probe of intake_events_act each.
 const qActsPG = `SELECT e.account_id, e.act_key, n.name FROM unnest($1::bigint[], $2::text[]) AS u(acct, k)
 	CROSS JOIN LATERAL (SELECT account_id, act_key, behavior_id FROM intake_events
 		WHERE act_key = u.k AND account_id = u.acct AND reversed_at IS NULL OFFSET 0) e
 	JOIN intake_names n ON n.id = e.behavior_id`
+
+// qLocksActsPG takes the locks of $3 in order, which yields no row, and
+// reads the acts of $1 and $2 (qActsPG).
+const qLocksActsPG = `SELECT NULL::bigint, NULL::text, NULL::text
+	FROM (SELECT count(*) AS n FROM (SELECT pg_advisory_xact_lock(k) FROM (SELECT k FROM unnest($3::bigint[]) AS u(k) ORDER BY k) s) l) c WHERE c.n < 0
+	UNION ALL ` + qActsPG
 
 // actsQuerySQLite reads the behaviors credited for n (account, act)
 // pairs, a VALUES list of them, from the partial index intake_events_act:

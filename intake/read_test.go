@@ -126,7 +126,7 @@ func TestReadSideAt100k(t *testing.T) {
 		if db.Dialect == store.Postgres {
 			// The exclusivity prefetch probes intake_events_act.
 			storetest.Exec(t, db, `ANALYZE intake_events`)
-			for _, scan := range storetest.SeqScans(t, db, intake.QActsPG, []int64{1, 2}, []string{"x", "y"}) {
+			for _, scan := range storetest.SeqScans(t, db, intake.QLocksActsPG, []int64{1, 2}, []string{"x", "y"}, []int64{7}) {
 				if strings.HasSuffix(scan, " intake_events") {
 					t.Fatalf("the acts prefetch reads intake_events in full (%s)", scan)
 				}
