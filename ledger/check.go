@@ -56,12 +56,6 @@ func (s *Service) CheckAll(ctx context.Context) (CheckResult, error) {
 	}
 	defer rtx.Rollback()
 	var res CheckResult
-	// A batch credit's postings are its head's mg and points (none when
-	// 0), every other transaction's are rows.
-	if err := rtx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM ledger_postings) + COUNT(mg) + COUNT(CASE WHEN points > 0 THEN 1 END)
-		FROM ledger_tx WHERE mg IS NOT NULL`).Scan(&res.Postings); err != nil {
-		return res, fmt.Errorf("check postings: %w", err)
-	}
 	want := map[int64]*sums{}
 	at := func(sub int64) *sums {
 		if want[sub] == nil {
@@ -69,11 +63,33 @@ func (s *Service) CheckAll(ctx context.Context) (CheckResult, error) {
 		}
 		return want[sub]
 	}
+	// A batch credit's postings are its head's mg and points (no points
+	// posting when 0), moved from AccountIssuance to its sub-account: one
+	// pass over the heads, the largest table, sums and counts them.
+	err = scanAll(ctx, rtx, `SELECT sub, SUM(mg), SUM(points), COUNT(*) + COUNT(CASE WHEN points > 0 THEN 1 END)
+		FROM ledger_tx WHERE mg IS NOT NULL GROUP BY sub`,
+		func(sc func(...any) error) error {
+			var sub, mg, points, n int64
+			if err := sc(&sub, &mg, &points, &n); err != nil {
+				return err
+			}
+			at(sub).mg += mg
+			at(sub).points += points
+			res.Postings += n
+			return nil
+		})
+	if err != nil {
+		return res, fmt.Errorf("check postings: %w", err)
+	}
+	// Every other transaction's postings are rows.
+	var rowsN int64
+	if err := rtx.QueryRowContext(ctx, `SELECT COUNT(*) FROM ledger_postings`).Scan(&rowsN); err != nil {
+		return res, fmt.Errorf("check postings: %w", err)
+	}
+	res.Postings += rowsN
 	err = scanAll(ctx, rtx, `SELECT acct, asset, SUM(amt) FROM (
 		SELECT dst AS acct, asset, amount AS amt FROM ledger_postings WHERE dst > 0
-		UNION ALL SELECT src, asset, -amount FROM ledger_postings WHERE src > 0
-		UNION ALL SELECT sub, 'mg', mg FROM ledger_tx WHERE mg IS NOT NULL
-		UNION ALL SELECT sub, 'points', points FROM ledger_tx WHERE mg IS NOT NULL AND points > 0) x GROUP BY acct, asset`,
+		UNION ALL SELECT src, asset, -amount FROM ledger_postings WHERE src > 0) x GROUP BY acct, asset`,
 		func(sc func(...any) error) error {
 			var acct, sum int64
 			var asset string
@@ -81,9 +97,9 @@ func (s *Service) CheckAll(ctx context.Context) (CheckResult, error) {
 				return err
 			}
 			if asset == AssetMG {
-				at(acct).mg = sum
+				at(acct).mg += sum
 			} else {
-				at(acct).points = sum
+				at(acct).points += sum
 			}
 			return nil
 		})
