@@ -456,6 +456,22 @@ func TestBlockSegments(t *testing.T) {
 		if _, err := audit.Get(ctx, db, eng, "0-140"); err == nil || oc.ErrorCode(err) == oc.ENotFound {
 			t.Fatalf("get after an unreadable record: %v; want an error", err)
 		}
+		// A record after the unreadable one whose result changed: its
+		// prev_hash is lost, so its segment has no hash to hold against the
+		// seal, but it no longer recomputes to its stored bytes.
+		cs[140].ResultMG++ // 0-141
+		forged2, err := audit.NewBlock(0, 1, accts, cs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad2, err := audit.WithRecord(audit.KeepSeals(forged2, raw), 128, []byte{2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		setBlock(t, db, 1, bad2)
+		if got := kindsN(t, db, eng); len(got) != 3 || got["0-65"] != "chain_broken" || got["0-129"] != "unreadable" || got["0-141"] != "mismatch" {
+			t.Fatalf("problems = %v; want chain_broken at 0-65, unreadable at 0-129, mismatch at 0-141", got)
+		}
 		setBlock(t, db, 1, raw)
 		if ps, _, err := audit.Verify(ctx, db, eng); err != nil || len(ps) != 0 {
 			t.Fatalf("restored: %v %v", ps, err)

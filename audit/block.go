@@ -320,6 +320,7 @@ func walkBlock(block []byte, eng *methodology.Engine, from, to int,
 		}
 	}
 	var prev string
+	var canon []byte // reused: each record's canonical bytes, to hash
 	broken := false
 	stop := func(err error) (blockHead, error) {
 		if errors.Is(err, errStopBlock) {
@@ -339,7 +340,8 @@ func walkBlock(block []byte, eng *methodology.Engine, from, to int,
 		var hash string
 		if err == nil && !broken {
 			c.PrevHash = prev
-			hash = hashOf(c.Canonical())
+			canon = c.AppendCanonical(canon[:0])
+			hash = hashOf(canon)
 		}
 		broken = broken || err != nil
 		if err := rec(i, acct, c, hash, err); err != nil {
