@@ -66,7 +66,7 @@ func (s *Service) CheckAll(ctx context.Context) (CheckResult, error) {
 	// A batch credit's postings are its head's mg and points (no points
 	// posting when 0), moved from AccountIssuance to its sub-account: one
 	// pass over the heads, the largest table, sums and counts them.
-	err = scanAll(ctx, rtx, `SELECT sub, SUM(mg), SUM(points), COUNT(*) + COUNT(CASE WHEN points > 0 THEN 1 END)
+	err = scanAll(ctx, rtx, `SELECT sub, SUM(mg), COALESCE(SUM(points), 0), COUNT(*) + COUNT(CASE WHEN points > 0 THEN 1 END)
 		FROM ledger_tx WHERE mg IS NOT NULL GROUP BY sub`,
 		func(sc func(...any) error) error {
 			var sub, mg, points, n int64

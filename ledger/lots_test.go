@@ -208,6 +208,7 @@ func TestCheckFindsTampering(t *testing.T) {
 		// A batch credit's postings are its head's mg and points.
 		{"BatchCreditMG", `UPDATE ledger_tx SET mg = mg + 5 WHERE mg IS NOT NULL`, "mg"},
 		{"BatchCreditPoints", `UPDATE ledger_tx SET points = points + 1 WHERE points IS NOT NULL`, "points-debt"},
+		{"BatchCreditPointsNull", `UPDATE ledger_tx SET points = NULL WHERE mg IS NOT NULL`, "points-debt"},
 		{"BothForms", `UPDATE ledger_tx SET mg = 3000, points = 0 WHERE ref = 'a1'`, "transaction 1 has posting rows and postings in its head"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
