@@ -11,8 +11,9 @@
 // 1), and stay readable. The records a transaction appends to a shard are
 // stored together in blocks (calc_blocks, see block.go), deflated, with
 // the prev_hash of the first only and a seal every 64 records; records
-// written before the blocks are rows of calc_log. The full canonical form, and so the hash, is rebuilt
-// exactly on read. Calc ids are "<shard>-<seq>".
+// written before the blocks are rows of calc_log. The full canonical
+// form, and so the hash, is rebuilt exactly on read. Calc ids are
+// "<shard>-<seq>".
 //
 // The package must never change or delete a stored record, and never
 // decide whether an event is credited: intake does, in the same
@@ -23,10 +24,8 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"embed"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -147,15 +146,8 @@ func blockEnd(rows []Row, lo int) int {
 // returns c's hash.
 func link(prev string, c *methodology.Calc) string {
 	c.PrevHash = prev
-	buf := canonBufs.Get().(*[]byte)
-	*buf = c.AppendCanonical((*buf)[:0])
-	h := hashOf(*buf)
-	canonBufs.Put(buf)
-	return h
+	return c.Hash()
 }
-
-// canonBufs holds buffers for canonical bytes that are only hashed.
-var canonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // InsertTx writes rows, consecutive records, as blocks: the ones Seal
 // encoded, else encoded here. On PostgreSQL in one statement.
@@ -294,12 +286,7 @@ func Get(ctx context.Context, db *store.DB, eng *methodology.Engine, calcID stri
 	if err != nil {
 		return nil, err
 	}
-	return &Record{ID: calcID, AccountID: acct, Hash: hashOf(c.Canonical()), Calc: c}, nil
-}
-
-func hashOf(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
+	return &Record{ID: calcID, AccountID: acct, Hash: c.Hash(), Calc: c}, nil
 }
 
 // format byte of a stored record: 1 is deflate with dictionary v1, factors

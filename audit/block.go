@@ -92,7 +92,7 @@ func encodeBlock(rows []Row) ([]byte, error) {
 			return nil, fmt.Errorf("calc %d-%d: account id %d out of range", rows[i].Shard, rows[i].Seq, a)
 		}
 		if last = rows[i].hash; last == "" {
-			last = hashOf(c.Canonical())
+			last = c.Hash()
 		}
 		if (i+1)%segment == 0 || i == len(rows)-1 {
 			h.seals = append(h.seals, last)
@@ -320,7 +320,6 @@ func walkBlock(block []byte, eng *methodology.Engine, from, to int,
 		}
 	}
 	var prev string
-	var canon []byte // reused: each record's canonical bytes, to hash
 	broken := false
 	stop := func(err error) (blockHead, error) {
 		if errors.Is(err, errStopBlock) {
@@ -339,9 +338,7 @@ func walkBlock(block []byte, eng *methodology.Engine, from, to int,
 		c, err := expand(r, eng)
 		var hash string
 		if err == nil && !broken {
-			c.PrevHash = prev
-			canon = c.AppendCanonical(canon[:0])
-			hash = hashOf(canon)
+			hash = link(prev, c)
 		}
 		broken = broken || err != nil
 		if err := rec(i, acct, c, hash, err); err != nil {

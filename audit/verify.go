@@ -68,7 +68,6 @@ func Verify(ctx context.Context, db *store.DB, eng *methodology.Engine) ([]Probl
 		}
 		delete(heads, cur.Shard)
 	}
-	var canon []byte // reused: a recomputed record's canonical bytes
 	// check verifies record seq, whose stored prev_hash is c.PrevHash and
 	// whose canonical bytes hash to hash ("" when a record before it in its
 	// segment did not expand, so its prev_hash is unknown).
@@ -92,13 +91,10 @@ func Verify(ctx context.Context, db *store.DB, eng *methodology.Engine) ([]Probl
 		// that each record is encoded once more, not twice (that second
 		// encoding was a third of verify's time).
 		re, err := eng.Recompute(c)
-		if err == nil {
-			canon = re.AppendCanonical(canon[:0])
-		}
 		switch {
 		case err != nil:
 			problems = append(problems, Problem{CalcID: id, Kind: "recompute_failed", Detail: oc.ErrorMessage(err)})
-		case hash == "" && !bytes.Equal(canon, c.Canonical()), hash != "" && hashOf(canon) != hash:
+		case hash == "" && !bytes.Equal(re.Canonical(), c.Canonical()), hash != "" && re.Hash() != hash:
 			problems = append(problems, Problem{CalcID: id, Kind: "mismatch",
 				Detail: fmt.Sprintf("stored result %d mg, recomputed %d mg; stored hash %s, recomputed %s", c.ResultMG, re.ResultMG, hash, re.Hash())})
 		}
@@ -119,7 +115,7 @@ func Verify(ctx context.Context, db *store.DB, eng *methodology.Engine) ([]Probl
 			c, err := expand(rec, eng)
 			var h string
 			if err == nil {
-				h = hashOf(c.Canonical())
+				h = c.Hash()
 			}
 			check(seq, c, h, err)
 			continue

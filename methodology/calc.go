@@ -3,6 +3,7 @@ package methodology
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -92,5 +93,15 @@ func (c *Calc) canonicalJSON() []byte {
 	return b
 }
 
-// Hash returns the hex SHA-256 of Canonical().
-func (c *Calc) Hash() string { return sha256Hex(c.Canonical()) }
+// Hash returns the hex SHA-256 of Canonical(), encoded into a pooled
+// buffer: the calc log hashes every record it chains, stores or verifies.
+func (c *Calc) Hash() string {
+	buf := canonBufs.Get().(*[]byte)
+	*buf = c.AppendCanonical((*buf)[:0])
+	h := sha256Hex(*buf)
+	canonBufs.Put(buf)
+	return h
+}
+
+// canonBufs holds buffers for canonical bytes that are only hashed.
+var canonBufs = sync.Pool{New: func() any { b := make([]byte, 0, canonicalSizeHint); return &b }}
