@@ -91,29 +91,10 @@ func (w *writer) prefetchUsage(items []item) error {
 	if len(load) == 0 {
 		return nil
 	}
-	// add adds a row of (account, behavior id, year or day, mg) to the
-	// years (byDay false) or days being loaded.
-	add := func(byDay bool, acct, bid int64, at int, mg int64) {
-		behavior, ok := w.nameOf[bid]
-		if !ok {
-			return // a behavior not in this batch
-		}
-		year := -at // a year row (see yearRow)
-		if byDay {
-			year = at / 10000
-		}
-		y := load[usageKey{acct, behavior, year}]
-		switch {
-		case y == nil:
-		case !byDay:
-			y.total += mg
-		default:
-			if _, want := y.days[at]; want {
-				y.days[at] += mg
-			}
-		}
-	}
-	scan := func(rows *sql.Rows, err error, byDay func(at int) bool) error {
+	// scan adds rows of (account, behavior id, day, mg) to the years or
+	// days being loaded: a year's row has day -year < 0 (see yearRow), a
+	// day's row its positive yyyymmdd.
+	scan := func(rows *sql.Rows, err error) error {
 		if err != nil {
 			return fmt.Errorf("usage: %w", err)
 		}
@@ -124,11 +105,27 @@ func (w *writer) prefetchUsage(items []item) error {
 			if err := rows.Scan(&acct, &bid, &at, &mg); err != nil {
 				return fmt.Errorf("usage: %w", err)
 			}
-			add(byDay(at), acct, bid, at, mg)
+			behavior, ok := w.nameOf[bid]
+			if !ok {
+				continue // a behavior not in this batch
+			}
+			byDay, year := at > 0, -at
+			if byDay {
+				year = at / 10000
+			}
+			y := load[usageKey{acct, behavior, year}]
+			switch {
+			case y == nil:
+			case !byDay:
+				y.total += mg
+			default:
+				if _, want := y.days[at]; want {
+					y.days[at] += mg
+				}
+			}
 		}
 		return rows.Err()
 	}
-	years := func(int) bool { return false }
 	ids := make([]int64, 0, len(accts))
 	for a := range accts {
 		ids = append(ids, a)
@@ -139,8 +136,7 @@ func (w *writer) prefetchUsage(items []item) error {
 	}
 	from, to := -maxYear, -minYear // the years' rows
 	if w.tx.Dialect == store.Postgres {
-		// One index range or probe per key (see writer.prefetch); a year's
-		// row has day -year < 0, a day's row its positive yyyymmdd.
+		// One index range or probe per key (see writer.prefetch).
 		as, ds := make([]int64, len(list)), make([]int32, len(list))
 		for i, ad := range list {
 			as[i], ds[i] = ad.acct, int32(ad.day)
@@ -150,7 +146,7 @@ func (w *writer) prefetchUsage(items []item) error {
 			UNION ALL
 			SELECT x.account_id, x.behavior_id, x.day, x.mg FROM unnest($4::bigint[], $5::int[]) AS u(a, d)
 			CROSS JOIN LATERAL (SELECT * FROM intake_usage WHERE account_id = u.a AND day = u.d OFFSET 0) x`, from, to, ids, as, ds)
-		if err := scan(rows, err, func(at int) bool { return at > 0 }); err != nil {
+		if err := scan(rows, err); err != nil {
 			return err
 		}
 		list = nil
@@ -166,7 +162,7 @@ func (w *writer) prefetchUsage(items []item) error {
 		ids = ids[take:]
 		rows, err := w.tx.QueryContext(w.ctx, `SELECT account_id, behavior_id, day, mg FROM intake_usage
 			WHERE day BETWEEN ? AND ? AND account_id IN (`+store.Params(store.SQLite, size)+`)`, args...)
-		if err := scan(rows, err, years); err != nil {
+		if err := scan(rows, err); err != nil {
 			return err
 		}
 	}
@@ -180,7 +176,7 @@ func (w *writer) prefetchUsage(items []item) error {
 		}
 		list = list[take:]
 		rows, err := w.tx.QueryContext(w.ctx, q, args...)
-		if err := scan(rows, err, func(int) bool { return true }); err != nil {
+		if err := scan(rows, err); err != nil {
 			return err
 		}
 	}
