@@ -13,9 +13,8 @@ import (
 	"github.com/opencarbon/opencarbon/webhook"
 )
 
-// creditBodies returns n credits alternating between two partners, with
-// two behaviors, a ref that is not the default one, and strings JSON
-// must escape.
+// must returns v, panicking on err: for values a test cannot go on
+// without.
 func must[T any](v T, err error) T {
 	if err != nil {
 		panic(err)
@@ -23,6 +22,9 @@ func must[T any](v T, err error) T {
 	return v
 }
 
+// creditBodies returns n credits alternating between two partners, with
+// two behaviors, a ref that is not the default one, and strings JSON
+// must escape.
 func creditBodies(n int, at time.Time) []webhook.CreditBody {
 	out := make([]webhook.CreditBody, n)
 	for i := range out {
