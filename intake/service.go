@@ -65,12 +65,12 @@ type EngineSource interface {
 // Config tunes the intake. Zero values take the defaults.
 type Config struct {
 	// Shards is the number of single-writer batchers (default 1). On
-	// PostgreSQL, 2 write 1000-event batches about 40 % faster (their Go
-	// work overlaps the database's) but commit single events in batches
-	// half the size for the same dozen round trips each, and the tail of
-	// single events' latency grows (docs/benchmarks.md, "Issue #5,
-	// session 11"); a database on cores of its own may want more. An
-	// event's shard is hash(person) mod Shards.
+	// PostgreSQL, 2 wrote 1000-event batches up to a third faster (their
+	// Go work overlaps the database's) but committed single events in
+	// batches half the size at about the same cost each, and the tail of
+	// single events' latency grew (docs/benchmarks.md, "Issue #5, session
+	// 11"); a database on cores of its own may want more. An event's shard
+	// is hash(person) mod Shards.
 	Shards int
 	// MaxBatch bounds the events of one transaction (default 4000).
 	MaxBatch int
