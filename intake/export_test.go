@@ -25,13 +25,17 @@ func EventJSON(ev *Event) ([]byte, bool) { return appendEventJSON(nil, ev) }
 func ShardCount(s *Service) int { return len(s.shards) }
 
 // QLocksActsPG is the writer's cap locks and exclusivity prefetch on
-// PostgreSQL.
-const QLocksActsPG = qLocksActsPG
+// PostgreSQL, QKnownPG its prefetch of remembered outcomes.
+const (
+	QLocksActsPG = qLocksActsPG
+	QKnownPG     = qKnownPG
+)
 
-// ActsQuerySQLite and ExcludedByQuery are the writer's exclusivity reads
-// on SQLite: its prefetch of n pairs and its read of one act among n
-// behaviors.
+// ActsQuerySQLite and ExcludedByQuery are the writer's exclusivity reads:
+// its prefetch of n pairs on SQLite and its read of one act among n
+// behaviors. EventQuery is a reversal's read of its event.
 var (
 	ActsQuerySQLite = actsQuerySQLite
 	ExcludedByQuery = excludedByQuery
+	EventQuery      = eventQuery
 )

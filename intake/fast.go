@@ -144,15 +144,16 @@ func (w *writer) insertEvents(items []item, outs []Outcome, rows []int, credits 
 // row also leaves mg, points and created_at NULL (intake migration 8): its
 // ledger transaction holds the same three in its head (CreditBatchTx), and
 // the readers take them from there, as sub_id and calc_id; 24 bytes an
-// event. The rows go in id order, so the primary key fills its pages as
+// event. Its status is NULL too (migration 10): the transaction makes it
+// a credit. The rows go in id order, so the primary key fills its pages as
 // the ledger's does.
 func (w *writer) insertEventsPG(items []item, outs []Outcome, rows []int, credits map[int]*creditRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	n := len(rows)
-	partners, ids, hashes, statuses := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	codes, msgs, acts := make([]*string, n), make([]*string, n), make([]*string, n)
+	partners, ids, hashes := make([]string, n), make([]string, n), make([]string, n)
+	statuses, codes, msgs, acts := make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
 	accts, scenarios := make([]*int64, n), make([]*int64, n)
 	behaviors, occurred := make([]int64, n), make([]int64, n)
 	mgs, points, created := make([]*int64, n), make([]*int64, n), make([]*int64, n)
@@ -167,18 +168,19 @@ func (w *writer) insertEventsPG(items []item, outs []Outcome, rows []int, credit
 		partners[k], ids[k], hashes[k] = it.partner, it.ev.ID, it.ev.memoHash()
 		behaviors[k], occurred[k] = w.id(it.ev.Behavior), store.Micros(it.ev.OccurredAt)
 		if c := credits[i]; c != nil {
-			// sub_id, calc_id, mg, points and created_at stay NULL, as
-			// above: the ledger transaction with the same id holds them.
+			// status, sub_id, calc_id, mg, points and created_at stay
+			// NULL, as above: the ledger transaction with the same id
+			// holds them, and makes the row a credit.
 			acct, scen := c.acct, w.id(c.scenario)
-			statuses[k], accts[k], scenarios[k] = StatusCredited, &acct, &scen
+			accts[k], scenarios[k] = &acct, &scen
 			eventIDs[k] = c.txID
 			if a, ok := c.act.(string); ok {
 				acts[k] = &a
 			}
 		} else {
-			code, msg := o.Code, clip(o.Message, 300)
+			code, msg, status := o.Code, clip(o.Message, 300), StatusRejected
 			var zero int64
-			statuses[k], codes[k], msgs[k], eventIDs[k] = StatusRejected, &code, &msg, neg[0]
+			statuses[k], codes[k], msgs[k], eventIDs[k] = &status, &code, &msg, neg[0]
 			mgs[k], points[k], created[k] = &zero, &zero, &now
 			neg = neg[1:]
 		}

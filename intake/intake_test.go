@@ -298,7 +298,7 @@ func TestActRace(t *testing.T) {
 			}
 		}
 		wg.Wait()
-		if n := count(t, db, `SELECT COUNT(*) FROM intake_events WHERE status = 'credited'`); n != people {
+		if n := count(t, db, `SELECT COUNT(*) FROM intake_events WHERE COALESCE(status, 'credited') = 'credited'`); n != people {
 			t.Fatalf("%d credited; want one per act (%d)", n, people)
 		}
 		if n := count(t, db, `SELECT COUNT(*) FROM intake_events WHERE code = 'excluded_by'`); n != people {
@@ -595,8 +595,9 @@ func TestYearCapAcrossDays(t *testing.T) {
 
 // TestStoredForms: where a credit's amounts and time are stored depends on
 // the path and the database (on PostgreSQL the group commit leaves mg,
-// points and created_at to the ledger transaction; the savepoint path and
-// SQLite keep them in the event row), and every reader answers the same.
+// points, created_at and status to the ledger transaction; the savepoint
+// path and SQLite keep them in the event row), and every reader answers
+// the same.
 func TestStoredForms(t *testing.T) {
 	modes(t, func(t *testing.T, db *store.DB, slow bool) {
 		e := newEnv(t, db, intake.Config{})
@@ -618,8 +619,8 @@ func TestStoredForms(t *testing.T) {
 		if db.Dialect == store.Postgres && !slow {
 			wantNull = 1
 		}
-		if n := count(t, db, `SELECT COUNT(*) FROM intake_events WHERE mg IS NULL AND points IS NULL AND created_at IS NULL`); n != wantNull {
-			t.Fatalf("%d event rows leave their amounts to the ledger; want %d", n, wantNull)
+		if n := count(t, db, `SELECT COUNT(*) FROM intake_events WHERE mg IS NULL AND points IS NULL AND created_at IS NULL AND status IS NULL`); n != wantNull {
+			t.Fatalf("%d event rows leave their amounts and status to the ledger; want %d", n, wantNull)
 		}
 		if n := count(t, db, `SELECT COUNT(*) FROM intake_events WHERE event_id = 'late' AND mg = 0 AND created_at > 0`); n != 1 {
 			t.Fatal("the remembered rejection lost its amounts or time")
@@ -633,7 +634,7 @@ func TestStoredForms(t *testing.T) {
 			t.Fatalf("entry %+v; want the credit %+v, credited after %v", got, credit, start)
 		}
 		again := e.submit("eleme", f1)[0]
-		if again.Status != intake.StatusDuplicate || again.MG != credit.MG || again.Points != credit.Points || again.CalcID != credit.CalcID {
+		if again.Status != intake.StatusDuplicate || again.Original != intake.StatusCredited || again.MG != credit.MG || again.Points != credit.Points || again.CalcID != credit.CalcID {
 			t.Fatalf("repeat: %+v; want the credit %+v", again, credit)
 		}
 		r, err := e.svc.Reverse(ctx, "eleme", "f1", "refund")

@@ -97,3 +97,63 @@ func TestMigrateNames(t *testing.T) {
 		})
 	}
 }
+
+// TestMigrateDigestKeys: events credited while PostgreSQL's idempotency
+// and act indexes were keyed by text (before migration 9) are still found
+// through the digest keys after it, by both write paths: a repeat is a
+// duplicate, a changed body a conflict, a reused act excluded, a
+// reversal finds its event and frees the act. The indexes still refuse a
+// second row of one key.
+func TestMigrateDigestKeys(t *testing.T) {
+	old := storetest.Before(t, intake.Migrations, 9)
+	for _, slow := range []bool{false, true} {
+		t.Run(map[bool]string{false: "batch", true: "savepoints"}[slow], func(t *testing.T) {
+			ctx := context.Background()
+			db := storetest.Open(t, store.Postgres, append(comps[:len(comps)-1:len(comps)-1], old)...)
+			e := newEnv(t, db, intake.Config{})
+			e.open("alice", "eleme")
+			f1 := cutlery("f1", "alice", "A1")
+			for i, o := range e.submit("eleme", f1, cutlery("f2", "alice", "A2")) {
+				if o.Status != intake.StatusCredited {
+					t.Fatalf("before migration, event %d: %+v", i, o)
+				}
+			}
+			e.svc.Close()
+			if err := db.Migrate(ctx, intake.Migrations); err != nil {
+				t.Fatalf("migrate from version 8: %v", err)
+			}
+			for _, idx := range []string{"intake_events_key", "intake_events_act"} {
+				if n := count(t, db, `SELECT COUNT(*) FROM pg_indexes WHERE indexname = $1 AND indexdef LIKE '%md5%'`, idx); n != 1 {
+					t.Fatalf("%s is not keyed by a digest", idx)
+				}
+			}
+			e.svc = intake.NewService(db, fixedEngine{e.eng}, intake.Config{})
+			t.Cleanup(e.svc.Close)
+			if slow {
+				intake.SlowOnly(e.svc)
+			}
+			changed := f1
+			changed.Params = map[string]any{"order_id": "B1"}
+			out := e.submit("eleme", f1, changed, cutlery("f3", "alice", "A1"), cutlery("f4", "alice", "A4"))
+			want := []string{intake.StatusDuplicate, intake.StatusConflict, intake.StatusRejected, intake.StatusCredited}
+			for i, o := range out {
+				if o.Status != want[i] || (i == 0 && o.Original != intake.StatusCredited) || (i == 2 && o.Code != "excluded_by") {
+					t.Fatalf("after migration, event %d: %+v; want %s", i, o, want[i])
+				}
+			}
+			for _, id := range []string{"f2", "f4"} {
+				if r, err := e.svc.Reverse(ctx, "eleme", id, "refund"); err != nil || r.MG != 11130 {
+					t.Fatalf("reverse %s: %+v %v", id, r, err)
+				}
+			}
+			if o := e.submit("eleme", cutlery("f5", "alice", "A2"))[0]; o.Status != intake.StatusCredited {
+				t.Fatalf("the reversed event's act is not free: %+v", o)
+			}
+			_, err := db.Write().ExecContext(ctx, `INSERT INTO intake_events (id, partner, event_id, body_hash, status, behavior_id, occurred_at, created_at)
+				VALUES (-999, 'eleme', 'f1', 'h', 'rejected', 1, 0, 0)`)
+			if !store.IsUniqueViolation(err) {
+				t.Fatalf("a second row for (eleme, f1): %v; want a unique violation", err)
+			}
+		})
+	}
+}

@@ -280,11 +280,21 @@ func (w *writer) locksAndActsPG(load map[usageKey]*usageYear, pairs map[actPair]
 	return nil
 }
 
+// pgEventKey and pgActKey are the keys of the unique indexes
+// intake_events_key and intake_events_act on PostgreSQL (intake migration
+// 9): a 16-byte digest of the idempotency key and of the act. A query
+// finds rows by one on intake_events, spelled as here (column names
+// unqualified), then compares the text, which the digest stands for.
+const (
+	pgEventKey = `md5(partner || ':' || event_id)::uuid`
+	pgActKey   = `md5(account_id::text || ':' || act_key)::uuid`
+)
+
 // qActsPG reads the behaviors credited for the (account, act) pairs of
 // two arrays, one probe of intake_events_act each.
 const qActsPG = `SELECT e.account_id, e.act_key, n.name FROM unnest($1::bigint[], $2::text[]) AS u(acct, k)
 	CROSS JOIN LATERAL (SELECT account_id, act_key, behavior_id FROM intake_events
-		WHERE act_key = u.k AND account_id = u.acct AND reversed_at IS NULL OFFSET 0) e
+		WHERE ` + pgActKey + ` = md5(u.acct::text || ':' || u.k)::uuid AND act_key = u.k AND account_id = u.acct AND reversed_at IS NULL OFFSET 0) e
 	JOIN intake_names n ON n.id = e.behavior_id`
 
 // qLocksActsPG takes the locks of $3 in order, which yields no row, and

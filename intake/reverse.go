@@ -48,11 +48,7 @@ func (s *Service) Reverse(ctx context.Context, partner, eventID, reason string) 
 			reversedAt                 sql.NullInt64
 		)
 		var behaviorID, txID int64
-		err := tx.QueryRowContext(ctx, `SELECT e.id, e.status, e.account_id, COALESCE(e.sub_id, t.sub), e.behavior_id, b.name, COALESCE(s.name, ''), e.occurred_at, COALESCE(e.mg, t.mg), COALESCE(e.points, t.points),
-			COALESCE(e.calc_id, t.calc_id), e.reversed_at, e.reverse_reason
-			FROM intake_events e JOIN intake_names b ON b.id = e.behavior_id LEFT JOIN intake_names s ON s.id = e.scenario_id
-			LEFT JOIN ledger_tx t ON t.id = e.id
-			WHERE e.partner = $1 AND e.event_id = $2`, partner, eventID).
+		err := tx.QueryRowContext(ctx, eventQuery(tx.Dialect), partner, eventID).
 			Scan(&txID, &status, &acct, &sub, &behaviorID, &behavior, &scenario, &occurred, &mg, &points, &calcID, &reversedAt, &prevReason)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && status != StatusCredited) {
 			return oc.Errorf(oc.ENotCredited, "partner %s has no credited event %q", partner, eventID)
@@ -72,8 +68,8 @@ func (s *Service) Reverse(ctx context.Context, partner, eventID, reason string) 
 			return nil
 		}
 		out = &Reversal{EventID: eventID, Status: "reversed", MG: r.MG, Points: r.Points, Debt: r.Debt, Reason: reason}
-		if _, err := tx.ExecContext(ctx, `UPDATE intake_events SET reversed_at = $1, reverse_reason = $2 WHERE partner = $3 AND event_id = $4`,
-			store.Micros(tx.Now), reason, partner, eventID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE intake_events SET reversed_at = $1, reverse_reason = $2 WHERE id = $3`,
+			store.Micros(tx.Now), reason, txID); err != nil {
 			return fmt.Errorf("mark reversed: %w", err)
 		}
 		day, _, _ := dayKeys(store.Time(occurred), eng.Location())
@@ -89,4 +85,19 @@ func (s *Service) Reverse(ctx context.Context, partner, eventID, reason string) 
 		return nil, err
 	}
 	return out, nil
+}
+
+// eventQuery reads the event ($1, $2) = (partner, event_id) for its
+// reversal: by intake_events_key, whose key is a digest on PostgreSQL
+// (pgEventKey).
+func eventQuery(d store.Dialect) string {
+	digest := ""
+	if d == store.Postgres {
+		digest = pgEventKey + ` = md5($1::text || ':' || $2::text)::uuid AND `
+	}
+	return `SELECT e.id, COALESCE(e.status, 'credited'), e.account_id, COALESCE(e.sub_id, t.sub), e.behavior_id, b.name, COALESCE(s.name, ''), e.occurred_at, COALESCE(e.mg, t.mg), COALESCE(e.points, t.points),
+			COALESCE(e.calc_id, t.calc_id), e.reversed_at, e.reverse_reason
+			FROM intake_events e JOIN intake_names b ON b.id = e.behavior_id LEFT JOIN intake_names s ON s.id = e.scenario_id
+			LEFT JOIN ledger_tx t ON t.id = e.id
+			WHERE ` + digest + `e.partner = $1 AND e.event_id = $2`
 }

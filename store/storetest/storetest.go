@@ -162,8 +162,29 @@ func Exec(tb testing.TB, db *store.DB, qs ...string) {
 // tables grow.
 func SeqScans(tb testing.TB, db *store.DB, q string, args ...any) []string {
 	tb.Helper()
+	var out []string
+	for _, p := range Plans(tb, db, q, args...) {
+		for _, line := range strings.Split(p.Text, "\n") {
+			if _, rest, ok := strings.Cut(line, "Seq Scan on "); ok {
+				out = append(out, p.Mode+": "+strings.Fields(rest)[0])
+			}
+		}
+	}
+	return out
+}
+
+// A Plan is PostgreSQL's EXPLAIN of a statement under one plan_cache_mode.
+type Plan struct {
+	Mode string // force_custom_plan or force_generic_plan
+	Text string // the EXPLAIN lines, joined by newlines
+}
+
+// Plans returns PostgreSQL's plans for q with args: the custom plan for
+// these values and the generic plan a prepared statement may switch to.
+func Plans(tb testing.TB, db *store.DB, q string, args ...any) []Plan {
+	tb.Helper()
 	if db.Dialect != store.Postgres {
-		tb.Fatalf("SeqScans reads PostgreSQL plans; got %s", db.Dialect)
+		tb.Fatalf("Plans reads PostgreSQL plans; got %s", db.Dialect)
 	}
 	ctx := context.Background()
 	conn, err := db.Read().Conn(ctx)
@@ -171,7 +192,7 @@ func SeqScans(tb testing.TB, db *store.DB, q string, args ...any) []string {
 		tb.Fatal(err)
 	}
 	defer conn.Close()
-	var out []string
+	var out []Plan
 	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
 		if _, err := conn.ExecContext(ctx, "SET plan_cache_mode = "+mode); err != nil {
 			tb.Fatal(err)
@@ -180,19 +201,19 @@ func SeqScans(tb testing.TB, db *store.DB, q string, args ...any) []string {
 		if err != nil {
 			tb.Fatalf("EXPLAIN %s: %v", q, err)
 		}
+		var lines []string
 		for rows.Next() {
 			var line string
 			if err := rows.Scan(&line); err != nil {
 				tb.Fatal(err)
 			}
-			if _, rest, ok := strings.Cut(line, "Seq Scan on "); ok {
-				out = append(out, mode+": "+strings.Fields(rest)[0])
-			}
+			lines = append(lines, line)
 		}
 		if err := rows.Err(); err != nil {
 			tb.Fatal(err)
 		}
 		rows.Close()
+		out = append(out, Plan{mode, strings.Join(lines, "\n")})
 	}
 	if _, err := conn.ExecContext(ctx, "RESET plan_cache_mode"); err != nil {
 		tb.Fatal(err)
