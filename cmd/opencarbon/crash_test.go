@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -24,20 +23,29 @@ import (
 	"github.com/opencarbon/opencarbon/methodology"
 	"github.com/opencarbon/opencarbon/partner"
 	"github.com/opencarbon/opencarbon/store"
+	"github.com/opencarbon/opencarbon/store/storetest"
 )
 
 // TestCrashDuringIngest runs `opencarbon serve` as a child process on a
-// SQLite file, kill -9s it during sustained signed ingest 20 times,
-// restarts it, re-sends every event ever sent, and checks that every
-// acknowledged event is credited exactly once, that nothing was lost or
-// doubled, and that `opencarbon check` and `opencarbon verify` are clean.
+// SQLite file and on a PostgreSQL schema, kill -9s it during sustained
+// signed ingest 20 times, restarts it, re-sends every event ever sent,
+// and checks that every acknowledged event is credited exactly once, that
+// nothing was lost or doubled, and that `opencarbon check` and `opencarbon
+// verify` are clean.
 func TestCrashDuringIngest(t *testing.T) {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "opencarbon")
+	bin := filepath.Join(t.TempDir(), "opencarbon")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	dsn := "sqlite:" + filepath.Join(dir, "crash.db")
+	// The key that encrypts partner secrets at rest, the same for the
+	// setup in process and every server (PostgreSQL has no key file).
+	t.Setenv("OPENCARBON_SECRET_KEY", strings.Repeat("5", 64))
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(string(d), func(t *testing.T) { crashDuringIngest(t, bin, storetest.DSN(t, d)) })
+	}
+}
+
+func crashDuringIngest(t *testing.T, bin, dsn string) {
 	ctx := context.Background()
 
 	// Set up in process: schema, partners, methodologies, 400 people.
@@ -254,7 +262,6 @@ func TestCrashDuringIngest(t *testing.T) {
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !bytes.Contains(out, fmt.Appendf(nil, "0-%d: ", second)) {
 		t.Fatalf("verify of a tampered log: %v\n%s", err, out)
 	}
-	os.Remove(bin)
 }
 
 // scrape reads the unlabelled samples of a Prometheus text exposition.
