@@ -119,15 +119,16 @@ func Decode(body []byte, contentType string) ([]Event, error) {
 	if body[0] != '{' {
 		return nil, oc.Errorf(oc.EInvalid, "body must be a JSON object or, for a CloudEvents batch, an array")
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil {
-		return nil, oc.Errorf(oc.EInvalid, "invalid JSON: %s", problem(err))
+	if !json.Valid(body) {
+		var v any
+		return nil, oc.Errorf(oc.EInvalid, "invalid JSON: %s", problem(json.Unmarshal(body, &v)))
 	}
-	if evs, ok := top["events"]; ok {
+	top := readTop(body)
+	if evs := top.events; evs != nil {
 		if err := uniqueKeys(body, 1); err != nil {
 			return nil, oc.Errorf(oc.EInvalid, "invalid batch: %s", err)
 		}
-		if len(top) != 1 {
+		if top.n != 1 {
 			return nil, oc.Errorf(oc.EInvalid, `a batch is {"events":[...]} with no other member`)
 		}
 		var raws []json.RawMessage
@@ -139,8 +140,7 @@ func Decode(body []byte, contentType string) ([]Event, error) {
 		}
 		return decodeMany(raws, false)
 	}
-	_, hasSpec := top["specversion"]
-	ce := hasSpec || ct == "application/cloudevents+json"
+	ce := top.specVersion || ct == "application/cloudevents+json"
 	return []Event{decodeOne(body, ce)}, nil
 }
 

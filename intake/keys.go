@@ -76,6 +76,58 @@ func (k *keyScan) value(depth int) error {
 	}
 }
 
+// topMembers is what Decode needs to know of a body's top-level object
+// before it decodes the body as one event or a batch.
+type topMembers struct {
+	n           int    // how many members, a repeated key each time
+	events      []byte // the value of "events", nil if absent
+	specVersion bool   // a member "specversion" is present
+}
+
+// readTop reads the members of the object b, which must be valid JSON
+// (json.Valid), without decoding their values: for one event, decoding
+// the whole object into a map first took as long as decoding the event.
+// Keys are compared as encoding/json would decode them (escapes
+// resolved); a later member of the same key wins, as in a map.
+func readTop(b []byte) topMembers {
+	var t topMembers
+	k := keyScan{b: b}
+	k.ws()
+	if k.i >= len(b) || b[k.i] != '{' {
+		return t
+	}
+	k.i++
+	for {
+		k.ws()
+		if k.i >= len(b) || b[k.i] != '"' {
+			return t // '}', or not valid JSON after all
+		}
+		key, err := k.str(true)
+		if err != nil {
+			return t
+		}
+		if k.ws(); k.i >= len(b) || b[k.i] != ':' {
+			return t
+		}
+		k.i++
+		k.ws()
+		start := k.i
+		if k.value(0) != nil {
+			return t
+		}
+		t.n++
+		switch string(key) {
+		case "events":
+			t.events = b[start:k.i]
+		case "specversion":
+			t.specVersion = true
+		}
+		if k.ws(); k.i < len(b) && b[k.i] == ',' {
+			k.i++
+		}
+	}
+}
+
 // members reads the members of an object (keyed) or the elements of an
 // array after its opening delimiter, up to and including end.
 func (k *keyScan) members(end byte, depth int, keyed bool) error {

@@ -137,3 +137,30 @@ func FuzzValidBehavior(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadTop: on a valid JSON object readTop finds "events" and
+// "specversion" as decoding the object into a map does, and counts its
+// members as the map does when no key repeats (with repeats, the batch
+// path refuses the body by uniqueKeys first). On anything else it
+// returns, without panicking.
+func FuzzReadTop(f *testing.F) {
+	f.Add([]byte(`{"events":[{"a":1}]}`))
+	f.Add([]byte(` { "ev\u0065nts" : [ ] , "specversion" : "1.0" , "x" : {"events":1} } `))
+	f.Add([]byte(`{"events":1,"events":[2]}`))
+	f.Add([]byte(`{"event_id":"e1","person":"p","params":{"specversion":"x"}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got := readTop(b)
+		var m map[string]json.RawMessage
+		if !json.Valid(b) || json.Unmarshal(b, &m) != nil {
+			return
+		}
+		_, spec := m["specversion"]
+		evs, hasEvents := m["events"]
+		if got.specVersion != spec || (got.events != nil) != hasEvents || (hasEvents && !bytes.Equal(got.events, evs)) {
+			t.Fatalf("readTop(%q) = %+v; the map says specversion %v, events %q", b, got, spec, evs)
+		}
+		if uniqueKeys(b, 1) == nil && got.n != len(m) {
+			t.Fatalf("readTop(%q) counts %d members; the map has %d", b, got.n, len(m))
+		}
+	})
+}
