@@ -24,6 +24,10 @@ var remembered = map[string]bool{
 	oc.EReporterNotAllowed: true, oc.ECapReached: true, oc.EExcludedBy: true, oc.ETooOld: true,
 }
 
+// Remembered reports whether a rejection with code is stored (a row in
+// intake_events), so that a repeat of the event gets the same answer.
+func Remembered(code string) bool { return remembered[code] }
+
 // writer processes the events of one group-commit transaction. Within the
 // transaction it remembers what it read (remembered events, resolved
 // accounts, cap usage), which is safe because nothing else can change those

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -73,6 +74,11 @@ func benchCmd(ctx context.Context, args []string) error {
 	if c.batch < 1 || c.batch > 1000 || c.clients < 1 || c.persons < 1 {
 		return fmt.Errorf("bench: --batch 1-1000, --clients and --persons ≥ 1")
 	}
+	return bench(ctx, os.Stdout, c)
+}
+
+// bench runs the benchmark c describes and writes its report to w.
+func bench(ctx context.Context, w io.Writer, c benchConfig) error {
 	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConns: c.clients * 2, MaxIdleConnsPerHost: c.clients * 2}}
 	if c.personKey != "" {
 		if err := benchSetup(ctx, client, c); err != nil {
@@ -92,7 +98,7 @@ func benchCmd(ctx context.Context, args []string) error {
 		}
 	}
 	res := benchRun(ctx, client, c)
-	fmt.Print(res)
+	fmt.Fprint(w, res)
 	if db != nil && res.credited > 0 {
 		after, err := store.Relations(ctx, db)
 		if err != nil {
@@ -100,8 +106,11 @@ func benchCmd(ctx context.Context, args []string) error {
 		}
 		all := store.Bytes(after) - store.Bytes(before)
 		own := store.Bytes(after, intake.EventTables...) - store.Bytes(before, intake.EventTables...)
-		fmt.Printf("stored: %d bytes more, %d bytes per credited event (all tables and indexes), of which %d in the events' own rows (%s, with their indexes)\n",
+		fmt.Fprintf(w, "stored: %d bytes more, %d bytes per credited event (all tables and indexes), of which %d in the events' own rows (%s, with their indexes)\n",
 			all, all/res.credited, own/res.credited, strings.Join(intake.EventTables, ", "))
+		if kept := res.rememberedRejections(); kept*10 > res.credited {
+			fmt.Fprintf(w, "note: %d rejected events are stored too (a repeat gets the same answer), and their rows are in the bytes per credited event; more --persons or --spread-days keeps caps from being reached\n", kept)
+		}
 	}
 	return nil
 }
@@ -172,6 +181,17 @@ func (r *benchResult) String() string {
 		fmt.Fprintf(&b, "other outcomes: %v\n", r.codes)
 	}
 	return b.String()
+}
+
+// rememberedRejections counts the rejected events the intake stored.
+func (r *benchResult) rememberedRejections() int64 {
+	var n int64
+	for k, c := range r.codes {
+		if code, ok := strings.CutPrefix(k, intake.StatusRejected+":"); ok && intake.Remembered(code) {
+			n += c
+		}
+	}
+	return n
 }
 
 func benchRun(ctx context.Context, client *http.Client, c benchConfig) *benchResult {
