@@ -24,6 +24,8 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/opencarbon/opencarbon/store"
 )
 
@@ -180,7 +182,8 @@ type Plan struct {
 }
 
 // Plans returns PostgreSQL's plans for q with args: the custom plan for
-// these values and the generic plan a prepared statement may switch to.
+// these values and the generic plan a prepared statement may switch to
+// (of q prepared, then run with args).
 func Plans(tb testing.TB, db *store.DB, q string, args ...any) []Plan {
 	tb.Helper()
 	if db.Dialect != store.Postgres {
@@ -197,9 +200,27 @@ func Plans(tb testing.TB, db *store.DB, q string, args ...any) []Plan {
 		if _, err := conn.ExecContext(ctx, "SET plan_cache_mode = "+mode); err != nil {
 			tb.Fatal(err)
 		}
-		rows, err := conn.QueryContext(ctx, "EXPLAIN "+q, args...)
+		// EXPLAIN of a statement with its arguments bound plans it for
+		// those values whatever plan_cache_mode says; the generic plan is
+		// the plan of a prepared statement run with them (PostgreSQL 16's
+		// EXPLAIN (GENERIC_PLAN) would do without the PREPARE).
+		explain, explainArgs := "EXPLAIN "+q, args
+		if mode == "force_generic_plan" {
+			if _, err := conn.ExecContext(ctx, "PREPARE storetest_plan AS "+q); err != nil {
+				tb.Fatalf("PREPARE %s: %v", q, err)
+			}
+			params := make([]string, len(args))
+			for i := range params {
+				params[i] = fmt.Sprintf("$%d", i+1)
+			}
+			// EXECUTE takes no bind parameters: the driver writes the
+			// arguments into the statement as literals.
+			explain = "EXPLAIN EXECUTE storetest_plan(" + strings.Join(params, ", ") + ")"
+			explainArgs = append([]any{pgx.QueryExecModeSimpleProtocol}, args...)
+		}
+		rows, err := conn.QueryContext(ctx, explain, explainArgs...)
 		if err != nil {
-			tb.Fatalf("EXPLAIN %s: %v", q, err)
+			tb.Fatalf("%s (%s): %v", explain, q, err)
 		}
 		var lines []string
 		for rows.Next() {
@@ -213,6 +234,13 @@ func Plans(tb testing.TB, db *store.DB, q string, args ...any) []Plan {
 			tb.Fatal(err)
 		}
 		rows.Close()
+		if mode == "force_generic_plan" {
+			// Not DEALLOCATE ALL: the driver's own prepared statements
+			// live on this connection too.
+			if _, err := conn.ExecContext(ctx, "DEALLOCATE storetest_plan"); err != nil {
+				tb.Fatal(err)
+			}
+		}
 		out = append(out, Plan{mode, strings.Join(lines, "\n")})
 	}
 	if _, err := conn.ExecContext(ctx, "RESET plan_cache_mode"); err != nil {
