@@ -45,7 +45,7 @@
 // grow with time, so new acts append to it instead of landing on one page
 // per person. On PostgreSQL both unique indexes, this one and the
 // idempotency key's, are keyed by a 16-byte MD5 digest of their text
-// (pgEventKey, pgActKey; intake migration 9): an entry then takes 28 to
+// (eventDigest, actDigest; intake migration 9): an entry then takes 28 to
 // 32 bytes whatever the length of the partner's ids, where a text key
 // took about 2 bytes a character at the fill that many clients writing at
 // once leave. Queries find rows by the digest and compare the text.

@@ -26,7 +26,7 @@ func ShardCount(s *Service) int { return len(s.shards) }
 
 // QLocksActsPG is the writer's cap locks and exclusivity prefetch on
 // PostgreSQL, QKnownPG its prefetch of remembered outcomes.
-const (
+var (
 	QLocksActsPG = qLocksActsPG
 	QKnownPG     = qKnownPG
 )

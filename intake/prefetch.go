@@ -280,26 +280,36 @@ func (w *writer) locksAndActsPG(load map[usageKey]*usageYear, pairs map[actPair]
 	return nil
 }
 
-// pgEventKey and pgActKey are the keys of the unique indexes
-// intake_events_key and intake_events_act on PostgreSQL (intake migration
-// 9): a 16-byte digest of the idempotency key and of the act. A query
-// finds rows by one on intake_events, spelled as here (column names
-// unqualified), then compares the text, which the digest stands for.
-const (
-	pgEventKey = `md5(partner || ':' || event_id)::uuid`
-	pgActKey   = `md5(account_id::text || ':' || act_key)::uuid`
+// eventDigest and actDigest spell, over SQL expressions for their parts,
+// the keys of the unique indexes intake_events_key and intake_events_act
+// on PostgreSQL (intake migration 9): a 16-byte digest of the idempotency
+// key and of the act. A query finds rows by matching the digest of the
+// columns (unqualified, as in the index) with the digest of its
+// arguments, then compares the text, which the digest stands for.
+func eventDigest(partner, eventID string) string {
+	return `md5(` + partner + ` || ':' || ` + eventID + `)::uuid`
+}
+
+func actDigest(account, act string) string {
+	return `md5(` + account + `::text || ':' || ` + act + `)::uuid`
+}
+
+// pgEventKey and pgActKey are the index expressions themselves.
+var (
+	pgEventKey = eventDigest("partner", "event_id")
+	pgActKey   = actDigest("account_id", "act_key")
 )
 
 // qActsPG reads the behaviors credited for the (account, act) pairs of
 // two arrays, one probe of intake_events_act each.
-const qActsPG = `SELECT e.account_id, e.act_key, n.name FROM unnest($1::bigint[], $2::text[]) AS u(acct, k)
+var qActsPG = `SELECT e.account_id, e.act_key, n.name FROM unnest($1::bigint[], $2::text[]) AS u(acct, k)
 	CROSS JOIN LATERAL (SELECT account_id, act_key, behavior_id FROM intake_events
-		WHERE ` + pgActKey + ` = md5(u.acct::text || ':' || u.k)::uuid AND act_key = u.k AND account_id = u.acct AND reversed_at IS NULL OFFSET 0) e
+		WHERE ` + pgActKey + ` = ` + actDigest("u.acct", "u.k") + ` AND act_key = u.k AND account_id = u.acct AND reversed_at IS NULL OFFSET 0) e
 	JOIN intake_names n ON n.id = e.behavior_id`
 
 // qLocksActsPG takes the locks of $3 in order, which yields no row, and
 // reads the acts of $1 and $2 (qActsPG).
-const qLocksActsPG = `SELECT NULL::bigint, NULL::text, NULL::text
+var qLocksActsPG = `SELECT NULL::bigint, NULL::text, NULL::text
 	FROM (SELECT count(*) AS n FROM (SELECT pg_advisory_xact_lock(k) FROM (SELECT k FROM unnest($3::bigint[]) AS u(k) ORDER BY k) s) l) c WHERE c.n < 0
 	UNION ALL ` + qActsPG
 

@@ -89,11 +89,11 @@ func (s *Service) Reverse(ctx context.Context, partner, eventID, reason string) 
 
 // eventQuery reads the event ($1, $2) = (partner, event_id) for its
 // reversal: by intake_events_key, whose key is a digest on PostgreSQL
-// (pgEventKey).
+// (eventDigest).
 func eventQuery(d store.Dialect) string {
 	digest := ""
 	if d == store.Postgres {
-		digest = pgEventKey + ` = md5($1::text || ':' || $2::text)::uuid AND `
+		digest = pgEventKey + ` = ` + eventDigest("$1::text", "$2::text") + ` AND `
 	}
 	return `SELECT e.id, COALESCE(e.status, 'credited'), e.account_id, COALESCE(e.sub_id, t.sub), e.behavior_id, b.name, COALESCE(s.name, ''), e.occurred_at, COALESCE(e.mg, t.mg), COALESCE(e.points, t.points),
 			COALESCE(e.calc_id, t.calc_id), e.reversed_at, e.reverse_reason

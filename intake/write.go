@@ -156,7 +156,7 @@ func (w *writer) prefetch(partner string, ids []string) error {
 				args = append(args, ids[min(i, take-1)])
 			}
 			ids = ids[take:]
-			rows, err = w.tx.QueryContext(w.ctx, `SELECT e.event_id, e.body_hash, COALESCE(e.status, 'credited'), e.code, e.message, COALESCE(e.mg, t.mg), COALESCE(e.points, t.points), COALESCE(e.calc_id, t.calc_id), e.reversed_at
+			rows, err = w.tx.QueryContext(w.ctx, `SELECT `+knownCols+`
 			FROM intake_events e LEFT JOIN ledger_tx t ON t.id = e.id
 			WHERE e.partner = ? AND e.event_id IN (`+store.Params(store.SQLite, size)+`)`, args...)
 		}
@@ -185,11 +185,15 @@ func (w *writer) prefetch(partner string, ids []string) error {
 	return nil
 }
 
+// knownCols are the columns of a remembered outcome (e, an event row, and
+// t, its ledger transaction if any) that prefetch scans.
+const knownCols = `e.event_id, e.body_hash, COALESCE(e.status, 'credited'), e.code, e.message, COALESCE(e.mg, t.mg), COALESCE(e.points, t.points), COALESCE(e.calc_id, t.calc_id), e.reversed_at`
+
 // qKnownPG reads the remembered outcomes of the event ids $2 of partner
 // $1, one probe of intake_events_key each.
-const qKnownPG = `SELECT e.event_id, e.body_hash, COALESCE(e.status, 'credited'), e.code, e.message, COALESCE(e.mg, t.mg), COALESCE(e.points, t.points), COALESCE(e.calc_id, t.calc_id), e.reversed_at
+var qKnownPG = `SELECT ` + knownCols + `
 	FROM unnest($2::text[]) AS u(id) CROSS JOIN LATERAL (SELECT * FROM intake_events
-		WHERE ` + pgEventKey + ` = md5($1::text || ':' || u.id)::uuid AND partner = $1 AND event_id = u.id OFFSET 0) e
+		WHERE ` + pgEventKey + ` = ` + eventDigest("$1::text", "u.id") + ` AND partner = $1 AND event_id = u.id OFFSET 0) e
 	LEFT JOIN ledger_tx t ON t.id = e.id`
 
 // negIDs returns n ids for new rows of remembered rejections. A credited
@@ -542,7 +546,7 @@ func excludedByQuery(d store.Dialect, n int) string {
 	}
 	digest := ""
 	if d == store.Postgres {
-		digest = pgActKey + ` = md5($1::bigint::text || ':' || $2)::uuid AND `
+		digest = pgActKey + ` = ` + actDigest("$1::bigint", "$2") + ` AND `
 	}
 	return `SELECT n.name FROM intake_events e JOIN intake_names n ON n.id = e.behavior_id
 		WHERE ` + digest + `e.act_key = $2 AND e.account_id = $1 AND e.reversed_at IS NULL AND n.name IN (` + strings.Join(ph, ", ") + `) LIMIT 1`
